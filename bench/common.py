@@ -1,0 +1,137 @@
+"""Shared helpers for the benchmarks: servers on loopback, wrk runs, and docs/benchmarks.md sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} never became ready") from None
+            time.sleep(0.1)
+
+
+class Proc:
+    def __init__(self, args: list[str], ready_url: str | None = None) -> None:
+        self.args = args
+        self.ready_url = ready_url
+        self.p: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Proc:
+        self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.ready_url:
+            wait_http(self.ready_url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.p is not None
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU time of the process so far (Linux /proc)."""
+        assert self.p is not None
+        fields = Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def semrouter(*args: str) -> list[str]:
+    return [sys.executable, "-m", "semrouter", *args]
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    assert m, value
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(url: str, body: str, *, connections: int, seconds: int, threads: int = 1) -> WrkResult:
+    """Drive ``url`` with POSTs of ``body`` using wrk (Debian package) and parse its report."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    lua = body.replace("\\", "\\\\").replace("'", "\\'")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(f"wrk.method = 'POST'\nwrk.body = '{lua}'\nwrk.headers['Content-Type'] = 'application/json'\n")
+        script = f.name
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+    pct = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return WrkResult(rps, _ms(pct["50"]), _ms(pct["90"]), _ms(pct["99"]), total, errors)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {system}"
+
+
+def write_section(name: str, markdown: str) -> None:
+    """Replace the ``name`` section of docs/benchmarks.md (between its markers), keeping the others."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    if begin in text:
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(text)

@@ -1,0 +1,5 @@
+import sys
+
+from semrouter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Transports that turn requests into a RequestContext and back."""

@@ -1,0 +1,108 @@
+"""The ``semrouter`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from semrouter.config.loader import ConfigError, load_config
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from semrouter.adapters.http_proxy import ProxyApp
+    from semrouter.router import Router
+    from semrouter.server import serve
+
+    cfg = load_config(args.config)
+    host = args.host or cfg.server.host
+    port = args.port if args.port is not None else cfg.server.port
+    workers = args.workers or cfg.server.workers
+    if workers > 1:
+        from semrouter.server import serve_workers
+
+        os.environ["SEMROUTER_CONFIG"] = str(args.config)
+        serve_workers("semrouter.adapters.http_proxy:create_app", host, port, workers, log_level=args.log_level)
+        return 0
+    serve(ProxyApp(Router(cfg, args.config)), host, port, log_level=args.log_level)
+    return 0
+
+
+def _cmd_fake_worker(args: argparse.Namespace) -> int:
+    from semrouter.fake_worker import FakeWorker, FakeWorkerSettings
+    from semrouter.server import serve
+
+    settings = FakeWorkerSettings(
+        model=args.model,
+        latency_ms=args.latency_ms,
+        tokens_per_s=args.tokens_per_s,
+        fail_rate=args.fail_rate,
+        reply_tokens=args.reply_tokens,
+    )
+    serve(FakeWorker(settings), args.host, args.port, log_level=args.log_level)
+    return 0
+
+
+def _cmd_config_validate(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK ({len(cfg.models)} models, {len(cfg.decisions)} decisions)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from semrouter.demo import run_demo
+
+    return run_demo(args.port, args.host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="semrouter", description="Semantic router for LLM inference.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the OpenAI-compatible routing proxy")
+    s.add_argument("--config", "-c", required=True, help="YAML config file (hot-reloaded)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help="server processes (default: server.workers from the config)")
+    s.add_argument("--log-level", default="warning")
+    s.set_defaults(func=_cmd_serve)
+
+    d = sub.add_parser("demo", help="start fake workers and the router with an example config")
+    d.add_argument("--port", type=int, default=8801)
+    d.add_argument("--host", default="127.0.0.1")
+    d.set_defaults(func=_cmd_demo)
+
+    f = sub.add_parser("fake-worker", help="run a fake OpenAI-compatible worker (tests, demo)")
+    f.add_argument("--port", type=int, required=True)
+    f.add_argument("--host", default="127.0.0.1")
+    f.add_argument("--model", default="fake-model")
+    f.add_argument("--latency-ms", type=float, default=0.0, help="delay before the first token")
+    f.add_argument("--tokens-per-s", type=float, default=0.0, help="generation speed (0: unlimited)")
+    f.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered 503")
+    f.add_argument("--reply-tokens", type=int, default=16)
+    f.add_argument("--log-level", default="warning")
+    f.set_defaults(func=_cmd_fake_worker)
+
+    c = sub.add_parser("config", help="config tools")
+    csub = c.add_subparsers(dest="config_command", required=True)
+    v = csub.add_parser("validate", help="validate a config file")
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_config_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Configuration: schema, loading with precise errors, and hot reload."""
+
+from semrouter.config.loader import ConfigError, load_config, parse_config
+from semrouter.config.schema import DecisionConfig, EndpointConfig, ModelConfig, RouterConfig
+
+__all__ = [
+    "ConfigError",
+    "DecisionConfig",
+    "EndpointConfig",
+    "ModelConfig",
+    "RouterConfig",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,196 @@
+"""The configuration schema.
+
+One YAML file describes models and their endpoints, the pool, decisions and server limits. Every model
+forbids unknown keys so that a typo is an error with a line number, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8801, ge=0, le=65535)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
+    request_id_header: str = "x-request-id"
+    admin_token_env: str | None = Field(None, description="Env var holding the admin API token.")
+    workers: int = Field(
+        1, ge=1, description="Server processes on the port; each keeps its own pool state (like Envoy workers)."
+    )
+
+
+class RoutingConfig(_Strict):
+    virtual_models: list[str] = Field(default_factory=lambda: ["auto"], min_length=1)
+    explicit_models: Literal["allow", "deny"] = "allow"
+    default_decision: str = "default"
+
+
+class EndpointConfig(_Strict):
+    url: HttpUrl
+    weight: float = Field(1.0, gt=0)
+    api_key_env: str | None = Field(None, description="Name of the env var holding this endpoint's API key.")
+    served_model: str | None = Field(None, description="Model name the endpoint expects, when it differs.")
+
+
+PolicyName = Literal["round_robin", "weighted", "least_outstanding", "session", "prefix"]
+
+
+class Pricing(_Strict):
+    prompt_per_1m: float = Field(0.0, ge=0)
+    completion_per_1m: float = Field(0.0, ge=0)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1)
+    family: str | None = Field(None, description="Reasoning dialect family, a key of reasoning_families.")
+    endpoints: list[EndpointConfig] = Field(min_length=1)
+    policy: PolicyName | None = Field(None, description="Overrides pool.policy for this model.")
+    fallback: list[str] = Field(default_factory=list, description="Models tried when all endpoints are down.")
+    pricing: Pricing = Field(default_factory=Pricing)
+
+
+class EjectionConfig(_Strict):
+    consecutive_failures: int = Field(3, ge=1)
+    base_seconds: float = Field(10.0, gt=0)
+    max_seconds: float = Field(300.0, gt=0)
+
+
+class HealthCheckConfig(_Strict):
+    enabled: bool = True
+    path: str = "/health"
+    interval_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(2.0, gt=0)
+    unhealthy_after: int = Field(2, ge=1, description="Consecutive failed checks before marking unhealthy.")
+
+
+class PrefixConfig(_Strict):
+    block_chars: int = Field(64, ge=8)
+    max_blocks: int = Field(64, ge=1, description="Prompt blocks considered per request.")
+    table_size: int = Field(8192, ge=16, description="Block hashes remembered per endpoint (LRU).")
+    imbalance: int = Field(8, ge=0, description="Outstanding-request gap beyond which load wins over prefix.")
+
+
+class PoolConfig(_Strict):
+    policy: PolicyName = "round_robin"
+    session_header: str = "x-session-id"
+    max_retries: int = Field(2, ge=0, description="Extra attempts on other endpoints for connect errors, 502, 503.")
+    timeout_s: float = Field(120.0, gt=0, description="Until the upstream response headers arrive.")
+    stream_idle_timeout_s: float = Field(120.0, gt=0, description="Longest silence between streamed chunks.")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    ejection: EjectionConfig = Field(default_factory=EjectionConfig)
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    prefix: PrefixConfig = Field(default_factory=PrefixConfig)
+
+
+class ReasoningFamily(_Strict):
+    """How one model family switches reasoning: a dotted body path and what to write there."""
+
+    path: str = Field(description="Dotted request-body path, e.g. chat_template_kwargs.enable_thinking.")
+    kind: Literal["bool", "effort"]
+    off_value: str | None = Field(
+        None, description="For effort families: value when reasoning is off; None removes it."
+    )
+
+
+def default_families() -> dict[str, ReasoningFamily]:
+    return {
+        "qwen3": ReasoningFamily(path="chat_template_kwargs.enable_thinking", kind="bool"),
+        "deepseek": ReasoningFamily(path="chat_template_kwargs.thinking", kind="bool"),
+        "gpt-oss": ReasoningFamily(path="reasoning_effort", kind="effort", off_value="low"),
+        "openai": ReasoningFamily(path="reasoning_effort", kind="effort", off_value=None),
+    }
+
+
+class ReasoningPolicy(_Strict):
+    client_fields: Literal["respect", "override"] = Field(
+        "override", description="Whether a client's own reasoning fields win over the decision."
+    )
+
+
+class SystemPrompt(_Strict):
+    text: str = Field(min_length=1)
+    mode: Literal["insert", "replace", "append"] = "insert"
+
+
+class ModelScore(_Strict):
+    model: str
+    score: float = Field(1.0, ge=0)
+
+
+class DecisionConfig(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    priority: int = 0
+    category: str | None = Field(None, description="Category reported for requests taking this decision.")
+    models: list[ModelScore] = Field(min_length=1)
+    use_reasoning: bool = False
+    reasoning_effort: Literal["low", "medium", "high"] = "medium"
+    system_prompt: SystemPrompt | None = None
+
+
+class ReloadConfig(_Strict):
+    enabled: bool = True
+    interval_s: float = Field(1.0, gt=0)
+
+
+class RouterConfig(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+    pool: PoolConfig = Field(default_factory=PoolConfig)
+    reasoning_families: dict[str, ReasoningFamily] = Field(default_factory=dict, validate_default=True)
+    reasoning: ReasoningPolicy = Field(default_factory=ReasoningPolicy)
+    decisions: list[DecisionConfig] = Field(min_length=1)
+    reload: ReloadConfig = Field(default_factory=ReloadConfig)
+
+    @field_validator("reasoning_families")
+    @classmethod
+    def _merge_builtin_families(cls, value: dict[str, ReasoningFamily]) -> dict[str, ReasoningFamily]:
+        """Built-in families are defaults; a config only lists the ones it adds or changes."""
+        return {**default_families(), **value}
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def decision(self, name: str) -> DecisionConfig | None:
+        return next((d for d in self.decisions if d.name == name), None)
+
+    def reference_errors(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references pydantic cannot see: names that must point at something that exists."""
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        names = [m.name for m in self.models]
+        known = set(names)
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                errors.append((("models", i, "name"), f"duplicate model name '{name}'"))
+        for i, m in enumerate(self.models):
+            if m.family is not None and m.family not in self.reasoning_families:
+                errors.append(
+                    (
+                        ("models", i, "family"),
+                        f"unknown family '{m.family}'; known: {sorted(self.reasoning_families)}",
+                    )
+                )
+            for j, fb in enumerate(m.fallback):
+                if fb not in known:
+                    errors.append((("models", i, "fallback", j), f"unknown model '{fb}'"))
+        for i, v in enumerate(self.routing.virtual_models):
+            if v in known:
+                errors.append((("routing", "virtual_models", i), f"'{v}' is also a configured model name"))
+        dnames = [d.name for d in self.decisions]
+        for i, d in enumerate(self.decisions):
+            if d.name in dnames[:i]:
+                errors.append((("decisions", i, "name"), f"duplicate decision name '{d.name}'"))
+            for j, ms in enumerate(d.models):
+                if ms.model not in known:
+                    errors.append((("decisions", i, "models", j, "model"), f"unknown model '{ms.model}'"))
+        if self.routing.default_decision not in dnames:
+            errors.append((("routing", "default_decision"), f"no decision named '{self.routing.default_decision}'"))
+        return errors

@@ -1,0 +1,184 @@
+"""The request context: everything one request carries through the pipeline.
+
+Both adapters (HTTP proxy, Envoy ext_proc) build one of these, run the same stages over it and turn
+the result back into their transport. Stages communicate only through it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from semrouter.config.schema import DecisionConfig, RouterConfig
+    from semrouter.pool.endpoint import Endpoint
+
+
+class ApiKind(StrEnum):
+    """Which OpenAI API a request is for."""
+
+    CHAT = "chat/completions"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+
+@dataclass(slots=True)
+class StageRecord:
+    """What one stage did: shown in headers, logs, metrics and the dashboard."""
+
+    stage: str
+    ms: float
+    note: str = ""
+    fault: str | None = None
+
+
+@dataclass(slots=True)
+class LocalResponse:
+    """A response produced by the router itself (block, cache hit, error) instead of a worker."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    chunks: AsyncIterator[bytes] | None = None  # set for a streamed local answer (e.g. SSE replay)
+
+
+@dataclass(slots=True)
+class ResponseOutcome:
+    """How the upstream exchange ended, handed to stages' ``on_response``."""
+
+    status: int
+    completed: bool  # the whole answer reached the client (streams: [DONE] seen, no disconnect)
+    body: bytes | None = None  # whole JSON body, or the raw SSE bytes for streams, when kept
+    error: str | None = None
+
+
+class RequestContext:
+    """One request's state. Cheap to create: everything optional is filled lazily by stages."""
+
+    __slots__ = (
+        "_text",
+        "api",
+        "body",
+        "body_modified",
+        "category",
+        "client_reasoning",
+        "config",
+        "decision",
+        "endpoint",
+        "faults",
+        "headers",
+        "local_stage",
+        "model",
+        "raw_body",
+        "reasoning",
+        "reasoning_effort",
+        "records",
+        "request_id",
+        "requested_model",
+        "response_headers",
+        "routed",
+        "started",
+        "stream",
+        "system_prompt_injected",
+    )
+
+    def __init__(
+        self,
+        api: ApiKind,
+        raw_body: bytes,
+        headers: dict[str, str],
+        config: RouterConfig,
+        request_id: str | None = None,
+    ) -> None:
+        self.api = api
+        self.raw_body = raw_body
+        self.headers = headers  # lower-cased names
+        self.config = config
+        self.request_id = request_id or uuid.uuid4().hex
+        self.started = time.perf_counter()
+        self.body: dict[str, Any] = {}
+        self.body_modified = False
+        self.stream = False
+        self.requested_model = ""
+        self.routed = False  # True when a virtual model name asked for routing
+        self.model: str | None = None
+        self.decision: DecisionConfig | None = None
+        self.category: str | None = None
+        self.reasoning: bool | None = None
+        self.reasoning_effort: str | None = None
+        self.client_reasoning = False
+        self.system_prompt_injected = False
+        self.endpoint: Endpoint | None = None
+        self.response_headers: dict[str, str] = {}
+        self.records: list[StageRecord] = []
+        self.faults: list[str] = []
+        self.local_stage: str | None = None
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text signals analyse: the last user message (text parts joined)."""
+        if self._text is None:
+            self._text = last_user_text(self.body)
+        return self._text
+
+    def encoded_body(self) -> bytes:
+        """The body to forward: the client's bytes untouched unless a stage changed the request."""
+        if self.body_modified:
+            return orjson.dumps(self.body)
+        return self.raw_body
+
+    def routing_headers(self) -> dict[str, str]:
+        """The ``x-vsr-*`` headers describing what routing did."""
+        h = {"x-request-id": self.request_id}
+        if self.model is not None:
+            h["x-vsr-selected-model"] = self.model
+        if self.decision is not None:
+            h["x-vsr-selected-decision"] = self.decision.name
+        h["x-vsr-selected-category"] = self.category or "none"
+        h["x-vsr-selected-reasoning"] = "on" if self.reasoning else "off"
+        h["x-vsr-injected-system-prompt"] = "true" if self.system_prompt_injected else "false"
+        if self.endpoint is not None:
+            h["x-vsr-destination-endpoint"] = self.endpoint.url
+        h.update(self.response_headers)
+        return h
+
+
+def content_text(content: Any) -> str:
+    """Text of an OpenAI message ``content``: a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for msg in reversed(messages):
+            if isinstance(msg, dict) and msg.get("role") == "user":
+                return content_text(msg.get("content"))
+        return ""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], str):
+        return str(prompt[-1])
+    return ""
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """The whole prompt in order (all messages), for prefix-affinity hashing."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        return "\n".join(f"{m.get('role')}:{content_text(m.get('content'))}" for m in messages if isinstance(m, dict))
+    prompt = body.get("prompt")
+    return prompt if isinstance(prompt, str) else ""

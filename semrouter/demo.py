@@ -1,0 +1,102 @@
+"""``semrouter demo``: fake workers plus the router on the packaged demo config, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+WORKERS = [  # (env var naming the URL, model it pretends to be, latency ms, tokens/s)
+    ("DEMO_SMALL_URL", "qwen3-small", 20, 400),
+    ("DEMO_LARGE_URL_A", "deepseek-large", 120, 80),
+    ("DEMO_LARGE_URL_B", "deepseek-large", 120, 80),
+]
+
+
+def _wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up") from None
+            time.sleep(0.1)
+
+
+def usage(base: str) -> str:
+    return f"""
+semrouter demo is running: router on {base}
+
+  curl -s {base}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Hello!"}}]}}' -i
+
+  python - <<'PY'
+from openai import OpenAI
+client = OpenAI(base_url="{base}/v1", api_key="unused")
+r = client.chat.completions.with_raw_response.create(
+    model="auto", messages=[{{"role": "user", "content": "Hello!"}}])
+print(r.headers["x-vsr-selected-model"], r.parse().choices[0].message.content)
+for chunk in client.chat.completions.create(model="auto", stream=True,
+        messages=[{{"role": "user", "content": "Stream please"}}]):
+    print(chunk.choices[0].delta.content or "", end="", flush=True) if chunk.choices else None
+print()
+PY
+
+Models: {base}/v1/models   Health: {base}/health   Ready: {base}/ready
+Press Ctrl-C to stop.
+"""
+
+
+def run_demo(port: int, host: str = "127.0.0.1") -> int:
+    env = dict(os.environ, DEMO_PORT=str(port))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, (var, model, latency, tps) in enumerate(WORKERS, start=1):
+            wport = port + 10 + i
+            env[var] = f"http://127.0.0.1:{wport}"
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "semrouter",
+                        "fake-worker",
+                        "--port",
+                        str(wport),
+                        "--model",
+                        model,
+                        "--latency-ms",
+                        str(latency),
+                        "--tokens-per-s",
+                        str(tps),
+                    ]
+                )
+            )
+        for var, *_ in WORKERS:
+            _wait_http(env[var] + "/health")
+        os.environ.update(env)
+        config = Path(__file__).parent / "configs" / "demo.yaml"
+        base = f"http://{host}:{port}"
+        print(usage(base), flush=True)
+        from semrouter.adapters.http_proxy import ProxyApp
+        from semrouter.router import Router
+        from semrouter.server import serve
+
+        serve(ProxyApp(Router.from_file(str(config))), host, port)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -1,0 +1,343 @@
+"""A fake OpenAI-compatible worker that stands in for vLLM in tests, benchmarks and the demo.
+
+It answers like a vLLM server (non-streamed JSON, SSE streams with usage, ``/v1/models``,
+``/health``) at a configurable latency and token rate, and *echoes what it received*: the model
+name, system prompt, reasoning fields and tool names appear in the answer (``echo`` field) and in the
+``x-fake-worker-echo`` header, so tests can check exactly what the router sent. Recent requests,
+with whether their stream completed or was cancelled, are listed at ``GET /debug/requests``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class FakeWorkerSettings:
+    model: str = "fake-model"
+    latency_ms: float = 0.0  # before the first token
+    tokens_per_s: float = 0.0  # 0: as fast as possible
+    fail_rate: float = 0.0  # share of requests answered 503
+    reply_tokens: int = 16  # answer length unless max_tokens is smaller
+    history: int = 500  # requests remembered for /debug/requests
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def build_echo(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    raw = body.get("messages")
+    messages: list[Any] = raw if isinstance(raw, list) else []
+    system = [_content_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "system"]
+    tools = []
+    for t in body.get("tools") or []:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if isinstance(fn, dict) and "name" in fn:
+            tools.append(fn["name"])
+    return {
+        "model": body.get("model"),
+        "system_prompt": "\n".join(system) if system else None,
+        "chat_template_kwargs": body.get("chat_template_kwargs"),
+        "reasoning_effort": body.get("reasoning_effort"),
+        "tools": tools,
+        "request_id": headers.get("x-request-id"),
+        "traceparent": headers.get("traceparent"),
+        "authorization": headers.get("authorization"),
+        "session": headers.get("x-session-id"),
+    }
+
+
+def thinking_requested(body: dict[str, Any]) -> bool:
+    kw = body.get("chat_template_kwargs")
+    if isinstance(kw, dict) and (kw.get("enable_thinking") is True or kw.get("thinking") is True):
+        return True
+    return body.get("reasoning_effort") in ("medium", "high")
+
+
+class FakeWorker:
+    def __init__(self, settings: FakeWorkerSettings) -> None:
+        self.s = settings
+        self.requests: deque[dict[str, Any]] = deque(maxlen=settings.history)
+        self.counts = {"requests": 0, "completed": 0, "cancelled": 0, "failed": 0}
+        self._rng = random.Random()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if method == "GET" and path == "/health":
+            await self._json(send, 200, {"status": "ok"})
+        elif method == "GET" and path == "/v1/models":
+            await self._json(
+                send,
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.s.model, "object": "model", "created": 0, "owned_by": "fake-worker"}],
+                },
+            )
+        elif path == "/debug/requests":
+            if method == "DELETE":
+                self.requests.clear()
+                self.counts = dict.fromkeys(self.counts, 0)
+            await self._json(send, 200, {"counts": self.counts, "requests": list(self.requests)})
+        elif method == "POST" and path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
+            await self._generate(path, scope, receive, send)
+        else:
+            await self._json(send, 404, {"error": {"message": f"no route {path}", "type": "not_found", "code": None}})
+
+    @staticmethod
+    async def _json(send: Send, status: int, obj: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        body = orjson.dumps(obj)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _generate(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks = []
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = orjson.loads(b"".join(chunks))
+            assert isinstance(body, dict)
+        except Exception:
+            await self._json(
+                send,
+                400,
+                {"error": {"message": "invalid JSON", "type": "invalid_request_error", "code": None}},
+            )
+            return
+        self.counts["requests"] += 1
+        echo = build_echo(body, headers)
+        record: dict[str, Any] = {
+            "path": path,
+            "echo": echo,
+            "body": body,
+            "stream": bool(body.get("stream")),
+            "completed": False,
+            "cancelled": False,
+            "time": time.time(),
+        }
+        self.requests.append(record)
+        forced = headers.get("x-fake-status")
+        if forced or (self.s.fail_rate and self._rng.random() < self.s.fail_rate):
+            self.counts["failed"] += 1
+            status = int(forced) if forced else 503
+            await self._json(
+                send,
+                status,
+                {"error": {"message": "fake worker failure", "type": "server_error", "code": status}},
+            )
+            return
+        echo_header = (
+            b"x-fake-worker-echo",
+            json.dumps(echo, ensure_ascii=True, separators=(",", ":")).encode(),
+        )
+        worker_header = (b"x-fake-worker-model", self.s.model.encode())
+        latency = float(headers.get("x-fake-latency-ms", self.s.latency_ms)) / 1000
+        if path == "/v1/embeddings":
+            await asyncio.sleep(latency) if latency else None
+            await self._json(send, 200, self._embeddings(body), [echo_header, worker_header])
+            record["completed"] = True
+            self.counts["completed"] += 1
+            return
+        n = self.s.reply_tokens
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and limit > 0:
+            n = min(n, limit)
+        tokens = self._tokens(body, n)
+        reasoning = (
+            ["Let", " me", " think", "."] if thinking_requested(body) and path.endswith("chat/completions") else []
+        )
+        if body.get("stream"):
+            await self._stream(
+                path,
+                body,
+                tokens,
+                reasoning,
+                latency,
+                echo,
+                [echo_header, worker_header],
+                receive,
+                send,
+                record,
+            )
+            return
+        delay = latency + (len(tokens) + len(reasoning)) / self.s.tokens_per_s if self.s.tokens_per_s else latency
+        if delay:
+            await asyncio.sleep(delay)
+        await self._json(send, 200, self._completion(path, body, tokens, reasoning, echo), [echo_header, worker_header])
+        record["completed"] = True
+        self.counts["completed"] += 1
+
+    def _tokens(self, body: dict[str, Any], n: int) -> list[str]:
+        words = [f"Answer from {self.s.model}:"] + [f" w{i}" for i in range(1, max(n, 1))]
+        return words[: max(n, 1)]
+
+    @staticmethod
+    def _usage(body: dict[str, Any], completion_tokens: int) -> dict[str, int]:
+        text = json.dumps(body.get("messages") or body.get("prompt") or "")
+        prompt_tokens = max(1, len(text) // 4)
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+    def _completion(
+        self, path: str, body: dict[str, Any], tokens: list[str], reasoning: list[str], echo: dict[str, Any]
+    ) -> dict[str, Any]:
+        text = "".join(tokens)
+        usage = self._usage(body, len(tokens) + len(reasoning))
+        if path.endswith("chat/completions"):
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if reasoning:
+                message["reasoning_content"] = "".join(reasoning)
+            return {
+                "id": f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": usage,
+                "echo": echo,
+            }
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            "usage": usage,
+            "echo": echo,
+        }
+
+    def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        inputs = body.get("input")
+        items = inputs if isinstance(inputs, list) else [inputs]
+        data = []
+        for i, item in enumerate(items):
+            digest = hashlib.sha256(str(item).encode()).digest()
+            data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model"),
+            "usage": {"prompt_tokens": len(items), "total_tokens": len(items)},
+        }
+
+    async def _stream(
+        self,
+        path: str,
+        body: dict[str, Any],
+        tokens: list[str],
+        reasoning: list[str],
+        latency: float,
+        echo: dict[str, Any],
+        extra: list[tuple[bytes, bytes]],
+        receive: Receive,
+        send: Send,
+        record: dict[str, Any],
+    ) -> None:
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch())
+        chat = path.endswith("chat/completions")
+        cid = f"chatcmpl-{uuid.uuid4().hex}" if chat else f"cmpl-{uuid.uuid4().hex}"
+        base = {
+            "id": cid,
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+        }
+        gap = 1 / self.s.tokens_per_s if self.s.tokens_per_s else 0.0
+
+        def event(choice: dict[str, Any], **more: Any) -> bytes:
+            return b"data: " + orjson.dumps({**base, "choices": [choice] if choice else [], **more}) + b"\n\n"
+
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream"),
+                        (b"cache-control", b"no-cache"),
+                        *extra,
+                    ],
+                }
+            )
+            if latency:
+                await asyncio.sleep(latency)
+            pieces: list[bytes] = []
+            if chat:
+                pieces.append(
+                    event(
+                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None},
+                        echo=echo,
+                    )
+                )
+                pieces += [
+                    event({"index": 0, "delta": {"reasoning_content": r}, "finish_reason": None}) for r in reasoning
+                ]
+                pieces += [event({"index": 0, "delta": {"content": t}, "finish_reason": None}) for t in tokens]
+                pieces.append(event({"index": 0, "delta": {}, "finish_reason": "stop"}))
+            else:
+                pieces += [event({"index": 0, "text": t, "finish_reason": None}) for t in tokens]
+                pieces.append(event({"index": 0, "text": "", "finish_reason": "stop"}))
+            opts = body.get("stream_options")
+            if isinstance(opts, dict) and opts.get("include_usage"):
+                pieces.append(event({}, usage=self._usage(body, len(tokens) + len(reasoning))))
+            pieces.append(b"data: [DONE]\n\n")
+            for piece in pieces:
+                if disconnected.is_set():
+                    record["cancelled"] = True
+                    self.counts["cancelled"] += 1
+                    return
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                if gap:
+                    await asyncio.sleep(gap)
+            await send({"type": "http.response.body", "body": b""})
+            record["completed"] = True
+            self.counts["completed"] += 1
+        finally:
+            watcher.cancel()

@@ -1,0 +1,1 @@
+"""Upstream endpoints, selection policies and health."""

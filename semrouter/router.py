@@ -1,0 +1,101 @@
+"""The router service: the current config snapshot, the fleet of endpoints and their lifecycles.
+
+A :class:`Runtime` is an immutable snapshot (config, pipeline, pools). A request takes the snapshot
+once at its start and keeps it to the end, so a reload swaps in a new snapshot atomically for new
+requests while in-flight ones finish on the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from semrouter.config.loader import ConfigError, load_config
+from semrouter.config.reload import ConfigWatcher
+from semrouter.config.schema import RouterConfig
+from semrouter.pipeline import Pipeline
+from semrouter.pool.pool import Fleet, ModelPool
+from semrouter.stages import build_pipeline
+from semrouter.upstream.client import UpstreamClient
+from semrouter.upstream.forward import Forwarder
+
+log = logging.getLogger("semrouter")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    config: RouterConfig
+    pipeline: Pipeline
+    pools: dict[str, ModelPool]
+
+
+class Router:
+    def __init__(self, config: RouterConfig, config_path: str | os.PathLike[str] | None = None) -> None:
+        self.config_path = config_path
+        self.client = UpstreamClient(connect_timeout=config.pool.connect_timeout_s)
+        self.fleet = Fleet(self.client)
+        self.forwarder = Forwarder(self.client)
+        self.reloads_ok = 0
+        self.reloads_failed = 0
+        self.last_reload_error: str | None = None
+        self.runtime = self._build(config)
+        self._watcher: ConfigWatcher | None = None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Router:
+        return cls(load_config(path), path)
+
+    def _build(self, config: RouterConfig) -> Runtime:
+        return Runtime(config, build_pipeline(config), self.fleet.apply(config))
+
+    def apply(self, config: RouterConfig) -> None:
+        """Swap in a new config; requests already running keep the snapshot they started with."""
+        self.runtime = self._build(config)
+        self.reloads_ok += 1
+        self.last_reload_error = None
+
+    def _reload_failed(self, exc: ConfigError) -> None:
+        self.reloads_failed += 1
+        self.last_reload_error = str(exc)
+
+    async def start(self) -> None:
+        self.fleet.start()
+        cfg = self.runtime.config
+        if self.config_path is not None and cfg.reload.enabled:
+            self._watcher = ConfigWatcher(self.config_path, self.apply, self._reload_failed, cfg.reload.interval_s)
+            self._watcher.start()
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+        await self.fleet.stop()
+        await self.client.aclose()
+
+    def status(self) -> dict[str, Any]:
+        """Operator view of the live state: config reloads and every endpoint's health and load."""
+        now = time.monotonic()
+        return {
+            "config": {
+                "path": str(self.config_path) if self.config_path else None,
+                "reloads_ok": self.reloads_ok,
+                "reloads_failed": self.reloads_failed,
+                "last_reload_error": self.last_reload_error,
+            },
+            "stage_faults": self.runtime.pipeline.fault_count,
+            "retries": self.forwarder.retries,
+            "endpoints": [
+                {
+                    "model": e.model,
+                    "url": e.url,
+                    "healthy": e.healthy,
+                    "ejected_for_s": round(max(0.0, e.ejected_until - now), 3),
+                    "outstanding": e.outstanding,
+                    "requests": e.requests,
+                    "failures": e.failures,
+                }
+                for e in self.fleet.endpoints
+            ],
+        }

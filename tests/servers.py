@@ -1,0 +1,119 @@
+"""Real servers on loopback for tests: fake workers and the router as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 10
+) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(raw) if raw else None
+
+
+class Server:
+    """A subprocess serving HTTP on ``port``; ready once ``/health`` answers 200."""
+
+    def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        self.args = args
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, **(env or {})}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> Server:
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "semrouter", *self.args],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                log = self.log.read_text() if self.log and self.log.exists() else ""
+                raise RuntimeError(f"server {self.args} exited with {self.proc.returncode}\n{log}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"server {self.args} not ready on port {self.port}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """What a fake worker received (its /debug/requests list)."""
+        return http_json("GET", self.url + "/debug/requests")[2]["requests"]  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        http_json("DELETE", self.url + "/debug/requests")
+
+
+def fake_worker(model: str, port: int | None = None, *extra: str, log: Path | None = None) -> Server:
+    port = port or free_port()
+    return Server(["fake-worker", "--port", str(port), "--model", model, *extra], port, log=log)
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def router(
+    config_path: Path, port: int | None = None, env: dict[str, str] | None = None, log: Path | None = None
+) -> Server:
+    port = port or free_port()
+    return Server(
+        ["serve", "--config", str(config_path), "--port", str(port), "--log-level", "warning"],
+        port,
+        env=env,
+        log=log,
+    )
