@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,24 +47,40 @@ class Proc:
         self.p: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Proc:
-        self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.p = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         if self.ready_url:
             wait_http(self.ready_url)
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self.p is not None
-        self.p.terminate()
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.p.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
+        with contextlib.suppress(ProcessLookupError):  # leave no worker process behind
+            os.killpg(self.p.pid, signal.SIGKILL)
+        self.p.wait()
 
     def cpu_seconds(self) -> float:
-        """User+system CPU time of the process so far (Linux /proc)."""
+        """User+system CPU time of the process and its live children (multi-process servers)."""
         assert self.p is not None
-        fields = Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.p.pid)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
 
 
 def semrouter(*args: str) -> list[str]:

@@ -1,19 +1,22 @@
-"""Proxy overhead: a fake worker directly, semrouter passthrough, semrouter ``auto``, and the Rust
-``vllm-router`` in front of the same worker, in one run on loopback.
+"""Proxy overhead: a fake worker directly, semrouter passthrough and ``auto`` (one and two server
+processes), and the Rust ``vllm-router`` in front of the same worker, in one run on loopback.
 
 Two loads per target: one connection (added latency without queueing) and 64 connections
-(throughput). Results go to the ``proxy`` section of docs/benchmarks.md.
+(throughput), plus the CPU time the proxy spent per request. Results go to the ``proxy`` section of
+docs/benchmarks.md.
 
-    python bench/proxy_overhead.py [--seconds 10]
+    python bench/proxy_overhead.py [--seconds 10] [--connections 64]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -24,12 +27,16 @@ from common import Proc, WrkResult, free_port, machine, semrouter, write_section
 
 def body(model: str) -> str:
     return json.dumps(
-        {
-            "model": model,
-            "max_tokens": 16,
-            "messages": [{"role": "user", "content": "What is the capital of France?"}],
-        }
+        {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
     )
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    payload: str
+    proc: Proc | None  # the proxy whose CPU we account (None: the worker itself)
 
 
 def main() -> None:
@@ -54,94 +61,74 @@ def main() -> None:
     }
     cfg_path = Path(tempfile.mkdtemp()) / "bench.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    targets: list[tuple[str, str, str]] = [
-        ("fake worker, direct", f"{worker}/v1/chat/completions", body("m1")),
-        ("semrouter passthrough (model: m1)", f"http://127.0.0.1:{rport}/v1/chat/completions", body("m1")),
-        ("semrouter auto (model: auto)", f"http://127.0.0.1:{rport}/v1/chat/completions", body("auto")),
-        ("semrouter passthrough, 2 processes", f"http://127.0.0.1:{r2port}/v1/chat/completions", body("m1")),
-        ("semrouter auto, 2 processes", f"http://127.0.0.1:{r2port}/v1/chat/completions", body("auto")),
-    ]
-    has_vllm_router = shutil.which("vllm-router") is not None
-    if has_vllm_router:
-        targets.append(
-            (
-                "vllm-router 0.1.x (Rust), round robin",
-                f"http://127.0.0.1:{vport}/v1/chat/completions",
-                body("m1"),
-            )
-        )
-    rows: list[tuple[str, WrkResult, WrkResult]] = []
-    with (
-        Proc(semrouter("fake-worker", "--port", str(wport), "--model", "m1"), worker + "/health"),
-        Proc(
-            semrouter("serve", "--config", str(cfg_path), "--port", str(rport)),
-            f"http://127.0.0.1:{rport}/health",
-        ),
-        Proc(
-            semrouter("serve", "--config", str(cfg_path), "--port", str(r2port), "--workers", "2"),
-            f"http://127.0.0.1:{r2port}/health",
-        ),
-    ):
-        vr = (
+    chat = "/v1/chat/completions"
+    rows: list[tuple[Target, WrkResult, WrkResult, float]] = []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(Proc(semrouter("fake-worker", "--port", str(wport), "--model", "m1"), worker + "/health"))
+        one = stack.enter_context(
             Proc(
-                [
-                    "vllm-router",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(vport),
-                    "--worker-urls",
-                    worker,
-                    "--policy",
-                    "round_robin",
-                    "--log-level",
-                    "error",
-                ],
-                f"http://127.0.0.1:{vport}/health",
+                semrouter("serve", "--config", str(cfg_path), "--port", str(rport)), f"http://127.0.0.1:{rport}/health"
             )
-            if has_vllm_router
-            else None
         )
-        if vr:
-            vr.__enter__()
-        try:
-            for name, url, payload in targets:
-                wrk(url, payload, connections=4, seconds=2)  # warm up connections and caches
-                one = wrk(url, payload, connections=1, seconds=max(3, args.seconds // 2))
-                many = wrk(url, payload, connections=args.connections, seconds=args.seconds)
-                rows.append((name, one, many))
-                print(
-                    f"{name:42s} c=1 p50 {one.p50_ms:.3f} ms  c={args.connections} {many.rps:8.0f} rps "
-                    f"p50 {many.p50_ms:.2f} p99 {many.p99_ms:.2f} errors {one.errors + many.errors}",
-                    flush=True,
+        two = stack.enter_context(
+            Proc(
+                semrouter("serve", "--config", str(cfg_path), "--port", str(r2port), "--workers", "2"),
+                f"http://127.0.0.1:{r2port}/health",
+            )
+        )
+        targets = [
+            Target("fake worker, direct", worker + chat, body("m1"), None),
+            Target("semrouter passthrough (model: m1)", f"http://127.0.0.1:{rport}{chat}", body("m1"), one),
+            Target("semrouter auto (model: auto)", f"http://127.0.0.1:{rport}{chat}", body("auto"), one),
+            Target("semrouter passthrough, 2 processes", f"http://127.0.0.1:{r2port}{chat}", body("m1"), two),
+            Target("semrouter auto, 2 processes", f"http://127.0.0.1:{r2port}{chat}", body("auto"), two),
+        ]
+        if shutil.which("vllm-router"):
+            vr_args = ["--host", "127.0.0.1", "--port", str(vport), "--worker-urls", worker]
+            vr = stack.enter_context(
+                Proc(
+                    ["vllm-router", *vr_args, "--policy", "round_robin", "--log-level", "error"],
+                    f"http://127.0.0.1:{vport}/health",
                 )
-        finally:
-            if vr:
-                vr.__exit__(None, None, None)
+            )
+            targets.append(Target("vllm-router (Rust), round robin", f"http://127.0.0.1:{vport}{chat}", body("m1"), vr))
+        for t in targets:
+            wrk(t.url, t.payload, connections=4, seconds=2)  # warm up connections and caches
+            lat = wrk(t.url, t.payload, connections=1, seconds=max(3, args.seconds // 2))
+            cpu0 = t.proc.cpu_seconds() if t.proc else 0.0
+            load = wrk(t.url, t.payload, connections=args.connections, seconds=args.seconds)
+            cpu_us = (t.proc.cpu_seconds() - cpu0) / load.requests * 1e6 if t.proc else 0.0
+            rows.append((t, lat, load, cpu_us))
+            print(
+                f"{t.name:38s} c=1 p50 {lat.p50_ms:.3f} ms | c={args.connections} {load.rps:7.0f} rps "
+                f"p50 {load.p50_ms:.2f} p99 {load.p99_ms:.2f} | proxy CPU {cpu_us:5.0f} us/req | "
+                f"errors {lat.errors + load.errors}",
+                flush=True,
+            )
     direct = rows[0]
+    n = args.connections
     lines = [
         "## Proxy overhead (issue 2)",
         "",
-        f"Machine: {machine()}. Loopback; the fake worker (`semrouter fake-worker`, no latency, "
-        "16-token answer), "
-        "the router and wrk share the same cores, so every proxy also takes CPU from the worker.",
+        f"Machine: {machine()}. Loopback; the fake worker (`semrouter fake-worker`, no latency, 16-token answer), "
+        "the proxy and wrk share the same cores, so every proxy also takes CPU from the worker.",
         "",
-        f"Command: `python bench/proxy_overhead.py --seconds {args.seconds} --connections {args.connections}`",
+        f"Command: `python bench/proxy_overhead.py --seconds {args.seconds} --connections {n}`",
         "",
-        f"| target | 1 conn p50 | added p50 | {args.connections} conn req/s | p50 | p99 | errors |",
-        "|---|---|---|---|---|---|---|",
+        f"| target | 1 conn p50 | added p50 | {n} conn req/s | p50 | p99 | proxy CPU/req | errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, one, many in rows:
-        added = one.p50_ms - direct[1].p50_ms
+    for t, lat, load, cpu_us in rows:
+        added = "—" if t is direct[0] else f"{lat.p50_ms - direct[1].p50_ms:+.3f} ms"
+        cpu = f"{cpu_us:.0f} µs" if t.proc else "—"
         lines.append(
-            f"| {name} | {one.p50_ms:.3f} ms | {'—' if name == direct[0] else f'{added:+.3f} ms'} | "
-            f"{many.rps:,.0f} | {many.p50_ms:.2f} ms | {many.p99_ms:.2f} ms | {one.errors + many.errors} |"
+            f"| {t.name} | {lat.p50_ms:.3f} ms | {added} | {load.rps:,.0f} | {load.p50_ms:.2f} ms | "
+            f"{load.p99_ms:.2f} ms | {cpu} | {lat.errors + load.errors} |"
         )
-    by_name = {n: m for n, _, m in rows}
-    if has_vllm_router:
+    if rows[-1][0].name.startswith("vllm-router"):
         vr_rps = rows[-1][2].rps
-        ratios = ", ".join(f"{name}: {by_name[name].rps / vr_rps:.2f}x" for name, _, _ in targets[1:-1])
-        lines += ["", f"Throughput relative to vllm-router at {args.connections} connections: {ratios}."]
+        ratios = ", ".join(f"{t.name}: {load.rps / vr_rps:.2f}x" for t, _, load, _ in rows[1:-1])
+        lines += ["", f"Throughput relative to vllm-router at {n} connections: {ratios}."]
     write_section("proxy", "\n".join(lines))
     print("\n".join(lines))
 

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from semrouter.config.loader import ConfigError, load_config
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from semrouter.adapters.http_proxy import ProxyApp
-    from semrouter.router import Router
-    from semrouter.server import serve
+    from semrouter.server import serve_router
 
-    cfg = load_config(args.config)
-    host = args.host or cfg.server.host
-    port = args.port if args.port is not None else cfg.server.port
-    workers = args.workers or cfg.server.workers
-    if workers > 1:
-        from semrouter.server import serve_workers
-
-        os.environ["SEMROUTER_CONFIG"] = str(args.config)
-        serve_workers("semrouter.adapters.http_proxy:create_app", host, port, workers, log_level=args.log_level)
-        return 0
-    serve(ProxyApp(Router(cfg, args.config)), host, port, log_level=args.log_level)
+    cfg = load_config(args.config)  # fail fast, with the precise error, before any process starts
+    serve_router(
+        args.config,
+        args.host or cfg.server.host,
+        args.port if args.port is not None else cfg.server.port,
+        workers=args.workers or cfg.server.workers,
+        engine=args.engine or cfg.server.engine,
+        log_level=args.log_level,
+    )
     return 0
 
 
@@ -68,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int, help="server processes (default: server.workers from the config)")
+    s.add_argument("--engine", choices=["granian", "uvicorn"], help="HTTP server (default: server.engine)")
     s.add_argument("--log-level", default="warning")
     s.set_defaults(func=_cmd_serve)
 

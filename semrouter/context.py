@@ -6,8 +6,8 @@ the result back into their transport. Stages communicate only through it.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -101,7 +101,7 @@ class RequestContext:
         self.raw_body = raw_body
         self.headers = headers  # lower-cased names
         self.config = config
-        self.request_id = request_id or uuid.uuid4().hex
+        self.request_id = request_id or os.urandom(16).hex()  # uuid4's randomness without the UUID object
         self.started = time.perf_counter()
         self.body: dict[str, Any] = {}
         self.body_modified = False

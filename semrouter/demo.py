@@ -84,11 +84,9 @@ def run_demo(port: int, host: str = "127.0.0.1") -> int:
         config = Path(__file__).parent / "configs" / "demo.yaml"
         base = f"http://{host}:{port}"
         print(usage(base), flush=True)
-        from semrouter.adapters.http_proxy import ProxyApp
-        from semrouter.router import Router
-        from semrouter.server import serve
+        from semrouter.server import serve_router
 
-        serve(ProxyApp(Router.from_file(str(config))), host, port)
+        serve_router(str(config), host, port)
         return 0
     except KeyboardInterrupt:
         return 0

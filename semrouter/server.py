@@ -1,14 +1,20 @@
-"""Running ASGI apps on uvicorn with the fast event loop and HTTP parser."""
+"""Running the router and the fake worker on an HTTP server.
+
+Two engines: granian (RSGI; HTTP parsed in Rust, one write per response: the cheapest measured
+here) and uvicorn (ASGI with uvloop + httptools). Both run the same :class:`ProxyHandler`.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+from typing import Any, Literal
 
 import uvicorn
 
-# uvloop + httptools: the fastest uvicorn stack measured here (see docs/benchmarks.md).
-_OPTIONS: dict[str, Any] = {
+Engine = Literal["granian", "uvicorn"]
+
+_UVICORN: dict[str, Any] = {
     "loop": "uvloop",
     "http": "httptools",
     "lifespan": "on",
@@ -23,11 +29,41 @@ def _logging() -> None:
 
 
 def serve(app: Any, host: str, port: int, *, log_level: str = "warning") -> None:
+    """One uvicorn process for an ASGI app object (the fake worker)."""
     _logging()
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_OPTIONS)).run()
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN)).run()
 
 
-def serve_workers(factory: str, host: str, port: int, workers: int, *, log_level: str = "warning") -> None:
-    """Several processes on one port (uvicorn's supervisor); ``factory`` is an import string."""
+def serve_router(
+    config_path: str, host: str, port: int, *, workers: int = 1, engine: Engine = "granian", log_level: str = "warning"
+) -> None:
+    """Serve the proxy for ``config_path``; each worker process loads (and hot-reloads) the file."""
     _logging()
-    uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_level=log_level, **_OPTIONS)
+    os.environ["SEMROUTER_CONFIG"] = str(config_path)
+    if engine == "uvicorn":
+        uvicorn.run(
+            "semrouter.adapters.asgi:create_app",
+            factory=True,
+            workers=workers if workers > 1 else None,
+            host=host,
+            port=port,
+            log_level=log_level,
+            **_UVICORN,
+        )
+        return
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server as Granian
+
+    Granian(
+        "semrouter.adapters.rsgi:create_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        backlog=4096,
+        log_level=LogLevels(log_level),
+        workers_kill_timeout=10,
+    ).serve()

@@ -18,7 +18,7 @@ def servers() -> Iterator[list[Server]]:
     started: list[Server] = []
     yield started
     for s in started:
-        s.kill() if s.proc and s.proc.poll() is None else None
+        s.kill()
 
 
 @pytest.fixture
@@ -33,9 +33,9 @@ def start_worker(servers: list[Server], tmp_path: Path) -> Callable[..., Server]
 
 @pytest.fixture
 def start_router(servers: list[Server], tmp_path: Path) -> Callable[..., Server]:
-    def start(config: dict[str, Any], env: dict[str, str] | None = None) -> Server:
+    def start(config: dict[str, Any], env: dict[str, str] | None = None, engine: str = "granian") -> Server:
         path = write_config(tmp_path / "router.yaml", config)
-        s = router(path, env=env, log=tmp_path / "router.log").start()
+        s = router(path, env=env, log=tmp_path / "router.log", engine=engine).start()
         s.config_path = path  # type: ignore[attr-defined]
         servers.append(s)
         return s
@@ -55,3 +55,9 @@ def simple_config(models: dict[str, list[str]], **overrides: Any) -> dict[str, A
     for key, value in overrides.items():
         cfg[key] = value
     return cfg
+
+
+@pytest.fixture(params=["granian", "uvicorn"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Both HTTP engines run the same handler; transport-sensitive tests run on each."""
+    return str(request.param)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -57,6 +58,7 @@ class Server:
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it stops every process it spawned
         )
         if wait:
             self.wait_ready()
@@ -78,13 +80,16 @@ class Server:
         raise TimeoutError(f"server {self.args} not ready on port {self.port}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):  # no orphan worker may outlive the test
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
@@ -108,12 +113,12 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
 
 
 def router(
-    config_path: Path, port: int | None = None, env: dict[str, str] | None = None, log: Path | None = None
+    config_path: Path,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    engine: str = "granian",
 ) -> Server:
     port = port or free_port()
-    return Server(
-        ["serve", "--config", str(config_path), "--port", str(port), "--log-level", "warning"],
-        port,
-        env=env,
-        log=log,
-    )
+    args = ["serve", "--config", str(config_path), "--port", str(port), "--engine", engine, "--log-level", "warning"]
+    return Server(args, port, env=env, log=log)

@@ -1,19 +1,18 @@
-"""The standalone HTTP proxy: a raw ASGI app (no framework) in front of OpenAI-compatible workers.
+"""The standalone HTTP proxy, independent of the server it runs on.
 
-A raw ASGI callable keeps the per-request overhead near the server's own (a framework router costs
-several times more per request, see docs/benchmarks.md). Streaming answers are relayed chunk by
-chunk; a client disconnect cancels the relay, which closes the upstream connection, which is how
-vLLM learns to stop generating.
+:class:`ProxyHandler` holds all request handling; a server adapter (:mod:`semrouter.adapters.asgi`
+for uvicorn, :mod:`semrouter.adapters.rsgi` for granian) wraps each request in an :class:`Exchange`.
+Streaming answers are relayed chunk by chunk; a client disconnect cancels the relay, which closes the
+upstream connection, which is how vLLM learns to stop generating.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import orjson
 
@@ -23,194 +22,177 @@ from semrouter.router import Router, Runtime
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
 from semrouter.upstream.forward import RESPONSE_DROP
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 log = logging.getLogger("semrouter.proxy")
 
+RawHeaders = list[tuple[bytes, bytes]]
 API_PATHS = {
     "/v1/chat/completions": ApiKind.CHAT,
     "/v1/completions": ApiKind.COMPLETIONS,
     "/v1/embeddings": ApiKind.EMBEDDINGS,
 }
-_JSON = b"application/json"
+_JSON = [(b"content-type", b"application/json")]
 
 
 class ClientDisconnected(Exception):
-    pass
+    """The client went away; raised by an exchange that notices it while reading or writing."""
 
 
-def _encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+class Exchange(Protocol):
+    """One HTTP request/response as a server adapter offers it. Header names are lower-case bytes."""
+
+    method: str
+    path: str
+    headers: RawHeaders
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole request body; RouterError 413 past ``limit``; ClientDisconnected if gone."""
+        ...
+
+    async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None: ...
+
+    async def start_stream(self, status: int, headers: RawHeaders) -> None: ...
+
+    async def send_chunk(self, data: bytes) -> None: ...
+
+    async def end_stream(self) -> None: ...
+
+    async def wait_disconnect(self) -> None:
+        """Return once the client has disconnected (may also return when the exchange completes)."""
+        ...
+
+
+Route = Callable[[Exchange], Awaitable[None]]
+
+
+def encode_headers(headers: dict[str, str]) -> RawHeaders:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
-async def send_json(send: Send, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
-    raw = [(b"content-type", _JSON), (b"content-length", str(len(payload)).encode())]
-    if headers:
-        raw += _encode_headers(headers)
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+def too_large(limit: int) -> RouterError:
+    return RouterError(413, f"Request body exceeds the {limit}-byte limit", code="request_too_large")
 
 
-async def send_error(send: Send, err: RouterError, headers: dict[str, str] | None = None) -> None:
-    await send_json(send, err.status, err.body(), {**(headers or {}), **err.headers})
+async def respond_json(ex: Exchange, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+    await ex.respond(status, _JSON + encode_headers(headers) if headers else _JSON, payload)
 
 
-class ProxyApp:
-    """ASGI application; ``router`` holds the live config snapshot and the endpoint fleet."""
+async def respond_error(ex: Exchange, err: RouterError, headers: dict[str, str] | None = None) -> None:
+    await respond_json(ex, err.status, err.body(), {**(headers or {}), **err.headers})
+
+
+class ProxyHandler:
+    """All HTTP routes of the router; ``router`` holds the live config snapshot and the fleet."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        self.extra_routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {}
+        self.routes: dict[tuple[str, str], Route] = {
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/health"): self._health,
+            ("GET", "/healthz"): self._health,
+            ("GET", "/ready"): self._ready,
+            ("GET", "/readyz"): self._ready,
+            ("GET", "/api/v1/status"): self._status,
+        }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
+    async def startup(self) -> None:
+        await self.router.start()
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            msg = await receive()
-            if msg["type"] == "lifespan.startup":
-                try:
-                    await self.router.start()
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif msg["type"] == "lifespan.shutdown":
-                await self.router.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def shutdown(self) -> None:
+        await self.router.stop()
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        method: str = scope["method"]
-        api = API_PATHS.get(path)
+    async def handle(self, ex: Exchange) -> None:
+        path, method = ex.path, ex.method
         try:
+            api = API_PATHS.get(path)
             if api is not None:
                 if method != "POST":
                     raise RouterError(
                         405, f"Method {method} not allowed on {path}; use POST", code="method_not_allowed"
                     )
-                await self._api(api, path, scope, receive, send)
-            elif method == "GET" and path == "/v1/models":
-                await send_json(send, 200, self._models())
-            elif method == "GET" and path in ("/health", "/healthz"):
-                await send_json(send, 200, b'{"status":"ok"}')
-            elif method == "GET" and path in ("/ready", "/readyz"):
-                await self._ready(send)
-            elif method == "GET" and path == "/api/v1/status":
-                await send_json(send, 200, orjson.dumps(self.router.status()))
-            elif (method, path) in self.extra_routes:
-                await self.extra_routes[(method, path)](scope, receive, send)
-            else:
+                await self._api(api, ex)
+                return
+            route = self.routes.get((method, path))
+            if route is None:
                 raise RouterError(404, f"Unknown path {method} {path}", code="not_found")
+            await route(ex)
         except RouterError as err:
-            await send_error(send, err)
+            await respond_error(ex, err)
+        except ClientDisconnected:
+            pass
 
-    # -- routes ----------------------------------------------------------------------------------
+    # -- small routes ----------------------------------------------------------------------------
 
-    def _models(self) -> bytes:
+    async def _health(self, ex: Exchange) -> None:
+        await respond_json(ex, 200, b'{"status":"ok"}')
+
+    async def _status(self, ex: Exchange) -> None:
+        await respond_json(ex, 200, orjson.dumps(self.router.status()))
+
+    async def _models(self, ex: Exchange) -> None:
         cfg = self.router.runtime.config
         now = int(time.time())
         names = [(v, "semrouter") for v in cfg.routing.virtual_models]
         if cfg.routing.explicit_models == "allow":
             names += [(m.name, "semrouter-upstream") for m in cfg.models]
         data = [{"id": n, "object": "model", "created": now, "owned_by": owner} for n, owner in names]
-        return orjson.dumps({"object": "list", "data": data})
+        await respond_json(ex, 200, orjson.dumps({"object": "list", "data": data}))
 
-    async def _ready(self, send: Send) -> None:
-        pools = self.router.runtime.pools
+    async def _ready(self, ex: Exchange) -> None:
         now = time.monotonic()
-        live = {name: sum(e.available(now) for e in p.endpoints) for name, p in pools.items()}
+        live = {name: sum(e.available(now) for e in p.endpoints) for name, p in self.router.runtime.pools.items()}
         ok = any(live.values())
-        await send_json(send, 200 if ok else 503, orjson.dumps({"ready": ok, "available_endpoints": live}))
+        await respond_json(ex, 200 if ok else 503, orjson.dumps({"ready": ok, "available_endpoints": live}))
 
-    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise RouterError(413, f"Request body exceeds the {limit}-byte limit", code="request_too_large")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise RouterError(413, f"Request body exceeds the {limit}-byte limit", code="request_too_large")
-            chunks.append(chunk)
-            if not msg.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    # -- the OpenAI API --------------------------------------------------------------------------
 
-    async def _api(self, api: ApiKind, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _api(self, api: ApiKind, ex: Exchange) -> None:
         runtime: Runtime = self.router.runtime  # one snapshot for the whole request
         cfg = runtime.config
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ex.headers}
         ctype = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
         if ctype != "application/json":
             raise RouterError(
-                415,
-                f"Unsupported content type '{ctype}'; send application/json",
-                code="unsupported_media_type",
+                415, f"Unsupported content type '{ctype}'; send application/json", code="unsupported_media_type"
             )
-        try:
-            body = await self._read_body(scope, receive, cfg.server.max_body_bytes)
-        except ClientDisconnected:
-            return
+        body = await ex.read_body(cfg.server.max_body_bytes)
         ctx = RequestContext(api, body, headers, cfg, headers.get(cfg.server.request_id_header))
         try:
             local = await runtime.pipeline.run_request(ctx)
         except RouterError as err:
-            await send_error(send, err, ctx.routing_headers() if ctx.model else {"x-request-id": ctx.request_id})
+            await respond_error(ex, err, ctx.routing_headers() if ctx.model else {"x-request-id": ctx.request_id})
             return
         if local is not None:
-            await self._send_local(send, ctx, local)
+            await self._send_local(ex, ctx, local)
             return
-        await self._forward(runtime, ctx, path, raw_headers, receive, send)
+        await self._forward(runtime, ctx, ex)
 
-    async def _send_local(self, send: Send, ctx: RequestContext, local: LocalResponse) -> None:
+    async def _send_local(self, ex: Exchange, ctx: RequestContext, local: LocalResponse) -> None:
         headers = [(b"content-type", local.content_type.encode())]
-        headers += _encode_headers({**ctx.routing_headers(), **local.headers})
+        headers += encode_headers({**ctx.routing_headers(), **local.headers})
         if local.chunks is None:
-            headers.append((b"content-length", str(len(local.body)).encode()))
-            await send({"type": "http.response.start", "status": local.status, "headers": headers})
-            await send({"type": "http.response.body", "body": local.body})
+            await ex.respond(local.status, headers, local.body)
             return
-        await send({"type": "http.response.start", "status": local.status, "headers": headers})
+        await ex.start_stream(local.status, headers)
         async for chunk in local.chunks:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+            await ex.send_chunk(chunk)
+        await ex.end_stream()
 
-    async def _forward(
-        self,
-        runtime: Runtime,
-        ctx: RequestContext,
-        path: str,
-        raw_headers: list[tuple[bytes, bytes]],
-        receive: Receive,
-        send: Send,
-    ) -> None:
+    async def _forward(self, runtime: Runtime, ctx: RequestContext, ex: Exchange) -> None:
         task = asyncio.current_task()
         assert task is not None
         disconnected = asyncio.Event()
-        watcher = asyncio.create_task(self._watch_disconnect(receive, task, disconnected))
+        watcher = asyncio.create_task(self._watch_disconnect(ex, task, disconnected))
         resp: UpstreamResponse | None = None
         outcome = ResponseOutcome(status=0, completed=False)
         try:
-            resp = await self.router.forwarder.send(ctx, runtime.pools, path, raw_headers)
+            resp = await self.router.forwarder.send(ctx, runtime.pools, ex.path, ex.headers)
             outcome.status = resp.status
-            outcome.body, outcome.completed = await self._relay(ctx, resp, send, runtime.pipeline.wants_response_body)
+            outcome.body, outcome.completed = await self._relay(ctx, resp, ex, runtime.pipeline.wants_response_body)
         except RouterError as err:
             outcome.status, outcome.error = err.status, err.code
-            await send_error(send, err, ctx.routing_headers())
+            await respond_error(ex, err, ctx.routing_headers())
+        except ClientDisconnected:
+            outcome.error = "client_disconnected"
         except asyncio.CancelledError:
             if not disconnected.is_set():
                 raise  # server shutdown, not our client
@@ -224,19 +206,16 @@ class ProxyApp:
         await runtime.pipeline.run_response(ctx, outcome)
 
     @staticmethod
-    async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], flag: asyncio.Event) -> None:
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                flag.set()
-                task.cancel()
-                return
+    async def _watch_disconnect(ex: Exchange, task: asyncio.Task[Any], flag: asyncio.Event) -> None:
+        await ex.wait_disconnect()
+        flag.set()
+        task.cancel()
 
     async def _relay(
-        self, ctx: RequestContext, resp: UpstreamResponse, send: Send, keep: bool
+        self, ctx: RequestContext, resp: UpstreamResponse, ex: Exchange, keep: bool
     ) -> tuple[bytes | None, bool]:
         headers = [(k, v) for k, v in resp.headers if k not in RESPONSE_DROP]
-        headers += _encode_headers(ctx.routing_headers())
+        headers += encode_headers(ctx.routing_headers())
         streaming = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in resp.headers)
         if not streaming:
             try:
@@ -249,27 +228,20 @@ class ProxyApp:
                     type="upstream_error",
                     code="upstream_error",
                 ) from None
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await ex.respond(resp.status, headers, body)
             return (body if keep else None), True
-        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await ex.start_stream(resp.status, headers)
         kept: list[bytes] = []
         completed = True
         try:
             async for chunk in resp.iter_chunks():
                 if keep:
                     kept.append(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await ex.send_chunk(chunk)
         except UpstreamError as exc:  # headers are out: all we can do is end the stream
             log.warning("upstream %s stream broke: %r", ctx.endpoint, exc)
             if ctx.endpoint is not None:
                 ctx.endpoint.record_failure(ctx.config.pool.ejection)
             completed = False
-        await send({"type": "http.response.body", "body": b""})
+        await ex.end_stream()
         return (b"".join(kept) if keep else None), completed
-
-
-def create_app() -> ProxyApp:
-    """App factory for multi-process serving: each worker process loads ``$SEMROUTER_CONFIG``."""
-    return ProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))

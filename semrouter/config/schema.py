@@ -21,6 +21,9 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
     request_id_header: str = "x-request-id"
     admin_token_env: str | None = Field(None, description="Env var holding the admin API token.")
+    engine: Literal["granian", "uvicorn"] = Field(
+        "granian", description="HTTP server: granian (RSGI, fastest measured) or uvicorn (ASGI)."
+    )
     workers: int = Field(
         1, ge=1, description="Server processes on the port; each keeps its own pool state (like Envoy workers)."
     )

@@ -10,7 +10,7 @@ from openai import AsyncOpenAI, OpenAI
 
 
 @pytest.fixture
-def routed(start_worker, start_router):
+def routed(start_worker, start_router, engine):
     small = start_worker("qwen-small")
     large = start_worker("deepseek-large")
     cfg = simple_config({"qwen-small": [small.url], "deepseek-large": [large.url]})
@@ -25,7 +25,7 @@ def routed(start_worker, start_router):
             "system_prompt": {"text": "You are terse.", "mode": "insert"},
         }
     ]
-    r = start_router(cfg)
+    r = start_router(cfg, engine=engine)
     return r, small, large
 
 

@@ -10,9 +10,9 @@ from conftest import simple_config
 from servers import http_json
 
 
-def test_chunks_arrive_as_generated(start_worker, start_router):
+def test_chunks_arrive_as_generated(start_worker, start_router, engine):
     w = start_worker("m1", "--tokens-per-s", "20", "--reply-tokens", "10")  # ~0.6 s for the whole answer
-    r = start_router(simple_config({"m1": [w.url]}))
+    r = start_router(simple_config({"m1": [w.url]}), engine=engine)
     import urllib.request
 
     req = urllib.request.Request(
@@ -34,9 +34,9 @@ def test_chunks_arrive_as_generated(start_worker, start_router):
     assert arrivals[1][0] < arrivals[-1][0] - 0.3
 
 
-def test_client_disconnect_cancels_upstream(start_worker, start_router):
+def test_client_disconnect_cancels_upstream(start_worker, start_router, engine):
     w = start_worker("m1", "--tokens-per-s", "10", "--reply-tokens", "100")  # 10 s if never cancelled
-    r = start_router(simple_config({"m1": [w.url]}))
+    r = start_router(simple_config({"m1": [w.url]}), engine=engine)
     body = json.dumps({"model": "auto", "stream": True, "messages": [{"role": "user", "content": "long"}]}).encode()
     sock = socket.create_connection(("127.0.0.1", r.port))
     sock.sendall(
@@ -67,9 +67,9 @@ def test_client_disconnect_cancels_upstream(start_worker, start_router):
     )
 
 
-def test_non_stream_disconnect_cancels_upstream(start_worker, start_router):
+def test_non_stream_disconnect_cancels_upstream(start_worker, start_router, engine):
     w = start_worker("m1", "--latency-ms", "2000")
-    r = start_router(simple_config({"m1": [w.url]}))
+    r = start_router(simple_config({"m1": [w.url]}), engine=engine)
     body = json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}]}).encode()
     sock = socket.create_connection(("127.0.0.1", r.port))
     sock.sendall(

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from semrouter import LocalResponse, RequestContext, RouterError, Stage
-from semrouter.adapters.http_proxy import ProxyApp
+from semrouter.adapters.asgi import ProxyApp
 from semrouter.config import parse_config
 from semrouter.context import ApiKind, ResponseOutcome
 from semrouter.pipeline import Pipeline

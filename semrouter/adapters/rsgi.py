@@ -1,0 +1,85 @@
+"""RSGI adapter: runs the proxy on granian, the cheapest server measured here.
+
+Granian parses HTTP in Rust and writes a whole response in one call, which saves a syscall and
+most of the per-request Python of an ASGI server (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, too_large
+from semrouter.router import Router
+
+
+def _str_headers(headers: RawHeaders) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+
+
+class RSGIExchange:
+    __slots__ = ("_stream", "headers", "method", "path", "proto")
+
+    def __init__(self, scope: Any, proto: Any) -> None:
+        self.method: str = scope.method
+        self.path: str = scope.path
+        self.headers: RawHeaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()]
+        self.proto = proto
+        self._stream: Any = None
+
+    async def read_body(self, limit: int) -> bytes:
+        for name, value in self.headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise too_large(limit)
+        try:
+            body: bytes = await self.proto()
+        except Exception as exc:  # granian raises its own error when the client is gone
+            raise ClientDisconnected from exc
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+
+    async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None:
+        self.proto.response_bytes(status, _str_headers(headers), body)
+
+    async def start_stream(self, status: int, headers: RawHeaders) -> None:
+        self._stream = self.proto.response_stream(status, _str_headers(headers))
+
+    async def send_chunk(self, data: bytes) -> None:
+        try:
+            await self._stream.send_bytes(data)
+        except Exception as exc:  # RSGIProtocolClosed: the client went away mid-stream
+            raise ClientDisconnected from exc
+
+    async def end_stream(self) -> None:
+        return None  # the stream ends when the handler returns
+
+    async def wait_disconnect(self) -> None:
+        await self.proto.client_disconnect()
+
+
+class RSGIProxyApp:
+    """The proxy as an RSGI application (granian ``--interface rsgi``)."""
+
+    def __init__(self, router: Router) -> None:
+        self.handler = ProxyHandler(router)
+        self.router = router
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto == "http":
+            await self.handler.handle(RSGIExchange(scope, proto))
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.create_task(self.handler.startup())  # the loop starts right after this hook
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop.is_running():
+            loop.create_task(self.handler.shutdown())
+        else:
+            loop.run_until_complete(self.handler.shutdown())
+
+
+def create_app() -> RSGIProxyApp:
+    """App factory for granian: each worker process loads ``$SEMROUTER_CONFIG``."""
+    return RSGIProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))
