@@ -106,13 +106,26 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, body: str, *, connections: int, seconds: int, threads: int = 1) -> WrkResult:
-    """Drive ``url`` with POSTs of ``body`` using wrk (Debian package) and parse its report."""
+def wrk(url: str, body: str | list[str], *, connections: int, seconds: int, threads: int = 1) -> WrkResult:
+    """Drive ``url`` with POSTs using wrk (Debian package) and parse its report.
+
+    ``body`` may be a list: requests then cycle through the bodies (distinct prompts defeat any
+    per-prompt shortcut such as batching identical texts).
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    lua = body.replace("\\", "\\\\").replace("'", "\\'")
+    bodies = [body] if isinstance(body, str) else body
+
+    def lua(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(f"wrk.method = 'POST'\nwrk.body = '{lua}'\nwrk.headers['Content-Type'] = 'application/json'\n")
+        f.write("local bodies = {" + ", ".join(lua(b) for b in bodies) + "}\nlocal i = 0\n")
+        f.write(
+            "request = function()\n  i = i + 1\n"
+            "  return wrk.format('POST', nil, {['Content-Type'] = 'application/json'}, bodies[(i % #bodies) + 1])\n"
+            "end\n"
+        )
         script = f.name
     try:
         out = subprocess.run(

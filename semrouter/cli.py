@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from semrouter.config.loader import ConfigError, load_config
 
@@ -11,9 +12,10 @@ from semrouter.config.loader import ConfigError, load_config
 def _cmd_serve(args: argparse.Namespace) -> int:
     from semrouter.server import serve_router
 
-    cfg = load_config(args.config)  # fail fast, with the precise error, before any process starts
+    path = args.config or default_config_path()
+    cfg = load_config(path)  # fail fast, with the precise error, before any process starts
     serve_router(
-        args.config,
+        path,
         args.host or cfg.server.host,
         args.port if args.port is not None else cfg.server.port,
         workers=args.workers or cfg.server.workers,
@@ -21,6 +23,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     return 0
+
+
+def default_config_path() -> str:
+    return str(Path(__file__).parent / "configs" / "default.yaml")
 
 
 def _cmd_fake_worker(args: argparse.Namespace) -> int:
@@ -48,6 +54,18 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_domain(args: argparse.Namespace) -> int:
+    from semrouter.embed.train import run
+
+    return run(args)
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from semrouter.route import run_cli
+
+    return run_cli(args.config or default_config_path(), args.input, args.output, progress=not args.no_progress)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from semrouter.demo import run_demo
 
@@ -59,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the OpenAI-compatible routing proxy")
-    s.add_argument("--config", "-c", required=True, help="YAML config file (hot-reloaded)")
+    s.add_argument("--config", "-c", help="YAML config file (hot-reloaded); default: the built-in config")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int, help="server processes (default: server.workers from the config)")
@@ -82,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--reply-tokens", type=int, default=16)
     f.add_argument("--log-level", default="warning")
     f.set_defaults(func=_cmd_fake_worker)
+
+    t = sub.add_parser("train", help="train classifier heads on the shared embedding")
+    tsub = t.add_subparsers(dest="train_command", required=True)
+    td = tsub.add_parser("domain", help="train the domain (category) head from a JSONL of {text, category}")
+    from semrouter.embed.train import add_arguments as _train_domain_args
+
+    _train_domain_args(td)
+    td.set_defaults(func=_cmd_train_domain)
+
+    r = sub.add_parser("route", help="dry run: route each request of a JSONL file without calling any worker")
+    r.add_argument("--config", "-c", help="YAML config file (default: the built-in config)")
+    r.add_argument("--input", "-i", required=True, help='JSONL of {"id", "text"} or {"id", "messages"}; - for stdin')
+    r.add_argument("--output", "-o", required=True, help="JSONL: each input line plus its route; - for stdout")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    r.set_defaults(func=_cmd_route)
 
     c = sub.add_parser("config", help="config tools")
     csub = c.add_subparsers(dest="config_command", required=True)

@@ -6,6 +6,7 @@ the result back into their transport. Stages communicate only through it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,9 @@ import orjson
 
 if TYPE_CHECKING:
     from semrouter.config.schema import DecisionConfig, RouterConfig
+    from semrouter.embed.model import FloatArray
     from semrouter.pool.endpoint import Endpoint
+    from semrouter.signals.base import SignalResult
 
 
 class ApiKind(StrEnum):
@@ -63,6 +66,7 @@ class RequestContext:
     """One request's state. Cheap to create: everything optional is filled lazily by stages."""
 
     __slots__ = (
+        "_embedding",
         "_text",
         "api",
         "body",
@@ -71,6 +75,7 @@ class RequestContext:
         "client_reasoning",
         "config",
         "decision",
+        "decision_confidence",
         "endpoint",
         "faults",
         "headers",
@@ -84,9 +89,12 @@ class RequestContext:
         "requested_model",
         "response_headers",
         "routed",
+        "selection_scores",
+        "signals",
         "started",
         "stream",
         "system_prompt_injected",
+        "tools_selected",
     )
 
     def __init__(
@@ -110,6 +118,11 @@ class RequestContext:
         self.routed = False  # True when a virtual model name asked for routing
         self.model: str | None = None
         self.decision: DecisionConfig | None = None
+        self.decision_confidence = 0.0
+        self.signals: dict[str, SignalResult] = {}
+        self.selection_scores: dict[str, float] = {}
+        self.tools_selected: list[str] | None = None
+        self._embedding: asyncio.Future[FloatArray] | None = None
         self.category: str | None = None
         self.reasoning: bool | None = None
         self.reasoning_effort: str | None = None
@@ -129,6 +142,17 @@ class RequestContext:
             self._text = last_user_text(self.body)
         return self._text
 
+    async def embedding(self) -> FloatArray:
+        """The request text's embedding: computed on first use, then shared by every consumer.
+
+        Concurrent first calls (signals evaluated together) share one computation.
+        """
+        if self._embedding is None:
+            from semrouter.embed.service import EmbeddingService
+
+            self._embedding = asyncio.ensure_future(EmbeddingService.default().embed(self.text))
+        return await asyncio.shield(self._embedding)
+
     def encoded_body(self) -> bytes:
         """The body to forward: the client's bytes untouched unless a stage changed the request."""
         if self.body_modified:
@@ -147,6 +171,8 @@ class RequestContext:
         h["x-vsr-injected-system-prompt"] = "true" if self.system_prompt_injected else "false"
         if self.endpoint is not None:
             h["x-vsr-destination-endpoint"] = self.endpoint.url
+        if self.tools_selected is not None:
+            h["x-vsr-tools-selected"] = ",".join(self.tools_selected)
         h.update(self.response_headers)
         return h
 

@@ -1,4 +1,4 @@
-"""``semrouter demo``: fake workers plus the router on the packaged demo config, until Ctrl-C."""
+"""``semrouter demo``: two fake workers (the two tiers) plus the router on the built-in config, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-WORKERS = [  # (env var naming the URL, model it pretends to be, latency ms, tokens/s)
-    ("DEMO_SMALL_URL", "qwen3-small", 20, 400),
-    ("DEMO_LARGE_URL_A", "deepseek-large", 120, 80),
-    ("DEMO_LARGE_URL_B", "deepseek-large", 120, 80),
+WORKERS = [  # (env var of the built-in config naming the URL, model it pretends to be, latency ms, tokens/s)
+    ("SEMROUTER_SMALL_URL", "qwen3-8b", 20, 400),
+    ("SEMROUTER_LARGE_URL", "qwen3-32b", 120, 80),
 ]
 
 
@@ -34,14 +33,15 @@ def usage(base: str) -> str:
 semrouter demo is running: router on {base}
 
   curl -s {base}/v1/chat/completions -H 'content-type: application/json' \\
-    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Hello!"}}]}}' -i
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Is a verbal contract binding?"}}]}}' -i
 
   python - <<'PY'
 from openai import OpenAI
 client = OpenAI(base_url="{base}/v1", api_key="unused")
 r = client.chat.completions.with_raw_response.create(
-    model="auto", messages=[{{"role": "user", "content": "Hello!"}}])
-print(r.headers["x-vsr-selected-model"], r.parse().choices[0].message.content)
+    model="auto", messages=[{{"role": "user", "content": "What is the derivative of x**3?"}}])
+print(r.headers["x-vsr-selected-decision"], r.headers["x-vsr-selected-model"],
+      r.headers["x-vsr-selected-reasoning"], r.parse().choices[0].message.content)
 for chunk in client.chat.completions.create(model="auto", stream=True,
         messages=[{{"role": "user", "content": "Stream please"}}]):
     print(chunk.choices[0].delta.content or "", end="", flush=True) if chunk.choices else None
@@ -54,7 +54,7 @@ Press Ctrl-C to stop.
 
 
 def run_demo(port: int, host: str = "127.0.0.1") -> int:
-    env = dict(os.environ, DEMO_PORT=str(port))
+    env = dict(os.environ)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, (var, model, latency, tps) in enumerate(WORKERS, start=1):
@@ -81,7 +81,7 @@ def run_demo(port: int, host: str = "127.0.0.1") -> int:
         for var, *_ in WORKERS:
             _wait_http(env[var] + "/health")
         os.environ.update(env)
-        config = Path(__file__).parent / "configs" / "demo.yaml"
+        config = Path(__file__).parent / "configs" / "default.yaml"
         base = f"http://{host}:{port}"
         print(usage(base), flush=True)
         from semrouter.server import serve_router

@@ -18,6 +18,7 @@ import orjson
 
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
+from semrouter.route import route_api
 from semrouter.router import Router, Runtime
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
 from semrouter.upstream.forward import RESPONSE_DROP
@@ -92,6 +93,7 @@ class ProxyHandler:
             ("GET", "/ready"): self._ready,
             ("GET", "/readyz"): self._ready,
             ("GET", "/api/v1/status"): self._status,
+            ("POST", "/api/v1/route"): self._route,
         }
 
     async def startup(self) -> None:
@@ -127,6 +129,12 @@ class ProxyHandler:
 
     async def _status(self, ex: Exchange) -> None:
         await respond_json(ex, 200, orjson.dumps(self.router.status()))
+
+    async def _route(self, ex: Exchange) -> None:
+        """Dry run: what routing would decide for one request, without calling a worker."""
+        runtime = self.router.runtime
+        raw = await ex.read_body(runtime.config.server.max_body_bytes)
+        await respond_json(ex, 200, orjson.dumps(await route_api(runtime.config, runtime.pipeline, raw)))
 
     async def _models(self, ex: Exchange) -> None:
         cfg = self.router.runtime.config

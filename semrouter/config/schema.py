@@ -6,13 +6,13 @@ forbids unknown keys so that a typo is an error with a line number, not a silent
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, field_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from semrouter.config.base import Strict as _Strict
+from semrouter.decide.rules import Rule
+from semrouter.signals import AnySignalConfig
 
 
 class ServerConfig(_Strict):
@@ -29,10 +29,29 @@ class ServerConfig(_Strict):
     )
 
 
+class SelectionConfig(_Strict):
+    algorithm: Literal["static", "cost_aware"] = "static"
+    cost_weight: float = Field(
+        0.5, ge=0, description="cost_aware: how much a model's relative price lowers its quality score."
+    )
+
+
+class ToolSelectionConfig(_Strict):
+    """Trim a request's ``tools`` to those relevant to it (by embedding similarity)."""
+
+    enabled: bool = True
+    top_k: int = Field(5, ge=1)
+    threshold: float = Field(0.2, ge=-1, le=1, description="Minimum similarity of request and tool.")
+    catalog: list[dict[str, Any]] = Field(
+        default_factory=list, description="OpenAI tool objects that may be added when relevant."
+    )
+
+
 class RoutingConfig(_Strict):
     virtual_models: list[str] = Field(default_factory=lambda: ["auto"], min_length=1)
     explicit_models: Literal["allow", "deny"] = "allow"
     default_decision: str = "default"
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
 
 
 class EndpointConfig(_Strict):
@@ -136,6 +155,9 @@ class DecisionConfig(_Strict):
     use_reasoning: bool = False
     reasoning_effort: Literal["low", "medium", "high"] = "medium"
     system_prompt: SystemPrompt | None = None
+    rules: Rule | None = Field(None, description="When this decision applies; none: only as the default.")
+    selection: SelectionConfig | None = Field(None, description="Overrides routing.selection.")
+    tools: ToolSelectionConfig | None = None
 
 
 class ReloadConfig(_Strict):
@@ -150,6 +172,7 @@ class RouterConfig(_Strict):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     reasoning_families: dict[str, ReasoningFamily] = Field(default_factory=dict, validate_default=True)
     reasoning: ReasoningPolicy = Field(default_factory=ReasoningPolicy)
+    signals: list[AnySignalConfig] = Field(default_factory=list)
     decisions: list[DecisionConfig] = Field(min_length=1)
     reload: ReloadConfig = Field(default_factory=ReloadConfig)
 
@@ -194,6 +217,13 @@ class RouterConfig(_Strict):
             for j, ms in enumerate(d.models):
                 if ms.model not in known:
                     errors.append((("decisions", i, "models", j, "model"), f"unknown model '{ms.model}'"))
+        snames = [sig.name for sig in self.signals]
+        for i, name in enumerate(snames):
+            if name in snames[:i]:
+                errors.append((("signals", i, "name"), f"duplicate signal name '{name}'"))
+        for i, d in enumerate(self.decisions):
+            for name in sorted(d.rules.signals() - set(snames) if d.rules else ()):
+                errors.append((("decisions", i, "rules"), f"unknown signal '{name}'; configured: {snames}"))
         if self.routing.default_decision not in dnames:
             errors.append((("routing", "default_decision"), f"no decision named '{self.routing.default_decision}'"))
         return errors

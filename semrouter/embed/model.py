@@ -1,11 +1,19 @@
 """Sentence-embedding runtime: all-MiniLM-L6-v2 on ONNX Runtime, CPU, no torch.
 
-Why ONNX Runtime fp32 with the BERT-fused graph: on the 2-core CI machine it is 2-4x faster than torch
-eager and identical to the sentence-transformers reference (cosine 1.0000). int8 was measured and
-rejected: dynamic int8 (1.7x faster again) quantises activations per whole padded batch, so a text's
-vector depended on what it was micro-batched with (cosine 0.957) and short texts drifted to 0.968;
-weight-only int8 (MatMulNBits) is batch-stable but 3x slower on batches. Weights are stored fp16 in the
-file (45 MB) and cast to fp32 once at load. See ``bench/embedding.py`` and ``scripts/export_embedding.py``.
+What ships: the BERT-fused graph, SmoothQuant-rescaled (alpha 0.7, calibrated on MMLU), then dynamic int8
+(per-channel int8 weights; activations quantised at run time with one scale per input tensor) on every
+MatMul and the fused Attention. On the 2-core CI machine it is 2-3x faster than the fp32 graph (64
+tokens: ~4-6 ms vs ~7-13 ms) at cosine 0.997 mean / 0.98 min vs the sentence-transformers reference.
+
+Batch invariance: a dynamic activation scale is taken over the *whole* input tensor, so in a padded
+batch a text's vector would depend on its neighbours (cosine 0.957 alone vs batched). The graph is
+therefore marked ``semrouter.batching=per_text`` and ``embed_ids`` runs every text as its own batch of
+one (no padding, no neighbours): the same text gives the same vector alone or in any batch. Batches are
+spread over ``intra_op_threads`` threads, one text per thread (single-threaded ORT session each), which
+on 2 cores is ~1.5x the throughput of one 2-thread session and faster than padded fp32 batches. A graph
+without the mark (fp32) is run as one padded batch, as before.
+
+Rejected options and their numbers: ``scripts/export_embedding.py`` docstring and ``bench/embedding.py``.
 
 Serving needs only ``onnxruntime``, ``tokenizers`` and ``numpy``: a ``pip install`` of the project must
 not pull torch.
@@ -16,6 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-DEFAULT_MODEL_FILE = "minilm-l6-v2.onnx"
+DEFAULT_MODEL_FILE = "minilm-l6-v2.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 256
+BATCHING_METADATA_KEY = "semrouter.batching"
+"""ONNX ``metadata_props`` key; value ``per_text`` = run each text alone (see the module docstring)."""
 """The model's trained limit (``sentence_bert_config.json``: ``max_seq_length`` 256), specials included."""
 
 # Texts longer than this many characters are cut to head + tail *before* tokenising, so that a
@@ -75,13 +86,16 @@ class EmbeddingModel:
     """all-MiniLM-L6-v2 ONNX session + tokenizer; ``embed`` returns L2-normalised float32 [n, 384].
 
     The ONNX graph computes the transformer, masked mean pooling and L2 normalisation, so the output
-    is the sentence-transformers embedding. ``onnxruntime.InferenceSession.run`` is thread-safe, but
-    the router runs all inference from one worker thread (see ``EmbeddingService``) so that the
-    ``intra_op_threads`` cores are not oversubscribed.
+    is the sentence-transformers embedding. Calls are serialised by a lock (the router runs all
+    inference from one worker thread, see ``EmbeddingService``) so that the ``intra_op_threads`` cores
+    are not oversubscribed.
 
-    ``intra_op_threads`` defaults to ``SEMROUTER_EMBED_THREADS`` or 2 (on 2 cores, 2 threads roughly
-    halves a 256-token query's latency vs 1; use 1 where several worker processes share the cores).
-    ``spin=False`` stops idle ORT threads busy-waiting, which otherwise takes CPU from the event loop.
+    ``intra_op_threads`` defaults to ``SEMROUTER_EMBED_THREADS`` or 2 (use 1 where several worker
+    processes share the cores). A lone text runs on one session with that many ORT threads; a batch of
+    a ``per_text`` graph runs its texts concurrently, one per thread, on a second, single-threaded
+    session. ``per_text`` defaults to the graph's ``semrouter.batching`` metadata; ``True`` forces
+    per-text execution for any graph. ``spin=False`` stops idle ORT threads busy-waiting, which
+    otherwise takes CPU from the event loop.
     """
 
     def __init__(
@@ -92,8 +106,8 @@ class EmbeddingModel:
         intra_op_threads: int | None = None,
         max_tokens: int = MAX_TOKENS,
         spin: bool = False,
+        per_text: bool | None = None,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_path = Path(model_path) if model_path is not None else ASSETS_DIR / DEFAULT_MODEL_FILE
@@ -117,19 +131,29 @@ class EmbeddingModel:
 
         if intra_op_threads is None:
             intra_op_threads = int(os.environ.get("SEMROUTER_EMBED_THREADS", "2"))
+        self.threads = max(1, intra_op_threads)
+        self._spin = spin
+        self._session: Any = self._new_session(self.threads)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.per_text: bool = per_text if per_text is not None else meta.get(BATCHING_METADATA_KEY) == "per_text"
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()
+        # Per-text batches: a single-threaded session shared by ``threads`` pool threads (created on first use).
+        self._single: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.info = EmbeddingModelInfo(MODEL_ID, self.model_path.name, EMBEDDING_DIM, max_tokens)
+
+    def _new_session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, intra_op_threads)
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle ORT workers busy-wait by default; on 2 cores that steals the event loop's CPU.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        self._session: Any = ort.InferenceSession(
-            str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-        self._input_names = {i.name for i in self._session.get_inputs()}
-        self._lock = threading.Lock()
-        self.info = EmbeddingModelInfo(MODEL_ID, self.model_path.name, EMBEDDING_DIM, max_tokens)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self._spin else "0")
+        return ort.InferenceSession(str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"])
 
     def token_ids(self, text: str) -> list[int]:
         """The exact ids fed to the model for ``text`` (specials included, at most ``max_tokens``)."""
@@ -140,11 +164,8 @@ class EmbeddingModel:
         encs = self._tokenizer.encode_batch([_clip_chars(t) for t in texts], add_special_tokens=False)
         return [select_token_ids(e.ids, self._cls_id, self._sep_id, self.max_tokens) for e in encs]
 
-    def embed_ids(self, batch_ids: Sequence[Sequence[int]]) -> FloatArray:
-        """Run the graph on pre-tokenised sequences (padded here to the longest in the batch)."""
+    def _run(self, session: Any, batch_ids: Sequence[Sequence[int]]) -> FloatArray:
         n = len(batch_ids)
-        if n == 0:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         width = max(len(ids) for ids in batch_ids)
         input_ids = np.zeros((n, width), dtype=np.int64)
         mask = np.zeros((n, width), dtype=np.int64)
@@ -154,17 +175,50 @@ class EmbeddingModel:
         feeds: dict[str, npt.NDArray[np.int64]] = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        with self._lock:
-            (out,) = self._session.run(["sentence_embedding"], feeds)
+        (out,) = session.run(["sentence_embedding"], feeds)
         return np.ascontiguousarray(out, dtype=np.float32)
 
+    def _run_per_text(self, batch_ids: Sequence[Sequence[int]]) -> FloatArray:
+        out = np.empty((len(batch_ids), EMBEDDING_DIM), dtype=np.float32)
+        if len(batch_ids) == 1 or self.threads == 1:
+            for row, ids in enumerate(batch_ids):
+                out[row] = self._run(self._session, [ids])[0]
+            return out
+        if self._pool is None:
+            self._single = self._new_session(1)
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="semrouter-embed-ort")
+        single = self._single
+        # Longest first, so the threads finish together; ORT releases the GIL during run().
+        order = sorted(range(len(batch_ids)), key=lambda i: -len(batch_ids[i]))
+        vecs = self._pool.map(lambda i: self._run(single, [batch_ids[i]])[0], order)
+        for row, vec in zip(order, vecs, strict=True):
+            out[row] = vec
+        return out
+
+    def embed_ids(self, batch_ids: Sequence[Sequence[int]]) -> FloatArray:
+        """Run the graph on pre-tokenised sequences: one text at a time for a ``per_text`` graph, else
+        one pass padded to the longest in the batch."""
+        if len(batch_ids) == 0:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        with self._lock:
+            if self.per_text:
+                return self._run_per_text(batch_ids)
+            return self._run(self._session, batch_ids)
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
-        """Embed ``texts`` in one forward pass: float32 [len(texts), 384], unit L2 norm per row.
+        """Embed ``texts``: float32 [len(texts), 384], unit L2 norm per row, independent of the batch.
 
         Long texts are reduced deterministically to their first 127 + last 127 word pieces (see
-        ``select_token_ids``); the pass is padded to the longest selected text, so callers batching
-        many texts should group them by length (``EmbeddingService.embed_many`` does).
+        ``select_token_ids``). For a padded (non ``per_text``) graph the pass is padded to the longest
+        selected text, so callers batching many texts should group them by length
+        (``EmbeddingService.embed_many`` does).
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a str")
         return self.embed_ids(self.token_ids_batch(texts))
+
+    def close(self) -> None:
+        """Stop the per-text pool threads (the sessions are freed with the object)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

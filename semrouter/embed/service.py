@@ -3,8 +3,9 @@
 Why a dedicated worker thread instead of ``run_in_executor`` per call: all inference goes through one
 thread, so ORT's intra-op threads never compete with each other (2 cores), and requests that arrive
 while a batch is running simply queue up and become the next batch (no timer, no added latency when
-idle: a lone request runs at once as a batch of one). fp32 ONNX results do not depend on batch
-composition (checked in tests), so batching is invisible to callers.
+idle: a lone request runs at once as a batch of one). The shipped int8 graph is run one text per ORT
+call (``EmbeddingModel.per_text``; the queued texts of a batch are spread over the cores), so results do
+not depend on batch composition (checked in tests) and batching is invisible to callers.
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ class EmbeddingService:
     def embed_many(self, texts: Sequence[str], batch_size: int = 64, *, progress: bool = False) -> FloatArray:
         """Embed many texts synchronously: [len(texts), 384] float32, in input order.
 
-        Texts are sorted by length before batching so each batch pads little (2-3x faster on MMLU-like
-        data than input order). ``progress`` shows a tqdm bar (tqdm is a training extra).
+        Texts are sorted by length before batching: a padded (fp32) graph then pads little (2-3x faster on
+        MMLU-like data than input order), and a per-text graph keeps its threads evenly loaded.
+        ``progress`` shows a tqdm bar (tqdm is a training extra).
         """
         n = len(texts)
         out = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
@@ -125,7 +127,7 @@ class EmbeddingService:
         return out
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Stop the worker after queued jobs finish; later ``embed`` calls raise."""
+        """Stop the worker after queued jobs finish; later ``embed`` calls raise. The model stays usable."""
         if self._closed:
             return
         self._closed = True

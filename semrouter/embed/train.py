@@ -374,7 +374,9 @@ def format_report(report: dict[str, Any]) -> str:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """Arguments of ``semrouter train domain`` (the CLI module delegates here)."""
     ap.add_argument("--data", required=True, type=Path, help="JSONL with text + category")
-    ap.add_argument("--out", type=Path, default=DOMAIN_HEAD_PATH, help="where to write the .npz head")
+    ap.add_argument(
+        "--out", type=Path, default=Path("domain_head.npz"), help="where to write the .npz head (use it as `head:`)"
+    )
     ap.add_argument("--exemplars", type=Path, default=None, help="MMLU-Pro exemplars JSON added to training")
     ap.add_argument("--dev-eval", type=Path, default=None, help="extra labelled JSON/JSONL to report on")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)

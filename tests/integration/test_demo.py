@@ -16,20 +16,21 @@ def port_open(port: int) -> bool:
 
 def test_demo_runs_and_stops(tmp_path):
     port = free_port()
-    while any(port_open(port + 10 + i) for i in (1, 2, 3)):
+    while any(port_open(port + 10 + i) for i in (1, 2)):
         port = free_port()
     demo = Server(["demo", "--port", str(port)], port, log=tmp_path / "demo.log").start()
     try:
         client = OpenAI(base_url=demo.url + "/v1", api_key="unused", max_retries=0)
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", messages=[{"role": "user", "content": "Hello!"}]
+            model="auto", messages=[{"role": "user", "content": "What is the integral of x^2 from 0 to 3?"}]
         )
-        assert raw.headers["x-vsr-selected-model"] == "qwen3-small"
-        assert raw.parse().model_extra["echo"]["chat_template_kwargs"] == {"enable_thinking": False}
-        large = client.chat.completions.create(model="deepseek-large", messages=[{"role": "user", "content": "x"}])
-        assert large.choices[0].message.content.startswith("Answer from deepseek-large")
+        assert raw.headers["x-vsr-selected-decision"] == "math"
+        assert raw.headers["x-vsr-selected-model"] == "qwen3-32b"
+        assert raw.parse().model_extra["echo"]["chat_template_kwargs"] == {"enable_thinking": True}
+        small = client.chat.completions.create(model="qwen3-8b", messages=[{"role": "user", "content": "x"}])
+        assert small.choices[0].message.content.startswith("Answer from qwen3-8b")
         assert "curl" in (tmp_path / "demo.log").read_text()
     finally:
         demo.stop(signal.SIGINT)
     assert demo.proc is not None and demo.proc.returncode == 0
-    assert not any(port_open(port + 10 + i) for i in (1, 2, 3))  # its workers are gone too
+    assert not any(port_open(port + 10 + i) for i in (1, 2))  # its workers are gone too

@@ -88,9 +88,12 @@ def test_cli_validate(tmp_path):
     assert ko.returncode == 1 and f"{bad}:2: models[0].name" in ko.stderr
 
 
-def test_packaged_demo_config_is_valid():
+def test_builtin_default_config_is_valid():
     from pathlib import Path
 
     import semrouter
 
-    parse_config((Path(semrouter.__file__).parent / "configs" / "demo.yaml").read_text(), "demo.yaml")
+    cfg = parse_config((Path(semrouter.__file__).parent / "configs" / "default.yaml").read_text(), "default.yaml")
+    assert len(cfg.decisions) == 14
+    reasoning = {d.rules.equals for d in cfg.decisions if d.use_reasoning and d.rules is not None}  # type: ignore[union-attr]
+    assert reasoning == {"math", "physics", "chemistry", "engineering", "computer science"}

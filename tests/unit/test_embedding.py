@@ -40,8 +40,15 @@ def test_matches_torch_reference(model: EmbeddingModel, reference: tuple[list[st
     assert len(texts) == 50 and ref.shape == (50, EMBEDDING_DIM)
     got = np.concatenate([model.embed([t]) for t in texts])
     cos = np.sum(got * ref, axis=1)
-    assert cos.mean() > 0.9999, cos.mean()
-    assert cos.min() > 0.999, (cos.min(), texts[int(cos.argmin())])
+    # Shipped runtime is SmoothQuant + dynamic int8 (measured 0.9974 / 0.981); gates 0.99 / 0.97.
+    assert cos.mean() >= 0.99, cos.mean()
+    assert cos.min() >= 0.97, (cos.min(), texts[int(cos.argmin())])
+
+
+def test_shipped_graph_runs_per_text(model: EmbeddingModel) -> None:
+    """Dynamic int8 must never see a padded multi-text batch (its activation scale spans the tensor)."""
+    assert model.per_text
+    assert model.info.model_file == "minilm-l6-v2.int8.onnx"
 
 
 def test_output_contract(model: EmbeddingModel) -> None:
@@ -58,8 +65,23 @@ def test_batch_composition_does_not_change_vectors(
 ) -> None:
     texts, _ = reference
     alone = np.concatenate([model.embed([t]) for t in texts])
-    together = model.embed(texts)  # padded to the longest (256) text
+    together = model.embed(texts)  # per-text graph: spread over the pool, one text per run
     assert float(np.min(np.sum(alone * together, axis=1))) > 0.99999
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # any composition / order / duplicates
+        pick = rng.choice(len(texts), size=7)
+        got = model.embed([texts[i] for i in pick])
+        assert float(np.min(np.sum(got * alone[pick], axis=1))) > 0.99999
+    single = EmbeddingModel(intra_op_threads=1)  # sequential path
+    assert float(np.min(np.sum(single.embed(texts[:10]) * alone[:10], axis=1))) > 0.99999
+
+
+def test_padded_graph_still_supported(model: EmbeddingModel) -> None:
+    """``per_text=False`` runs one padded pass (what an fp32 graph does): correct shape and norm."""
+    padded = EmbeddingModel(model.model_path, per_text=False)
+    out = padded.embed(["hello world", "a much longer sentence about interest rates and inflation"])
+    assert out.shape == (2, EMBEDDING_DIM)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
 def test_select_token_ids_head_and_tail() -> None:

@@ -1,0 +1,148 @@
+"""Routing decision latency and end-to-end ``auto`` throughput (issue 3).
+
+1. In process: the full request pipeline (parse, every signal of the built-in config incl. the
+   domain classifier on the shared embedding, decision, selection, enrichment) on 16-, 64- and
+   512-token prompts, one request at a time: p50/p99 per prompt length.
+2. Through the proxy: ``model: auto`` with 32 concurrent connections (wrk) in front of a fake worker.
+
+    python bench/routing_latency.py [--requests 300] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import Proc, free_port, machine, semrouter, write_section, wrk
+
+from semrouter.config import load_config
+from semrouter.context import ApiKind, RequestContext
+from semrouter.stages import build_pipeline
+
+DEFAULT = Path(__file__).resolve().parents[1] / "semrouter" / "configs" / "default.yaml"
+ASSETS = Path(__file__).resolve().parents[1] / "semrouter" / "embed" / "assets"
+_TOKENIZER: Any = None
+QUESTIONS = [
+    line.split("\t", 1)[0]
+    for line in (
+        "What is the derivative of x^3 times the sine of x with respect to x",
+        "Explain why the Treaty of Versailles contributed to the outbreak of the Second World War",
+        "Which data structure gives logarithmic insertion and lookup while keeping keys sorted",
+        "A contract signed by a minor is generally voidable at whose option and why",
+        "How does the enzyme catalase protect cells from the damage caused by hydrogen peroxide",
+        "What happens to the equilibrium price when both supply and demand increase at the same time",
+    )
+]
+
+
+def count_tokens(text: str) -> int:
+    """WordPiece tokens of the embedding model, without its 256-token selection or [CLS]/[SEP]."""
+    from tokenizers import Tokenizer
+
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        _TOKENIZER = Tokenizer.from_file(str(ASSETS / "tokenizer.json"))
+        _TOKENIZER.no_truncation()
+        _TOKENIZER.no_padding()
+    return len(_TOKENIZER.encode(text, add_special_tokens=False).ids)
+
+
+def prompt_of(tokens: int, i: int) -> str:
+    """A prompt of exactly ``tokens`` WordPiece tokens (±1 word), built from real questions."""
+    words: list[str] = []
+    j = i
+    while count_tokens(" ".join(words)) < tokens:
+        words += QUESTIONS[j % len(QUESTIONS)].split()
+        j += 1
+    while count_tokens(" ".join(words)) > tokens:
+        words.pop()
+    return " ".join(words)
+
+
+async def pipeline_latency(n: int) -> dict[int, tuple[float, float, int]]:
+    cfg = load_config(DEFAULT)
+    pipe = build_pipeline(cfg)
+    out = {}
+    for tokens in (16, 64, 512):
+        prompts = [prompt_of(tokens, i) for i in range(len(QUESTIONS))]
+        real = count_tokens(prompts[0])
+        times = []
+        for k in range(n + 10):
+            body = {"model": "auto", "messages": [{"role": "user", "content": prompts[k % len(prompts)] + f" ({k})"}]}
+            ctx = RequestContext(ApiKind.CHAT, orjson.dumps(body), {}, cfg)
+            t0 = time.perf_counter()
+            await pipe.run_request(ctx)
+            if k >= 10:  # warm-up excluded
+                times.append((time.perf_counter() - t0) * 1e3)
+        times.sort()
+        out[tokens] = (statistics.median(times), times[int(len(times) * 0.99) - 1], real)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    lat = asyncio.run(pipeline_latency(args.requests))
+    for t, (p50, p99, real) in lat.items():
+        print(f"{t:4d} tokens (measured {real}): p50 {p50:.2f} ms  p99 {p99:.2f} ms", flush=True)
+    wport, rport = free_port(), free_port()
+    env_cfg = Path("/tmp") / f"semrouter-bench-{rport}.yaml"
+    env_cfg.write_text(
+        DEFAULT.read_text()
+        .replace("${SEMROUTER_SMALL_URL:-http://127.0.0.1:8000}", f"http://127.0.0.1:{wport}")
+        .replace("${SEMROUTER_LARGE_URL:-http://127.0.0.1:8001}", f"http://127.0.0.1:{wport}")
+    )
+    bodies = [
+        json.dumps(
+            {
+                "model": "auto",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": f"{QUESTIONS[i % len(QUESTIONS)]} (#{i})"}],
+            }
+        )
+        for i in range(200)
+    ]
+    with (
+        Proc(semrouter("fake-worker", "--port", str(wport), "--model", "m"), f"http://127.0.0.1:{wport}/health"),
+        Proc(semrouter("serve", "--config", str(env_cfg), "--port", str(rport)), f"http://127.0.0.1:{rport}/health"),
+    ):
+        url = f"http://127.0.0.1:{rport}/v1/chat/completions"
+        wrk(url, bodies, connections=8, seconds=2)
+        e2e = wrk(url, bodies, connections=32, seconds=args.seconds)
+    print(f"auto end to end, 32 connections: {e2e.rps:.0f} req/s p50 {e2e.p50_ms:.1f} ms p99 {e2e.p99_ms:.1f} ms")
+    lines = [
+        "## Routing decision latency (issue 3)",
+        "",
+        f"Machine: {machine()}. Built-in config (`semrouter/configs/default.yaml`: domain signal on the shared "
+        "embedding, 14 decisions). In process, one request at a time, the whole request pipeline (parse, signals, "
+        f"decision, selection, enrichment); {args.requests} requests per length, p99 over them. Each prompt is "
+        "unique (no cache).",
+        "",
+        f"Command: `python bench/routing_latency.py --requests {args.requests} --seconds {args.seconds}`",
+        "",
+        "| prompt | p50 | p99 |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {t} tokens | {p50:.2f} ms | {p99:.2f} ms |" for t, (p50, p99, _) in lat.items()]
+    lines += [
+        "",
+        f"End to end through the proxy (`model: auto`, wrk, 32 connections, {args.seconds} s, fake worker, 200 "
+        f"distinct ~20-token prompts in rotation, so every request is embedded): **{e2e.rps:,.0f} "
+        f"req/s**, p50 {e2e.p50_ms:.1f} ms, p99 {e2e.p99_ms:.1f} ms, errors {e2e.errors}.",
+    ]
+    write_section("routing", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

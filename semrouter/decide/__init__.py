@@ -1,0 +1,1 @@
+"""Decision rules and model selection."""

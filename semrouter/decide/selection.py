@@ -1,0 +1,57 @@
+"""Model selection: pick one of a decision's candidate models.
+
+Selectors are registered by the name used in config (``algorithm``); a learned selector (bandit on
+feedback, cascade) implements the same ``select`` and adds one registry line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from semrouter.config.schema import DecisionConfig, RouterConfig, SelectionConfig
+
+
+class Selector(Protocol):
+    def select(self, decision: DecisionConfig, config: RouterConfig) -> tuple[str, dict[str, float]]:
+        """Return the chosen model name and each candidate's utility (for the decision log)."""
+        ...
+
+
+class StaticSelector:
+    """Best quality score; ties go to the candidate listed first (config order is intent)."""
+
+    def __init__(self, cfg: SelectionConfig) -> None:
+        self.cfg = cfg
+
+    def select(self, decision: DecisionConfig, config: RouterConfig) -> tuple[str, dict[str, float]]:
+        scores = {m.model: m.score for m in decision.models}
+        return max(decision.models, key=lambda m: m.score).model, scores
+
+
+class CostAwareSelector:
+    """Quality minus ``cost_weight`` times price relative to the dearest candidate.
+
+    Price is the mean of prompt and completion price per 1M tokens, so a model twice as expensive
+    must be clearly better to win; with equal prices this is the static choice.
+    """
+
+    def __init__(self, cfg: SelectionConfig) -> None:
+        self.cfg = cfg
+
+    def select(self, decision: DecisionConfig, config: RouterConfig) -> tuple[str, dict[str, float]]:
+        prices = {}
+        for m in decision.models:
+            model = config.model(m.model)
+            p = model.pricing if model else None
+            prices[m.model] = (p.prompt_per_1m + p.completion_per_1m) / 2 if p else 0.0
+        top = max(prices.values()) or 1.0
+        utility = {m.model: m.score - self.cfg.cost_weight * prices[m.model] / top for m in decision.models}
+        best = max(decision.models, key=lambda m: utility[m.model])
+        return best.model, utility
+
+
+SELECTORS: dict[str, Callable[[SelectionConfig], Selector]] = {
+    "static": StaticSelector,
+    "cost_aware": CostAwareSelector,
+}

@@ -1,0 +1,53 @@
+"""``keyword``: literal or regex keywords over the request text, combined with OR, AND or NOR."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from semrouter.context import RequestContext
+from semrouter.signals.base import Signal, SignalConfig, SignalResult
+
+
+class KeywordConfig(SignalConfig):
+    type: Literal["keyword"]
+    keywords: list[str] = Field(min_length=1)
+    operator: Literal["or", "and", "nor"] = Field("or", description="or: any; and: all; nor: none of them.")
+    regex: bool = Field(False, description="Keywords are regular expressions.")
+    case_sensitive: bool = False
+    word_boundary: bool = Field(True, description="Match whole words only (ignored for regex keywords).")
+
+    @model_validator(mode="after")
+    def _compiles(self) -> KeywordConfig:
+        for kw in self.keywords:
+            try:
+                re.compile(kw if self.regex else re.escape(kw))
+            except re.error as exc:
+                raise ValueError(f"keyword {kw!r} is not a valid regex: {exc}") from None
+        return self
+
+
+class KeywordSignal(Signal):
+    def __init__(self, config: KeywordConfig) -> None:
+        super().__init__(config)
+        flags = 0 if config.case_sensitive else re.IGNORECASE
+        self.patterns: list[re.Pattern[str]] = []
+        for kw in config.keywords:
+            body = kw if config.regex else re.escape(kw)
+            if config.word_boundary and not config.regex:
+                body = rf"(?<!\w){body}(?!\w)"  # \b fails next to non-word characters such as "c++"
+            self.patterns.append(re.compile(body, flags))
+        self.operator = config.operator
+
+    async def evaluate(self, ctx: RequestContext) -> SignalResult:
+        text = ctx.text
+        found = [kw for p, kw in zip(self.patterns, self.config.keywords, strict=True) if p.search(text)]
+        if self.operator == "or":
+            matched = bool(found)
+        elif self.operator == "and":
+            matched = len(found) == len(self.patterns)
+        else:
+            matched = not found
+        return SignalResult(matched, 1.0 if matched else 0.0, detail={"keywords": found} if found else {})

@@ -1,0 +1,37 @@
+"""Evaluate every configured signal for a routed request.
+
+Signals run concurrently, so the embedding (started by the first signal that needs it) overlaps
+with the cheap ones. A signal that fails is left out (its conditions are false) and recorded: a
+broken classifier degrades routing to the default decision, never fails the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from semrouter.config.schema import RouterConfig
+from semrouter.context import LocalResponse, RequestContext
+from semrouter.pipeline import Stage
+from semrouter.signals import Signal, SignalResult, build_signal
+
+log = logging.getLogger("semrouter.signals")
+
+
+class SignalStage(Stage):
+    name = "signals"
+    optional = True
+    routing_only = True
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.signals: list[Signal] = [build_signal(c) for c in config.signals]
+
+    async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
+        results = await asyncio.gather(*(s.evaluate(ctx) for s in self.signals), return_exceptions=True)
+        for signal, result in zip(self.signals, results, strict=True):
+            if isinstance(result, SignalResult):
+                ctx.signals[signal.name] = result
+            else:
+                ctx.faults.append(f"signal:{signal.name}")
+                log.warning("signal %s failed for request %s: %r", signal.name, ctx.request_id, result)
+        return None
