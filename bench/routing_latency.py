@@ -77,7 +77,7 @@ async def pipeline_latency(n: int) -> dict[int, tuple[float, float, int]]:
         real = count_tokens(prompts[0])
         times = []
         for k in range(n + 10):
-            body = {"model": "auto", "messages": [{"role": "user", "content": prompts[k % len(prompts)] + f" ({k})"}]}
+            body = {"model": "auto", "messages": [{"role": "user", "content": prompts[k % len(prompts)]}]}
             ctx = RequestContext(ApiKind.CHAT, orjson.dumps(body), {}, cfg)
             t0 = time.perf_counter()
             await pipe.run_request(ctx)
@@ -126,8 +126,9 @@ def main() -> None:
         "",
         f"Machine: {machine()}. Built-in config (`semrouter/configs/default.yaml`: domain signal on the shared "
         "embedding, 14 decisions). In process, one request at a time, the whole request pipeline (parse, signals, "
-        f"decision, selection, enrichment); {args.requests} requests per length, p99 over them. Each prompt is "
-        "unique (no cache).",
+        f"decision, selection, enrichment); {args.requests} requests per length over 6 different prompts of exactly "
+        "that many word pieces ([CLS]/[SEP] not counted; nothing is cached between requests), p99 over them. "
+        "512-token prompts are embedded as their first 127 + last 127 word pieces.",
         "",
         f"Command: `python bench/routing_latency.py --requests {args.requests} --seconds {args.seconds}`",
         "",
