@@ -22,9 +22,10 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
+import yaml
 from common import Proc, free_port, machine, semrouter, write_section, wrk
 
-from semrouter.config import load_config
+from semrouter.config import RouterConfig, parse_config
 from semrouter.context import ApiKind, RequestContext
 from semrouter.stages import build_pipeline
 
@@ -68,8 +69,34 @@ def prompt_of(tokens: int, i: int) -> str:
     return " ".join(words)
 
 
+EXTRA_SIGNALS = [  # every other signal type, so the figure covers all of them on one shared embedding
+    {"name": "code", "type": "keyword", "keywords": ["def ", "class ", "stack trace", "```"], "word_boundary": False},
+    {"name": "urgent", "type": "keyword", "keywords": [r"\burgent\b", r"\basap\b"], "regex": True},
+    {
+        "name": "coding",
+        "type": "similarity",
+        "examples": ["Write a Python function", "Fix this bug", "Explain this code", "Optimize this SQL query"],
+    },
+    {
+        "name": "complexity",
+        "type": "complexity",
+        "hard_examples": ["Prove this theorem rigorously", "Derive the formula step by step", "Design a system"],
+        "easy_examples": ["What is 2 + 2?", "Say hello", "What color is the sky?"],
+    },
+    {"name": "long", "type": "context_length", "min_tokens": 4000},
+    {"name": "premium", "type": "header", "header": "x-tier", "equals": "gold"},
+    {"name": "tenant", "type": "metadata", "field": "user", "pattern": "^team-"},
+]
+
+
+def bench_config() -> RouterConfig:
+    raw = yaml.safe_load(DEFAULT.read_text())
+    raw["signals"] += EXTRA_SIGNALS
+    return parse_config(yaml.safe_dump(raw), "bench-config")
+
+
 async def pipeline_latency(n: int) -> dict[int, tuple[float, float, int]]:
-    cfg = load_config(DEFAULT)
+    cfg = bench_config()
     pipe = build_pipeline(cfg)
     out = {}
     for tokens in (16, 64, 512):
@@ -124,8 +151,10 @@ def main() -> None:
     lines = [
         "## Routing decision latency (issue 3)",
         "",
-        f"Machine: {machine()}. Built-in config (`semrouter/configs/default.yaml`: domain signal on the shared "
-        "embedding, 14 decisions). In process, one request at a time, the whole request pipeline (parse, signals, "
+        f"Machine: {machine()}. Built-in config (`semrouter/configs/default.yaml`: domain signal, 14 decisions) "
+        "plus one signal of every other type (2 keyword, similarity, complexity, context_length, header, "
+        "metadata), all on one shared embedding. In process, one request at a time, the whole request pipeline "
+        "(parse, signals, "
         f"decision, selection, enrichment); {args.requests} requests per length over 6 different prompts of exactly "
         "that many word pieces ([CLS]/[SEP] not counted; nothing is cached between requests), p99 over them. "
         "512-token prompts are embedded as their first 127 + last 127 word pieces.",
