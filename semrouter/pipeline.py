@@ -28,6 +28,7 @@ class Stage:
     name: str = "stage"
     optional: bool = False
     routing_only: bool = False
+    uses_embedding: bool = False  # the router loads and warms the embedding model at start-up if any does
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         return None

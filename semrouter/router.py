@@ -49,11 +49,25 @@ class Router:
         return cls(load_config(path), path)
 
     def _build(self, config: RouterConfig) -> Runtime:
-        return Runtime(config, build_pipeline(config), self.fleet.apply(config))
+        """Build stages (which may load models and embed example phrases) before touching the fleet, so
+        a config that validates but cannot be built leaves the running one intact."""
+        try:
+            pipeline = build_pipeline(config)
+        except Exception as exc:
+            source = str(self.config_path) if self.config_path else "<config>"
+            raise ConfigError(source, [f"{source}: cannot build the pipeline: {type(exc).__name__}: {exc}"]) from exc
+        return Runtime(config, pipeline, self.fleet.apply(config))
 
     def apply(self, config: RouterConfig) -> None:
-        """Swap in a new config; requests already running keep the snapshot they started with."""
-        self.runtime = self._build(config)
+        """Swap in a new config; requests already running keep the snapshot they started with.
+
+        Raises ConfigError (and counts a failed reload) when the new config cannot be built.
+        """
+        try:
+            self.runtime = self._build(config)
+        except ConfigError as exc:
+            self._reload_failed(exc)
+            raise
         self.reloads_ok += 1
         self.last_reload_error = None
 
@@ -63,6 +77,14 @@ class Router:
 
     async def start(self) -> None:
         self.fleet.start()
+        if any(stage.uses_embedding for stage in self.runtime.pipeline.stages):
+            # load the model and run it once now, so the first request does not pay ~0.3 s for it
+            from semrouter.embed.service import EmbeddingService
+
+            try:
+                await EmbeddingService.default().embed("warm-up")
+            except Exception:  # signals fail open per request; serving must not depend on the model
+                log.exception("embedding model failed to load; semantic signals will be skipped")
         cfg = self.runtime.config
         if self.config_path is not None and cfg.reload.enabled:
             self._watcher = ConfigWatcher(self.config_path, self.apply, self._reload_failed, cfg.reload.interval_s)

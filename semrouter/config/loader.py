@@ -59,6 +59,28 @@ def _line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """``loc`` as a path through the YAML data: drops what pydantic inserts that is not in the file,
+    such as the tag of a discriminated union (``signals[0].domain.head`` → ``signals[0].head``)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if (
+            isinstance(node, dict)
+            and part not in node
+            and isinstance(part, str)
+            and any(isinstance(v, str) and v == part for v in node.values())
+        ):
+            continue  # a union tag such as the signal's `type` value
+        out.append(part)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        )
+    return tuple(out)
+
+
 def _substitute_env(value: Any, loc: Loc, missing: list[Loc]) -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in strings so secrets stay out of the file."""
     if isinstance(value, dict):
@@ -107,7 +129,7 @@ def parse_config(text: str, source: str = "<config>") -> RouterConfig:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
+            loc = _data_loc(data, tuple(err["loc"]))
             problems.append(f"{where(loc)}: {err['msg']}")
         raise ConfigError(source, problems) from None
     refs = config.reference_errors()

@@ -71,7 +71,11 @@ class ConfigWatcher:
             log.error("config reload rejected, keeping the running config:\n%s", exc)
             self.on_error(exc)
             return False
-        self.on_config(config)
+        try:
+            self.on_config(config)
+        except ConfigError as exc:  # valid but unbuildable (e.g. a model file that fails to load)
+            log.error("config reload rejected, keeping the running config:\n%s", exc)
+            return False
         log.info("config reloaded from %s", self.path)
         return True
 

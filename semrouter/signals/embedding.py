@@ -6,10 +6,11 @@ the guards. Example phrases are embedded once, when the config is loaded.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from semrouter.context import RequestContext
 from semrouter.embed.heads import LinearHead, load_domain_head
@@ -51,6 +52,13 @@ class DomainConfig(SignalConfig):
     )
     head: str | None = Field(None, description="A head trained with `semrouter train domain`; default: shipped.")
     fallback: str = "other"
+
+    @field_validator("head")
+    @classmethod
+    def _head_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no head file at '{value}' (train one with `semrouter train domain`)")
+        return value
 
 
 class DomainSignal(Signal):

@@ -25,6 +25,7 @@ class SignalStage(Stage):
 
     def __init__(self, config: RouterConfig) -> None:
         self.signals: list[Signal] = [build_signal(c) for c in config.signals]
+        self.uses_embedding = any(s.uses_embedding for s in self.signals)
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         results = await asyncio.gather(*(s.evaluate(ctx) for s in self.signals), return_exceptions=True)

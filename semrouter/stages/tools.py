@@ -24,6 +24,7 @@ class ToolStage(Stage):
     name = "tools"
     optional = True
     routing_only = True
+    uses_embedding = True  # ranks tools against the request embedding
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         cfg = ctx.decision.tools if ctx.decision is not None else None

@@ -115,3 +115,21 @@ def test_env_substitution(start_worker, start_router):
     s, h, body = ask(r.url)
     assert s == 200 and h["x-vsr-destination-endpoint"] == w.url
     assert body["echo"]["system_prompt"] == "default prompt"
+
+
+def test_valid_but_unbuildable_config_is_rejected(start_worker, start_router, tmp_path):
+    """A config that validates but cannot be built (a corrupt model file) keeps the old one serving."""
+    w = start_worker("m1")
+    r = start_router(simple_config({"m1": [w.url]}))
+    bad_head = tmp_path / "corrupt_head.npz"
+    bad_head.write_bytes(b"this is not a numpy archive")
+    new = simple_config({"m1": [w.url]})
+    new["signals"] = [{"name": "domain", "type": "domain", "head": str(bad_head)}]
+    new["decisions"][0]["name"] = "would-be-new"
+    new["routing"] = {"default_decision": "would-be-new"}
+    r.config_path.write_text(yaml.safe_dump(new))
+    status = lambda: http_json("GET", r.url + "/api/v1/status")[2]["config"]  # noqa: E731
+    wait_for(lambda: status()["reloads_failed"] == 1)
+    assert "cannot build the pipeline" in status()["last_reload_error"]
+    assert status()["reloads_ok"] == 0
+    assert ask(r.url)[1]["x-vsr-selected-decision"] == "default"

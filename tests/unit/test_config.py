@@ -97,3 +97,9 @@ def test_builtin_default_config_is_valid():
     assert len(cfg.decisions) == 14
     reasoning = {d.rules.equals for d in cfg.decisions if d.use_reasoning and d.rules is not None}  # type: ignore[union-attr]
     assert reasoning == {"math", "physics", "chemistry", "engineering", "computer science"}
+
+
+def test_missing_head_file_is_a_config_error(tmp_path):
+    text = GOOD + f"signals:\n  - name: domain\n    type: domain\n    head: {tmp_path}/nope.npz\n"
+    [e] = errors(text)
+    assert e.startswith("r.yaml:12: signals[0].head: Value error, no head file at")
