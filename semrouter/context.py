@@ -161,7 +161,7 @@ class RequestContext:
 
     def routing_headers(self) -> dict[str, str]:
         """The ``x-vsr-*`` headers describing what routing did."""
-        h = {"x-request-id": self.request_id}
+        h = {self.config.server.request_id_header: self.request_id}
         if self.model is not None:
             h["x-vsr-selected-model"] = self.model
         if self.decision is not None:

@@ -9,10 +9,12 @@ upstream connection, which is how vLLM learns to stop generating.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import orjson
 
@@ -32,6 +34,10 @@ API_PATHS = {
     "/v1/embeddings": ApiKind.EMBEDDINGS,
 }
 _JSON = [(b"content-type", b"application/json")]
+STREAM_BROKEN = (
+    b'data: {"error": {"message": "The upstream worker failed mid-answer; the answer is incomplete", '
+    b'"type": "upstream_error", "param": null, "code": "upstream_stream_broken"}}\n\n'
+)
 
 
 class ClientDisconnected(Exception):
@@ -65,8 +71,19 @@ class Exchange(Protocol):
 Route = Callable[[Exchange], Awaitable[None]]
 
 
+_HEADER_SAFE = " !\"#$&'()*+,/:;<=>?@[\\]^`{|}~"
+
+
+def header_value(value: str) -> bytes:
+    """A header value from text that may come from clients or config (tool names, labels): printable
+    ASCII as is, anything else percent-encoded, so no value can break or inject into the header block."""
+    if value.isascii() and value.isprintable():
+        return value.encode()
+    return quote(value, safe=_HEADER_SAFE).encode()
+
+
 def encode_headers(headers: dict[str, str]) -> RawHeaders:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return [(k.encode("latin-1"), header_value(v)) for k, v in headers.items()]
 
 
 def too_large(limit: int) -> RouterError:
@@ -121,6 +138,10 @@ class ProxyHandler:
             await respond_error(ex, err)
         except ClientDisconnected:
             pass
+        except Exception:  # a bug of ours: still an OpenAI-style answer, never a bare connection reset
+            log.exception("internal error on %s %s", method, path)
+            with contextlib.suppress(Exception):  # fails if the response had already started
+                await respond_error(ex, RouterError(500, "Internal router error", type="server_error", code="internal"))
 
     # -- small routes ----------------------------------------------------------------------------
 
@@ -167,7 +188,8 @@ class ProxyHandler:
         try:
             local = await runtime.pipeline.run_request(ctx)
         except RouterError as err:
-            await respond_error(ex, err, ctx.routing_headers() if ctx.model else {"x-request-id": ctx.request_id})
+            fallback = {cfg.server.request_id_header: ctx.request_id}
+            await respond_error(ex, err, ctx.routing_headers() if ctx.model else fallback)
             return
         if local is not None:
             await self._send_local(ex, ctx, local)
@@ -246,10 +268,14 @@ class ProxyHandler:
                 if keep:
                     kept.append(chunk)
                 await ex.send_chunk(chunk)
-        except UpstreamError as exc:  # headers are out: all we can do is end the stream
+        except UpstreamError as exc:
+            # The status line is out, so the error goes in the stream, as vLLM does: SDKs raise on it
+            # instead of returning a silently truncated answer.
             log.warning("upstream %s stream broke: %r", ctx.endpoint, exc)
+            exc.__traceback__ = None  # break frame cycles that would keep the client connection open
             if ctx.endpoint is not None:
                 ctx.endpoint.record_failure(ctx.config.pool.ejection)
             completed = False
+            await ex.send_chunk(STREAM_BROKEN)
         await ex.end_stream()
         return (b"".join(kept) if keep else None), completed

@@ -53,7 +53,7 @@ class RSGIExchange:
             raise ClientDisconnected from exc
 
     async def end_stream(self) -> None:
-        return None  # the stream ends when the handler returns
+        self._stream = None  # granian ends the response when its transport object is released
 
     async def wait_disconnect(self) -> None:
         await self.proto.client_disconnect()

@@ -6,6 +6,7 @@ forbids unknown keys so that a typo is an error with a line number, not a silent
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import Field, HttpUrl, field_validator
@@ -19,7 +20,13 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8801, ge=0, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
-    request_id_header: str = "x-request-id"
+    request_id_header: str = Field("x-request-id", pattern=r"^[A-Za-z0-9-]+$")
+
+    @field_validator("request_id_header")
+    @classmethod
+    def _lower(cls, name: str) -> str:
+        return name.lower()  # header names are matched lower-cased
+
     admin_token_env: str | None = Field(None, description="Env var holding the admin API token.")
     engine: Literal["granian", "uvicorn"] = Field(
         "granian", description="HTTP server: granian (RSGI, fastest measured) or uvicorn (ASGI)."
@@ -60,6 +67,24 @@ class EndpointConfig(_Strict):
     api_key_env: str | None = Field(None, description="Name of the env var holding this endpoint's API key.")
     served_model: str | None = Field(None, description="Model name the endpoint expects, when it differs.")
 
+    @field_validator("url")
+    @classmethod
+    def _plain_base_url(cls, url: HttpUrl) -> HttpUrl:
+        """A base URL only: credentials belong in api_key_env, and a query or fragment would be dropped."""
+        if url.username or url.password:
+            raise ValueError("put credentials in api_key_env, not in the URL")
+        if url.query or url.fragment:
+            raise ValueError("the endpoint URL must not have a query or fragment")
+        return url
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_is_set(cls, name: str | None) -> str | None:
+        """A missing secret must stop the config, not silently forward the client's own credentials."""
+        if name is not None and not os.environ.get(name):
+            raise ValueError(f"environment variable {name} (the endpoint's API key) is not set")
+        return name
+
 
 PolicyName = Literal["round_robin", "weighted", "least_outstanding", "session", "prefix"]
 
@@ -86,7 +111,7 @@ class EjectionConfig(_Strict):
 
 class HealthCheckConfig(_Strict):
     enabled: bool = True
-    path: str = "/health"
+    path: str = Field("/health", pattern=r"^/[^\s?#]*$", description="Probed with GET on every endpoint.")
     interval_s: float = Field(5.0, gt=0)
     timeout_s: float = Field(2.0, gt=0)
     unhealthy_after: int = Field(2, ge=1, description="Consecutive failed checks before marking unhealthy.")

@@ -47,7 +47,7 @@ class Endpoint:
         if self.consecutive_failures < ejection.consecutive_failures:
             return False
         now = time.monotonic() if now is None else now
-        duration = min(ejection.base_seconds * 2**self.ejections, ejection.max_seconds)
+        duration = min(ejection.base_seconds * 2 ** min(self.ejections, 32), ejection.max_seconds)
         self.ejected_until = now + duration
         self.ejections += 1
         self.consecutive_failures = 0

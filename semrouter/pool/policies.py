@@ -131,7 +131,8 @@ class PrefixAffinity:
                 n += 1
             if n > best_len:
                 best, best_len = e, n
-        lightest = least_loaded(endpoints)
+        # a miss goes to the least loaded; among equals, to the one caching least, so new documents spread
+        lightest = min(endpoints, key=lambda e: (e.outstanding / e.weight, len(e.prefix_blocks)))
         if best is None or best.outstanding - lightest.outstanding > self._cfg.imbalance:
             best = lightest
         table = best.prefix_blocks

@@ -17,7 +17,7 @@ from semrouter.context import RequestContext
 from semrouter.pool.endpoint import Endpoint
 from semrouter.pool.policies import POLICIES, Policy
 from semrouter.tasks import cancel_and_wait
-from semrouter.upstream.client import UpstreamClient, UpstreamError
+from semrouter.upstream.client import UpstreamClient
 
 log = logging.getLogger("semrouter.pool")
 
@@ -92,7 +92,9 @@ class Fleet:
         by_url: dict[str, list[Endpoint]] = {}
         for e in self._endpoints.values():
             by_url.setdefault(e.url, []).append(e)
-        results = await asyncio.gather(*(self._probe(url, hc.path, hc.timeout_s) for url in by_url))
+        results = await asyncio.gather(
+            *(self._probe(url, hc.path, hc.timeout_s, eps[0].api_key) for url, eps in by_url.items())
+        )
         for (url, eps), ok in zip(by_url.items(), results, strict=True):
             for e in eps:
                 if ok:
@@ -106,15 +108,16 @@ class Fleet:
                         log.warning("endpoint %s failed %d health checks", url, e.health_failures)
                         e.healthy = False
 
-    async def _probe(self, url: str, path: str, timeout: float) -> bool:
+    async def _probe(self, url: str, path: str, timeout: float, api_key: str | None) -> bool:
+        headers = [(b"authorization", b"Bearer " + api_key.encode())] if api_key else []  # hosted APIs need it
         try:
-            resp = await self.client.request("GET", url + path, [], b"", timeout=timeout, idle_timeout=timeout)
+            resp = await self.client.request("GET", url + path, headers, b"", timeout=timeout, idle_timeout=timeout)
             try:
                 await resp.read()
             finally:
                 await resp.aclose()
             return 200 <= resp.status < 300
-        except (UpstreamError, OSError):
+        except Exception:  # whatever goes wrong, this round's other probes must still count
             return False
 
     async def _health_loop(self) -> None:

@@ -54,12 +54,18 @@ def inject_system_prompt(messages: list[dict[str, Any]], prompt: SystemPrompt) -
             del messages[i]
         messages.insert(0, {"role": "system", "content": prompt.text})
         return
-    if not system_idx or not isinstance(messages[system_idx[0]].get("content"), str):
+    if not system_idx:
         messages.insert(0, {"role": "system", "content": prompt.text})
         return
     first = messages[system_idx[0]]
-    existing = first["content"]
-    first["content"] = f"{prompt.text}\n\n{existing}" if prompt.mode == "insert" else f"{existing}\n\n{prompt.text}"
+    existing = first.get("content")
+    if isinstance(existing, list):  # content parts: ours becomes a text part before or after them
+        part = {"type": "text", "text": prompt.text}
+        first["content"] = [part, *existing] if prompt.mode == "insert" else [*existing, part]
+    elif isinstance(existing, str) and existing:
+        first["content"] = f"{prompt.text}\n\n{existing}" if prompt.mode == "insert" else f"{existing}\n\n{prompt.text}"
+    else:
+        first["content"] = prompt.text
 
 
 class EnrichStage(Stage):

@@ -103,6 +103,12 @@ class ParseStage(Stage):
         ctx.requested_model = requested
         cfg = ctx.config
         if requested in cfg.routing.virtual_models:
+            if ctx.api is not ApiKind.CHAT:  # decisions pick chat models; an embedding needs its own model
+                raise invalid_request(
+                    f"'{requested}' routes chat completions only; name a model for /v1/{ctx.api.value}",
+                    param="model",
+                    code="model_not_routable",
+                )
             ctx.routed = True
             ctx.client_reasoning = any(f in ctx.body for f in REASONING_FIELDS)
             return None

@@ -46,6 +46,12 @@ class UpstreamTimeout(UpstreamError):
     """No response headers within ``timeout``, or no body bytes for ``idle_timeout`` seconds."""
 
 
+# A reused connection closed this soon after the request was written was closed by the server while
+# idle (the keep-alive race): the request was never processed and is safe to send again. Later than
+# this, the server may have started working on it, and a POST must not run twice.
+STALE_WINDOW_S = 0.05
+
+
 class _StaleConnection(Exception):
     """Internal: a reused keep-alive connection was found closed before any response byte."""
 
@@ -200,6 +206,7 @@ class _Connection(asyncio.Protocol):
         "_idle_timeout",
         "_keep_alive",
         "_last_data",
+        "_started",
         "_timer",
         "closed",
         "got_data",
@@ -221,6 +228,7 @@ class _Connection(asyncio.Protocol):
         self.resp: UpstreamResponse | None = None
         self.closed = False
         self.reused = False  # served a previous request: may be stale
+        self._started = 0.0  # loop time the current request was written
         self.got_data = False  # any byte of the current response seen
         self.paused = False
         self._head = False
@@ -283,8 +291,10 @@ class _Connection(asyncio.Protocol):
                 resp._finish(UpstreamError("upstream closed the connection mid-body"))
         elif self.got_data:
             resp._finish(UpstreamError("upstream closed the connection before the response headers"))
-        elif self.reused:
+        elif self.reused and self.loop.time() - self._started < STALE_WINDOW_S:
             resp._finish(_StaleConnection())
+        elif self.reused:  # it read the request and died while working on it: sending it again could
+            resp._finish(UpstreamError("upstream closed the connection without a response"))  # run it twice
         else:
             resp._finish(UpstreamConnectError(f"upstream closed the connection without a response: {exc}"))
 
@@ -347,6 +357,7 @@ class _Connection(asyncio.Protocol):
 
     def start(self, resp: UpstreamResponse, head: bool, deadline: float, idle_timeout: float | None) -> None:
         self.resp = resp
+        self._started = self.loop.time()
         self.got_data = False
         self._head = head
         self._idle_timeout = idle_timeout

@@ -99,7 +99,8 @@ class Forwarder:
         attempts = 0
         for model in chain:
             pool = pools[model]
-            while attempts <= cfg.max_retries:
+            budget = attempts + cfg.max_retries + 1  # each model in the chain gets its own retry budget
+            while attempts < budget:
                 endpoint = pool.pick(ctx, tried)
                 if endpoint is None:
                     break

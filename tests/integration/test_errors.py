@@ -188,3 +188,27 @@ def test_broken_upstream_http_is_502(start_router):
         assert status == 502 and body["error"]["code"] == "upstream_error"
     finally:
         srv.close()
+
+
+def test_unusual_tool_names_cannot_break_headers(start_worker, start_router):
+    """Client-chosen tool names end up in x-vsr-tools-selected: non-Latin text and CR/LF are encoded."""
+    w = start_worker("m1")
+    cfg = simple_config({"m1": [w.url]})
+    cfg["decisions"][0]["tools"] = {"top_k": 5, "threshold": -1.0}
+    r = start_router(cfg)
+    tools = [
+        {"type": "function", "function": {"name": name, "description": "search the web"}}
+        for name in ("搜索", "a\r\nset-cookie: x=1", "plain")
+    ]
+    status, headers, body = http_json(
+        "POST", r.url + CHAT, {"model": "auto", "tools": tools, "messages": [{"role": "user", "content": "search"}]}
+    )
+    assert status == 200, body
+    assert "set-cookie" not in headers
+    selected = headers["x-vsr-tools-selected"]
+    assert "%E6%90%9C%E7%B4%A2" in selected and "%0D%0Aset-cookie" in selected and "plain" in selected
+
+
+def test_auto_on_embeddings_is_400(router_url):
+    status, _, body = http_json("POST", router_url + "/v1/embeddings", {"model": "auto", "input": "x"})
+    assert status == 400 and body["error"]["code"] == "model_not_routable"

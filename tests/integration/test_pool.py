@@ -120,13 +120,16 @@ def test_least_outstanding_avoids_slow_endpoint(start_worker, start_router):
 
 
 def test_prefix_policy_over_real_workers(start_worker, start_router):
+    """Each document's questions stick to the endpoint that first saw the document, which is not simply the
+    first or least-loaded endpoint: three documents end up on three different endpoints."""
     ws = [start_worker("m1") for _ in range(3)]
     r = start_router(simple_config({"m1": [w.url for w in ws]}, pool={"policy": "prefix"}))
-    doc_a = "Document A. " + "alpha " * 100
-    doc_b = "Document B. " + "beta " * 100
-    dest_a = {ask(r.url, doc_a + f"question {i}")[1]["x-vsr-destination-endpoint"] for i in range(5)}
-    dest_b = {ask(r.url, doc_b + f"question {i}")[1]["x-vsr-destination-endpoint"] for i in range(5)}
-    assert len(dest_a) == 1 and len(dest_b) == 1
+    docs = [f"Document {name}. " + f"{name} " * 100 for name in ("alpha", "beta", "gamma")]
+    homes = [ask(r.url, doc + "first question")[1]["x-vsr-destination-endpoint"] for doc in docs]
+    assert len(set(homes)) == 3  # new documents spread over the endpoints instead of piling onto one
+    for doc, home in zip(docs, homes, strict=True):
+        dests = {ask(r.url, doc + f"question {i}")[1]["x-vsr-destination-endpoint"] for i in range(4)}
+        assert dests == {home}
 
 
 def test_upstream_api_key_from_env_and_served_model(start_worker, start_router):

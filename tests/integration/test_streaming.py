@@ -80,3 +80,25 @@ def test_non_stream_disconnect_cancels_upstream(start_worker, start_router, engi
     sock.close()
     time.sleep(0.3)
     assert http_json("GET", r.url + "/api/v1/status")[2]["endpoints"][0]["outstanding"] == 0
+
+
+def test_worker_dying_mid_stream_ends_with_an_error_event(start_worker, start_router, engine):
+    """The client must learn the answer is incomplete, and promptly: not a hang, not a clean end."""
+    import threading
+
+    import openai
+
+    w = start_worker("m1", "--tokens-per-s", "10", "--reply-tokens", "100")
+    r = start_router(simple_config({"m1": [w.url]}, pool={"health_check": {"enabled": False}}), engine=engine)
+    client = openai.OpenAI(base_url=r.url + "/v1", api_key="k", max_retries=0, timeout=10)
+    stream = client.chat.completions.create(model="auto", stream=True, messages=[{"role": "user", "content": "x"}])
+    threading.Timer(0.8, w.kill).start()
+    got = []
+    t0 = time.monotonic()
+    try:
+        for chunk in stream:
+            got.append(chunk)
+        raise AssertionError("the stream ended as if complete")
+    except openai.APIError as exc:
+        assert "incomplete" in str(exc)
+    assert 2 <= len(got) < 50 and time.monotonic() - t0 < 5

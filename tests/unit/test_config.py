@@ -103,3 +103,24 @@ def test_missing_head_file_is_a_config_error(tmp_path):
     text = GOOD + f"signals:\n  - name: domain\n    type: domain\n    head: {tmp_path}/nope.npz\n"
     [e] = errors(text)
     assert e.startswith("r.yaml:12: signals[0].head: Value error, no head file at")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("http://127.0.0.1:8001", "http://user:pw@127.0.0.1:8001", "put credentials in api_key_env"),
+        ("http://127.0.0.1:8001", "http://127.0.0.1:8001/?x=1", "must not have a query"),
+        ("      - url: http://127.0.0.1:8001", "      - url: http://127.0.0.1:8001\n        api_key_env: NO_SUCH_KEY_VAR",
+         "environment variable NO_SUCH_KEY_VAR"),
+    ],
+)
+def test_endpoint_values_that_would_fail_at_run_time(old, new, message):
+    [e] = errors(GOOD.replace(old, new))
+    assert message in e and "models[0].endpoints[0]" in e
+
+
+def test_health_path_and_request_id_header():
+    [e] = errors(GOOD + "pool:\n  health_check: {path: health}\n")
+    assert "pool.health_check.path" in e
+    cfg = parse_config(GOOD + "server:\n  request_id_header: X-Request-ID\n")
+    assert cfg.server.request_id_header == "x-request-id"
