@@ -78,7 +78,7 @@ def upstream_timeout(model: str, timeout: float) -> RouterError:
 def upstream_failed(model: str, exc: Exception) -> RouterError:
     return RouterError(
         502,
-        f"Upstream for model '{model}' failed before answering: {exc}",
+        f"Upstream for model '{model}' failed before answering",  # the cause (with addresses) is only logged
         type="upstream_error",
         code="upstream_error",
     )

@@ -7,6 +7,7 @@ requests while in-flight ones finish on the old one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -48,26 +49,31 @@ class Router:
     def from_file(cls, path: str | os.PathLike[str]) -> Router:
         return cls(load_config(path), path)
 
-    def _build(self, config: RouterConfig) -> Runtime:
-        """Build stages (which may load models and embed example phrases) before touching the fleet, so
-        a config that validates but cannot be built leaves the running one intact."""
+    def _build_pipeline(self, config: RouterConfig) -> Pipeline:
+        """Build stages (which may load models and embed example phrases); a config that validates but
+        cannot be built is a ConfigError, and the running config stays."""
         try:
-            pipeline = build_pipeline(config)
+            return build_pipeline(config)
         except Exception as exc:
             source = str(self.config_path) if self.config_path else "<config>"
             raise ConfigError(source, [f"{source}: cannot build the pipeline: {type(exc).__name__}: {exc}"]) from exc
-        return Runtime(config, pipeline, self.fleet.apply(config))
 
-    def apply(self, config: RouterConfig) -> None:
+    def _build(self, config: RouterConfig) -> Runtime:
+        return Runtime(config, self._build_pipeline(config), self.fleet.apply(config))
+
+    async def reload(self, config: RouterConfig) -> None:
         """Swap in a new config; requests already running keep the snapshot they started with.
 
-        Raises ConfigError (and counts a failed reload) when the new config cannot be built.
+        The pipeline is built on a worker thread (embedding example phrases can take a few hundred ms,
+        which must not stall in-flight streams); only the swap runs on the event loop. Raises ConfigError
+        (and counts a failed reload) when the new config cannot be built.
         """
         try:
-            self.runtime = self._build(config)
+            pipeline = await asyncio.to_thread(self._build_pipeline, config)
         except ConfigError as exc:
             self._reload_failed(exc)
             raise
+        self.runtime = Runtime(config, pipeline, self.fleet.apply(config))
         self.reloads_ok += 1
         self.last_reload_error = None
 
@@ -87,7 +93,7 @@ class Router:
                 log.exception("embedding model failed to load; semantic signals will be skipped")
         cfg = self.runtime.config
         if self.config_path is not None and cfg.reload.enabled:
-            self._watcher = ConfigWatcher(self.config_path, self.apply, self._reload_failed, cfg.reload.interval_s)
+            self._watcher = ConfigWatcher(self.config_path, self.reload, self._reload_failed, cfg.reload.interval_s)
             self._watcher.start()
 
     async def stop(self) -> None:

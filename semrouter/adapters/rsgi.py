@@ -7,11 +7,14 @@ most of the per-request Python of an ASGI server (see docs/benchmarks.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
 from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, too_large
 from semrouter.router import Router
+
+log = logging.getLogger("semrouter.proxy")
 
 
 def _str_headers(headers: RawHeaders) -> list[tuple[str, str]]:
@@ -59,6 +62,11 @@ class RSGIExchange:
         await self.proto.client_disconnect()
 
 
+def _log_startup_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("router start-up failed", exc_info=task.exception())
+
+
 class RSGIProxyApp:
     """The proxy as an RSGI application (granian ``--interface rsgi``)."""
 
@@ -71,7 +79,9 @@ class RSGIProxyApp:
             await self.handler.handle(RSGIExchange(scope, proto))
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.create_task(self.handler.startup())  # the loop starts right after this hook
+        # the loop starts right after this hook; keep the task so it is not garbage-collected mid-way
+        self._startup = loop.create_task(self.handler.startup())
+        self._startup.add_done_callback(_log_startup_failure)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if loop.is_running():

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from semrouter.config.loader import ConfigError, parse_config
@@ -25,7 +25,7 @@ class ConfigWatcher:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        on_config: Callable[[RouterConfig], None],
+        on_config: Callable[[RouterConfig], Awaitable[None]],
         on_error: Callable[[ConfigError], None],
         interval_s: float = 1.0,
     ) -> None:
@@ -54,7 +54,7 @@ class ConfigWatcher:
     def _hash(text: str | None) -> str | None:
         return hashlib.sha256(text.encode()).hexdigest() if text is not None else None
 
-    def check(self) -> bool:
+    async def check(self) -> bool:
         """Reload if the file changed; True when a new config was applied."""
         sig = self._signature()
         if sig == self._stat:
@@ -72,7 +72,7 @@ class ConfigWatcher:
             self.on_error(exc)
             return False
         try:
-            self.on_config(config)
+            await self.on_config(config)
         except ConfigError as exc:  # valid but unbuildable (e.g. a model file that fails to load)
             log.error("config reload rejected, keeping the running config:\n%s", exc)
             return False
@@ -91,6 +91,6 @@ class ConfigWatcher:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                self.check()
+                await self.check()
             except Exception:
                 log.exception("config watch failed")
