@@ -66,6 +66,12 @@ def _cmd_route(args: argparse.Namespace) -> int:
     return run_cli(args.config or default_config_path(), args.input, args.output, progress=not args.no_progress)
 
 
+def _cmd_train_jailbreak(args: argparse.Namespace) -> int:
+    from semrouter.guards.jailbreak_train import run
+
+    return run(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from semrouter.demo import run_demo
 
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", "-o", required=True, help="JSONL: each input line plus its route; - for stdout")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.set_defaults(func=_cmd_route)
+
+    tj = tsub.add_parser("jailbreak", help="train the jailbreak / prompt-injection detector from labelled JSONL")
+    from semrouter.guards.jailbreak_train import add_arguments as _train_jailbreak_args
+
+    _train_jailbreak_args(tj)
+    tj.set_defaults(func=_cmd_train_jailbreak)
 
     c = sub.add_parser("config", help="config tools")
     csub = c.add_subparsers(dest="config_command", required=True)

@@ -110,8 +110,11 @@ def test_missing_head_file_is_a_config_error(tmp_path):
     [
         ("http://127.0.0.1:8001", "http://user:pw@127.0.0.1:8001", "put credentials in api_key_env"),
         ("http://127.0.0.1:8001", "http://127.0.0.1:8001/?x=1", "must not have a query"),
-        ("      - url: http://127.0.0.1:8001", "      - url: http://127.0.0.1:8001\n        api_key_env: NO_SUCH_KEY_VAR",
-         "environment variable NO_SUCH_KEY_VAR"),
+        (
+            "      - url: http://127.0.0.1:8001",
+            "      - url: http://127.0.0.1:8001\n        api_key_env: NO_SUCH_KEY_VAR",
+            "environment variable NO_SUCH_KEY_VAR",
+        ),
     ],
 )
 def test_endpoint_values_that_would_fail_at_run_time(old, new, message):

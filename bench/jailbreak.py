@@ -1,0 +1,101 @@
+"""Jailbreak detector on the dev set: recall / false-positive rate per source, and scoring latency.
+
+Why per source: an overall number hides where the detector fails (a held-out template family, the
+hand-written tricky benign prompts); the gate in ``tests/unit/test_jailbreak_model.py`` checks the
+overall numbers, this prints the breakdown. Latency is measured for ``JailbreakDetector.score`` alone,
+i.e. the cost *beyond* the shared embedding, which the pipeline computes once per request anyway.
+
+    python bench/jailbreak.py [--dev tests/data/jailbreak_dev.jsonl] [--embedding-cache /tmp/jb_emb.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from semrouter.guards.jailbreak import JailbreakDetector  # noqa: E402
+from semrouter.guards.jailbreak_train import embed_cached, load_rows  # noqa: E402
+
+
+def evaluate(dev: Path, cache: Path | None) -> dict[str, object]:
+    det = JailbreakDetector.load()
+    rows = load_rows(dev)
+    texts = [r["text"] for r in rows]
+    emb = embed_cached(texts, cache=cache)
+    probs = np.array([det.score(t, e)[0] for t, e in zip(texts, emb, strict=True)])
+    flag = probs >= det.threshold
+    y = np.array([r["label"] == "jailbreak" for r in rows])
+    src = np.array([r["source"] for r in rows])
+    per: dict[str, dict[str, float | int]] = {}
+    for s in sorted(set(src)):
+        m = src == s
+        pos, neg = m & y, m & ~y
+        per[s] = {
+            "n_jailbreak": int(pos.sum()),
+            "recall": round(float(flag[pos].mean()), 4) if pos.any() else float("nan"),
+            "n_benign": int(neg.sum()),
+            "fpr": round(float(flag[neg].mean()), 4) if neg.any() else float("nan"),
+        }
+
+    lat: dict[str, float] = {}
+    for name, sel in (("short (<300 chars)", [t for t in texts if len(t) < 300]), ("all dev prompts", texts)):
+        sample = sel[:1000]
+        vecs = emb[: len(sample)]
+        t_all = []
+        for t, e in zip(sample, vecs, strict=True):
+            t0 = time.perf_counter()
+            det.score(t, e)
+            t_all.append(time.perf_counter() - t0)
+        arr = np.array(t_all) * 1e3
+        lat[f"{name} p50 ms"] = round(float(np.percentile(arr, 50)), 4)
+        lat[f"{name} p99 ms"] = round(float(np.percentile(arr, 99)), 4)
+    long_text = max(texts, key=len)
+    t0 = time.perf_counter()
+    for _ in range(200):
+        det.score(long_text, emb[0])
+    lat[f"longest prompt ({len(long_text)} chars) ms"] = round((time.perf_counter() - t0) / 200 * 1e3, 4)
+
+    return {
+        "threshold": det.threshold,
+        "overall": {
+            "recall": round(float(flag[y].mean()), 4),
+            "fpr": round(float(flag[~y].mean()), 4),
+            "n_jailbreak": int(y.sum()),
+            "n_benign": int((~y).sum()),
+            "tricky_fpr": per.get("tricky/dev", {}).get("fpr"),
+        },
+        "per_source": per,
+        "latency_beyond_embedding": lat,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dev", type=Path, default=ROOT / "tests" / "data" / "jailbreak_dev.jsonl")
+    ap.add_argument("--embedding-cache", type=Path, default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    r = evaluate(args.dev, args.embedding_cache)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"threshold {r['threshold']:.4f}  overall {r['overall']}")
+    print(f"{'source':<28}{'n_jb':>6}{'recall':>8}{'n_ben':>7}{'fpr':>8}")
+    per = r["per_source"]
+    assert isinstance(per, dict)
+    for s, m in per.items():
+        print(f"{s:<28}{m['n_jailbreak']:>6}{m['recall']:>8.3f}{m['n_benign']:>7}{m['fpr']:>8.3f}")
+    print("latency beyond the embedding:", r["latency_beyond_embedding"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Train the jailbreak detector (``train_jailbreak``): weighted logistic regression on scipy L-BFGS.
+
+Recipe, and why:
+
+- Features per prompt: the shared embedding (unit vector, scaled by ``EMB_SCALE`` so the one L2 strength
+  suits both groups), the hashed n-gram TF-IDF vector (unit vector; idf from the training split only)
+  and the pattern flags; see ``semrouter.guards.jailbreak``.
+- Validation split: a stratified ``VAL_FRACTION`` of ``data/jailbreak/train.jsonl`` (per label, fixed
+  seed, ``semrouter.embed.train.stratified_split``); never the dev set under ``tests/data``, which stays
+  an honest gate. The temperature is fitted on it, then the decision threshold is the lowest score that
+  keeps the validation false-positive rate at or below ``target_fpr`` (default 1%, half the gate's 2%,
+  because the dev set's benign prompts are harder than the validation ones).
+- Class-balanced sample weights, times ``TRICKY_WEIGHT`` for the hand-written tricky benign prompts:
+  they are few, but they are exactly the ordinary traffic that reference systems block.
+
+Training-only dependencies: ``scipy`` (sparse matrices, L-BFGS). Serving needs numpy only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from semrouter.embed.train import file_sha256, stratified_split
+from semrouter.guards.jailbreak import (
+    JAILBREAK_HEAD_PATH,
+    N_BUCKETS,
+    PATTERN_NAMES,
+    JailbreakDetector,
+    ngram_ids,
+    normalize,
+    pattern_flags,
+)
+
+VAL_FRACTION = 0.15
+VAL_SEED = 11
+EMB_SCALE = 2.0
+TRICKY_WEIGHT = 6.0
+DEFAULT_L2 = 3e-6
+F64 = npt.NDArray[np.float64]
+
+
+def load_rows(path: str | Path) -> list[dict[str, str]]:
+    """``{"text", "label", "source"}`` JSONL rows (label ``jailbreak`` or ``benign``)."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            r = json.loads(line)
+            if r["label"] not in ("jailbreak", "benign"):
+                raise ValueError(f"unknown label {r['label']!r}")
+            rows.append({"text": r["text"], "label": r["label"], "source": r.get("source", "")})
+    return rows
+
+
+def embed_cached(texts: Sequence[str], service: Any = None, cache: str | Path | None = None) -> npt.NDArray[np.float32]:
+    """Embeddings for ``texts``; an optional ``.npz`` cache (keys = SHA-1 of text) avoids recomputing."""
+    keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+    known: dict[str, npt.NDArray[np.float32]] = {}
+    if cache is not None and Path(cache).exists():
+        with np.load(cache, allow_pickle=False) as z:
+            known = dict(zip((str(k) for k in z["keys"]), z["emb"], strict=True))
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
+    if missing:
+        from semrouter.embed.service import EmbeddingService
+
+        svc = service if service is not None else EmbeddingService.default()
+        for t, e in zip(missing, svc.embed_many(missing), strict=True):
+            known[hashlib.sha1(t.encode()).hexdigest()] = e
+        if cache is not None:
+            np.savez(cache, keys=np.array(list(known)), emb=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys]).astype(np.float32)
+
+
+def featurize(texts: Sequence[str]) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.float32]]:
+    """Per-text n-gram bucket ids (with repeats) and the pattern-flag matrix."""
+    ids, flags = [], []
+    for t in texts:
+        n = normalize(t)
+        ids.append(ngram_ids(n.text))
+        flags.append(pattern_flags(n))
+    return ids, np.stack(flags)
+
+
+def compute_idf(ids: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+    """Smoothed idf ``log((1+n)/(1+df)) + 1`` over hashed buckets."""
+    df = np.zeros(N_BUCKETS, dtype=np.float64)
+    for a in ids:
+        df[np.unique(a)] += 1.0
+    return (np.log((1.0 + len(ids)) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def design_matrix(emb: npt.NDArray[np.float32], ids: Sequence[npt.NDArray[np.int64]], flags: Any, idf: Any) -> Any:
+    """Sparse [emb * EMB_SCALE | tfidf | flags] matrix (CSR)."""
+    import scipy.sparse as sp  # type: ignore[import-untyped, unused-ignore]
+
+    from semrouter.guards.jailbreak import tfidf
+
+    rows, cols, vals = [], [], []
+    for i, a in enumerate(ids):
+        u, v = tfidf(a, idf)
+        rows.append(np.full(len(u), i))
+        cols.append(u)
+        vals.append(v)
+    ng = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(ids), N_BUCKETS)
+    )
+    return sp.hstack([sp.csr_matrix(emb.astype(np.float64) * EMB_SCALE), ng, sp.csr_matrix(flags)]).tocsr()
+
+
+def fit_binary_logreg(x: Any, y: F64, sw: F64, l2: float, max_iter: int = 400) -> tuple[F64, float]:
+    """Weighted binary logistic regression, L2 on weights (not bias), by L-BFGS."""
+    from scipy.optimize import minimize  # type: ignore[import-untyped, unused-ignore]
+
+    d = x.shape[1]
+    sw = sw / sw.sum()
+    xt = x.T.tocsr()
+
+    def loss_grad(theta: F64) -> tuple[float, F64]:
+        w, b = theta[:d], theta[d]
+        z = x @ w + b
+        loss = float(np.sum(sw * (np.logaddexp(0.0, z) - y * z))) + 0.5 * l2 * float(w @ w)
+        g = sw * (1.0 / (1.0 + np.exp(-z)) - y)
+        return loss, np.concatenate([xt @ g + l2 * w, [g.sum()]])
+
+    res = minimize(loss_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    theta = np.asarray(res.x, dtype=np.float64)
+    return theta[:d], float(theta[d])
+
+
+def fit_temperature(z: F64, y: F64) -> float:
+    """Scalar temperature minimising validation NLL of ``sigmoid(z / T)``."""
+    from scipy.optimize import minimize_scalar  # type: ignore[import-untyped, unused-ignore]
+
+    def nll(log_t: float) -> float:
+        s = z / math.exp(log_t)
+        return float(np.mean(np.logaddexp(0.0, s) - y * s))
+
+    return float(math.exp(minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded").x))
+
+
+def threshold_for_fpr(p_benign: F64, target_fpr: float) -> float:
+    """Lowest threshold (``p >= thr`` flags) whose false-positive rate on ``p_benign`` is <= target."""
+    s = np.sort(p_benign)[::-1]
+    k = math.floor(target_fpr * len(s))  # at most k benign scores may reach the threshold
+    if k >= len(s):
+        return 0.0
+    return float(np.nextafter(s[k], 1.0))
+
+
+def rates(p: F64, y: F64, thr: float) -> dict[str, float]:
+    flag = p >= thr
+    pos, neg = y == 1, y == 0
+    return {
+        "recall": round(float(flag[pos].mean()), 4) if pos.any() else float("nan"),
+        "fpr": round(float(flag[neg].mean()), 4) if neg.any() else float("nan"),
+        "n_pos": int(pos.sum()),
+        "n_neg": int(neg.sum()),
+    }
+
+
+def train_jailbreak(
+    data_path: str | Path,
+    out_path: str | Path | None = JAILBREAK_HEAD_PATH,
+    *,
+    target_fpr: float = 0.01,
+    l2: float = DEFAULT_L2,
+    tricky_weight: float = TRICKY_WEIGHT,
+    service: Any = None,
+    embedding_cache: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train, calibrate, choose the threshold on validation, (if ``out_path``) save; returns the report."""
+    t0 = time.perf_counter()
+    rows = load_rows(data_path)
+    texts = [r["text"] for r in rows]
+    labels = [r["label"] for r in rows]
+    y_all = np.array([1.0 if lab == "jailbreak" else 0.0 for lab in labels])
+    tr, va = stratified_split(labels, VAL_FRACTION, VAL_SEED)
+
+    emb = embed_cached(texts, service, embedding_cache)
+    ids, flags = featurize(texts)
+    idf = compute_idf([ids[i] for i in tr])
+    x = design_matrix(emb, ids, flags, idf)
+
+    y_tr = y_all[tr]
+    pos_w = len(y_tr) / (2.0 * max(y_tr.sum(), 1.0))
+    neg_w = len(y_tr) / (2.0 * max((1 - y_tr).sum(), 1.0))
+    sw = np.where(y_tr == 1, pos_w, neg_w)
+    sw *= np.array([tricky_weight if rows[i]["source"].startswith("tricky/") else 1.0 for i in tr])
+
+    w, b = fit_binary_logreg(x[tr], y_tr, sw, l2)
+    d_emb = emb.shape[1]
+    det = JailbreakDetector(
+        emb_weight=(w[:d_emb] * EMB_SCALE).astype(np.float32),
+        ngram_weight=w[d_emb : d_emb + N_BUCKETS].astype(np.float32),
+        idf=idf,
+        pattern_weight=w[d_emb + N_BUCKETS :].astype(np.float32),
+        bias=b,
+    )
+    z_va = np.asarray(x[va] @ w + b, dtype=np.float64)
+    temp = fit_temperature(z_va, y_all[va])
+    p_va = 1.0 / (1.0 + np.exp(-z_va / temp))
+    thr = threshold_for_fpr(p_va[y_all[va] == 0], target_fpr)
+
+    report: dict[str, Any] = {
+        "data": Path(data_path).name,
+        "data_sha256": file_sha256(data_path),
+        "n_rows": len(rows),
+        "n_train": len(tr),
+        "n_val": len(va),
+        "split": {"method": "semrouter.embed.train.stratified_split", "val_fraction": VAL_FRACTION, "seed": VAL_SEED},
+        "l2": l2,
+        "emb_scale": EMB_SCALE,
+        "tricky_weight": tricky_weight,
+        "target_fpr": target_fpr,
+        "temperature": round(temp, 4),
+        "threshold": thr,
+        "validation": rates(p_va, y_all[va], thr),
+        "pattern_weight": dict(zip(PATTERN_NAMES, [round(float(v), 3) for v in det.pattern_weight], strict=True)),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    det = JailbreakDetector(
+        det.emb_weight, det.ngram_weight, idf, det.pattern_weight, b, temp, thr, metadata=dict(report)
+    )
+    if out_path is not None:
+        det.save(out_path)
+        report["out"] = str(out_path)
+    return report
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """Arguments of ``semrouter train jailbreak`` (for the CLI to delegate here)."""
+    ap.add_argument("--data", type=Path, default=Path("data/jailbreak/train.jsonl"))
+    ap.add_argument("--out", type=Path, default=Path("jailbreak_head.npz"))
+    ap.add_argument("--target-fpr", type=float, default=0.01)
+    ap.add_argument("--l2", type=float, default=DEFAULT_L2)
+    ap.add_argument("--embedding-cache", type=Path, default=None, help=".npz cache of embeddings by text SHA-1")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = train_jailbreak(
+        args.data, args.out, target_fpr=args.target_fpr, l2=args.l2, embedding_cache=args.embedding_cache
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="semrouter train jailbreak", description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
