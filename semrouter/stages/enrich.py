@@ -46,6 +46,17 @@ def apply_reasoning(body: dict[str, Any], family: ReasoningFamily, enabled: bool
         remove_path(body, family.path)
 
 
+def client_reasoning(body: dict[str, Any], family: ReasoningFamily) -> tuple[bool, str | None]:
+    """Whether the request as the client wrote it asks for reasoning, in ``family``'s dialect."""
+    node: Any = body
+    for key in family.path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    if family.kind == "bool":
+        return node is True, None
+    on = isinstance(node, str) and node != family.off_value
+    return on, node if on else None
+
+
 def inject_system_prompt(messages: list[dict[str, Any]], prompt: SystemPrompt) -> None:
     """insert: ours before the client's system text; append: after it; replace: ours only."""
     system_idx = [i for i, m in enumerate(messages) if m.get("role") in ("system", "developer")]
@@ -88,5 +99,7 @@ class EnrichStage(Stage):
             ctx.reasoning_effort = decision.reasoning_effort if decision.use_reasoning else None
             if family is not None and not respect:
                 apply_reasoning(body, family, decision.use_reasoning, decision.reasoning_effort)
+            elif family is not None:  # the client's own fields stand: report what they ask for
+                ctx.reasoning, ctx.reasoning_effort = client_reasoning(body, family)
         ctx.body_modified = True
         return None

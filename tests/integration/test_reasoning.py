@@ -79,7 +79,9 @@ def test_client_reasoning_fields_respected_when_configured(start_worker, start_r
     cfg = simple_config({"m": [w.url]}, reasoning={"client_fields": "respect"})
     cfg["models"][0]["family"] = "qwen3"
     r = start_router(cfg)
-    _, echo, _ = send(r.url, "hello", chat_template_kwargs={"enable_thinking": True})
+    headers, echo, _ = send(r.url, "hello", chat_template_kwargs={"enable_thinking": True})
     assert echo["chat_template_kwargs"] == {"enable_thinking": True}
-    _, echo, _ = send(r.url, "hello")
+    assert headers["x-vsr-selected-reasoning"] == "on"  # the header tells what the worker was asked
+    headers, echo, _ = send(r.url, "hello")
     assert echo["chat_template_kwargs"] == {"enable_thinking": False}
+    assert headers["x-vsr-selected-reasoning"] == "off"
