@@ -89,8 +89,13 @@ class CacheBackend(Protocol):
         ttl_s: float,
         category: str | None,
         now: float,
+        *,
+        decision: str | None = None,
     ) -> None:
-        """Keep ``answer`` for ``ttl_s`` seconds from ``now`` under ``partition``; may evict other entries."""
+        """Keep ``answer`` for ``ttl_s`` seconds from ``now`` under ``partition``; may evict other entries.
+
+        ``decision`` is recorded so ``invalidate(decision=...)`` can find the entry (partitions are opaque).
+        """
         ...
 
     async def invalidate(
