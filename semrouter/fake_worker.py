@@ -179,7 +179,7 @@ class FakeWorker:
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         if isinstance(limit, int) and limit > 0:
             n = min(n, limit)
-        tokens = self._tokens(body, n)
+        tokens = self._tokens(max(n, 1))
         reasoning = (
             ["Let", " me", " think", "."] if thinking_requested(body) and path.endswith("chat/completions") else []
         )
@@ -204,9 +204,9 @@ class FakeWorker:
         record["completed"] = True
         self.counts["completed"] += 1
 
-    def _tokens(self, body: dict[str, Any], n: int) -> list[str]:
-        words = [f"Answer from {self.s.model}:"] + [f" w{i}" for i in range(1, max(n, 1))]
-        return words[: max(n, 1)]
+    def _tokens(self, n: int) -> list[str]:
+        """``n`` (at least one) deterministic tokens, the first naming the model the worker plays."""
+        return [f"Answer from {self.s.model}:"] + [f" w{i}" for i in range(1, n)]
 
     @staticmethod
     def _usage(body: dict[str, Any], completion_tokens: int) -> dict[str, int]:

@@ -27,7 +27,6 @@ class ServerConfig(_Strict):
     def _lower(cls, name: str) -> str:
         return name.lower()  # header names are matched lower-cased
 
-    admin_token_env: str | None = Field(None, description="Env var holding the admin API token.")
     engine: Literal["granian", "uvicorn"] = Field(
         "granian", description="HTTP server: granian (RSGI, fastest measured) or uvicorn (ASGI)."
     )
