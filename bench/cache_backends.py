@@ -36,7 +36,8 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from semrouter.cache import CachedAnswer, MemoryCache  # noqa: E402
+from semrouter.cache import CachedAnswer  # noqa: E402
+from semrouter.cache.memory import MemoryCache  # noqa: E402
 
 DIM = 384
 Mat = npt.NDArray[np.float32]

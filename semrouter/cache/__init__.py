@@ -1,9 +1,9 @@
 """Semantic cache: answer a request from an earlier, semantically equivalent one (issue 5).
 
-Backends implement :class:`CacheBackend`; :class:`MemoryCache` is the embedded default.
+Backends implement :class:`CacheBackend` and are imported where used (``semrouter.cache.memory``,
+``semrouter.cache.milvus``): this package is imported by the config schema, which must stay light.
 """
 
 from semrouter.cache.base import CacheBackend, CachedAnswer, CacheHit, CacheStats, Vector
-from semrouter.cache.memory import MemoryCache
 
-__all__ = ["CacheBackend", "CacheHit", "CacheStats", "CachedAnswer", "MemoryCache", "Vector"]
+__all__ = ["CacheBackend", "CacheHit", "CacheStats", "CachedAnswer", "Vector"]

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from pydantic import Field, HttpUrl, field_validator
 
+from semrouter.cache.config import CacheConfig, DecisionCachePolicy
 from semrouter.config.base import Strict as _Strict
 from semrouter.decide.rules import Rule
+from semrouter.guards.config import GuardsConfig, JailbreakPolicy, PiiPolicy
 from semrouter.signals import AnySignalConfig
 
 
@@ -32,6 +34,9 @@ class ServerConfig(_Strict):
     )
     workers: int = Field(
         1, ge=1, description="Server processes on the port; each keeps its own pool state (like Envoy workers)."
+    )
+    admin_token_env: str | None = Field(
+        None, description="Env var holding the token that state-changing admin calls (cache flush) require."
     )
 
 
@@ -100,6 +105,7 @@ class ModelConfig(_Strict):
     policy: PolicyName | None = Field(None, description="Overrides pool.policy for this model.")
     fallback: list[str] = Field(default_factory=list, description="Models tried when all endpoints are down.")
     pricing: Pricing = Field(default_factory=Pricing)
+    pii: PiiPolicy | None = Field(None, description="PII policy for requests sent to this model.")
 
 
 class EjectionConfig(_Strict):
@@ -182,6 +188,9 @@ class DecisionConfig(_Strict):
     rules: Rule | None = Field(None, description="When this decision applies; none: only as the default.")
     selection: SelectionConfig | None = Field(None, description="Overrides routing.selection.")
     tools: ToolSelectionConfig | None = None
+    pii: PiiPolicy | None = Field(None, description="PII policy for this decision (wins over the model's).")
+    jailbreak: JailbreakPolicy | None = None
+    cache: DecisionCachePolicy | None = None
 
 
 class ReloadConfig(_Strict):
@@ -199,6 +208,8 @@ class RouterConfig(_Strict):
     signals: list[AnySignalConfig] = Field(default_factory=list)
     decisions: list[DecisionConfig] = Field(min_length=1)
     reload: ReloadConfig = Field(default_factory=ReloadConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @field_validator("reasoning_families")
     @classmethod

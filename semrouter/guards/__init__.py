@@ -1,5 +1,5 @@
-"""Request guards that run on the shared embedding: jailbreak / prompt-injection detection."""
+"""Request guards: PII detection and jailbreak / prompt-injection detection (issue 4).
 
-from semrouter.guards.jailbreak import JailbreakDetector, JailbreakResult
-
-__all__ = ["JailbreakDetector", "JailbreakResult"]
+Detectors are imported where used (``semrouter.guards.jailbreak``, ``semrouter.guards.pii``): this
+package is imported by the config schema, which must stay light.
+"""

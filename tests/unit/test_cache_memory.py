@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from semrouter.cache import CacheBackend, CachedAnswer, MemoryCache
-from semrouter.cache.memory import HAVE_USEARCH
+from semrouter.cache import CacheBackend, CachedAnswer
+from semrouter.cache.memory import HAVE_USEARCH, MemoryCache
 
 DIM = 384
 T0 = 1_000_000.0

@@ -1,0 +1,44 @@
+"""Semantic-cache settings: the backend, what is cacheable, thresholds and TTLs (global, per category,
+per decision — the most specific wins: decision, then category, then global)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from semrouter.config.base import Strict
+
+
+class CategoryCachePolicy(Strict):
+    threshold: float | None = Field(None, gt=0, le=1)
+    ttl_s: float | None = Field(None, gt=0)
+    max_entries: int | None = Field(None, ge=1, description="Quota: this category evicts its own entries first.")
+
+
+class DecisionCachePolicy(Strict):
+    enabled: bool | None = None
+    threshold: float | None = Field(None, gt=0, le=1)
+    ttl_s: float | None = Field(None, gt=0)
+
+
+class MilvusSettings(Strict):
+    uri: str = Field("./semrouter_cache.db", description="A local file (Milvus Lite) or http://host:19530.")
+    token_env: str | None = Field(None, description="Env var holding the Milvus token, if the server needs one.")
+    collection: str = "semrouter_cache"
+
+
+class CacheConfig(Strict):
+    enabled: bool = False
+    backend: Literal["memory", "milvus"] = "memory"
+    threshold: float = Field(0.9, gt=0, le=1, description="Cosine similarity a hit needs.")
+    ttl_s: float = Field(3600.0, gt=0)
+    max_entries: int = Field(100_000, ge=1)
+    timeout_s: float = Field(0.05, gt=0, description="A slower lookup or store is abandoned (request served).")
+    tenant_header: str = "x-tenant-id"
+    max_temperature: float = Field(
+        0.7, ge=0, description="Requests sampling hotter than this are neither answered from nor stored in cache."
+    )
+    cache_finish_reasons: list[str] = Field(default_factory=lambda: ["stop"])
+    categories: dict[str, CategoryCachePolicy] = Field(default_factory=dict)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
