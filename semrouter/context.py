@@ -71,6 +71,7 @@ class RequestContext:
         "api",
         "body",
         "body_modified",
+        "cache_bypass",
         "category",
         "client_reasoning",
         "config",
@@ -81,6 +82,7 @@ class RequestContext:
         "headers",
         "local_stage",
         "model",
+        "pii_types",
         "raw_body",
         "reasoning",
         "reasoning_effort",
@@ -133,6 +135,9 @@ class RequestContext:
         self.records: list[StageRecord] = []
         self.faults: list[str] = []
         self.local_stage: str | None = None
+        # Why this request must neither be answered from nor stored in the cache (e.g. "pii"), if so.
+        self.cache_bypass: str | None = None
+        self.pii_types: list[str] = []  # PII entity types found in the request (never the values)
         self._text: str | None = None
 
     @property

@@ -41,6 +41,10 @@ class CachedAnswer:
     reasoning_content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     usage: dict[str, Any] | None = None
+    prompt: str = ""
+    """The request text the answer was for, as :mod:`semrouter.cache.match` normalises it: a hit is only
+    served if the new request is compatible with it (same numbers, entities, negation, language), because
+    embedding similarity alone cannot tell "2 + 3" from "2 + 4"."""
 
 
 @dataclass(frozen=True, slots=True)
