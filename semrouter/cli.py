@@ -25,6 +25,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extproc(args: argparse.Namespace) -> int:
+    from semrouter.adapters.extproc import run
+
+    path = args.config or default_config_path()
+    cfg = load_config(path).extproc  # fail fast, with the precise error
+    grace = args.grace_period if args.grace_period is not None else cfg.grace_period_s
+    run(path, args.host or cfg.host, args.port if args.port is not None else cfg.port, grace, args.log_level)
+    return 0
+
+
 def default_config_path() -> str:
     return str(Path(__file__).parent / "configs" / "default.yaml")
 
@@ -91,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="warning")
     s.set_defaults(func=_cmd_serve)
 
+    e = sub.add_parser("extproc", help="run as an Envoy external processor (ext_proc gRPC service)")
+    e.add_argument("--config", "-c", help="YAML config file (hot-reloaded); default: the built-in config")
+    e.add_argument("--host", help="default: extproc.host from the config")
+    e.add_argument("--port", type=int, help="default: extproc.port from the config (50051)")
+    e.add_argument("--grace-period", type=float, help="seconds in-flight requests get on SIGTERM")
+    e.add_argument("--log-level", default="warning")
+    e.set_defaults(func=_cmd_extproc)
+
     d = sub.add_parser("demo", help="start fake workers and the router with an example config")
     d.add_argument("--port", type=int, default=8801)
     d.add_argument("--host", default="127.0.0.1")
@@ -127,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_jailbreak_args(tj)
     tj.set_defaults(func=_cmd_train_jailbreak)
+
+    from semrouter.eval.cli import add_bench_parser, add_eval_parser
+
+    add_eval_parser(sub)
+    add_bench_parser(sub)
 
     c = sub.add_parser("config", help="config tools")
     csub = c.add_subparsers(dest="config_command", required=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -29,6 +29,18 @@ class ApiKind(StrEnum):
     CHAT = "chat/completions"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+
+
+class BodyFilter(Protocol):
+    """A rewrite of the answer body on its way to the client, fed in pieces as they arrive.
+
+    Adapters feed every chunk (a whole JSON body, or SSE bytes split anywhere) and send what comes back;
+    ``finish`` returns whatever was held back. Filters see the answer after the cache kept its copy.
+    """
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
 
 
 @dataclass(slots=True)
@@ -82,6 +94,7 @@ class RequestContext:
         "headers",
         "local_stage",
         "model",
+        "pii_findings",
         "pii_types",
         "raw_body",
         "reasoning",
@@ -89,10 +102,12 @@ class RequestContext:
         "records",
         "request_id",
         "requested_model",
+        "response_filters",
         "response_headers",
         "routed",
         "selection_scores",
         "signals",
+        "stage_state",
         "started",
         "stream",
         "system_prompt_injected",
@@ -138,6 +153,12 @@ class RequestContext:
         # Why this request must neither be answered from nor stored in the cache (e.g. "pii"), if so.
         self.cache_bypass: str | None = None
         self.pii_types: list[str] = []  # PII entity types found in the request (never the values)
+        # Where the PII is (the texts it is in, as (container, key), and the spans per text): guard stages only.
+        self.pii_findings: tuple[list[tuple[dict[str, Any], str]], list[list[Any]]] | None = None
+        # Rewrites of the answer on its way to the client (e.g. putting masked PII back), in order.
+        self.response_filters: list[BodyFilter] = []
+        # What a stage keeps between its on_request and on_response for this request, under its name.
+        self.stage_state: dict[str, Any] = {}
         self._text: str | None = None
 
     @property

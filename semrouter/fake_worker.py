@@ -5,6 +5,10 @@ It answers like a vLLM server (non-streamed JSON, SSE streams with usage, ``/v1/
 name, system prompt, reasoning fields and tool names appear in the answer (``echo`` field) and in the
 ``x-fake-worker-echo`` header, so tests can check exactly what the router sent. Recent requests,
 with whether their stream completed or was cancelled, are listed at ``GET /debug/requests``.
+Request headers steer it per request: ``x-fake-status`` (answer with that error status),
+``x-fake-latency-ms``, ``x-fake-finish`` (the finish_reason; otherwise "length" when ``max_tokens`` cut
+the answer short, else "stop"), and ``x-fake-reply`` (the answer text, streamed in ``x-fake-reply-chunk``-character
+pieces) for tests that need a particular answer.
 """
 
 from __future__ import annotations
@@ -177,9 +181,15 @@ class FakeWorker:
             return
         n = self.s.reply_tokens
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
-        if isinstance(limit, int) and limit > 0:
-            n = min(n, limit)
+        finish = "stop"
+        if isinstance(limit, int) and 0 < limit < n:
+            n, finish = limit, "length"  # cut short by max_tokens, as vLLM reports it
+        finish = headers.get("x-fake-finish", finish)
         tokens = self._tokens(max(n, 1))
+        scripted = headers.get("x-fake-reply")
+        if scripted is not None:  # a given answer, in pieces of x-fake-reply-chunk characters (default 4)
+            size = max(1, int(headers.get("x-fake-reply-chunk", "4")))
+            tokens = [scripted[i : i + size] for i in range(0, len(scripted), size)] or [""]
         reasoning = (
             ["Let", " me", " think", "."] if thinking_requested(body) and path.endswith("chat/completions") else []
         )
@@ -195,12 +205,14 @@ class FakeWorker:
                 receive,
                 send,
                 record,
+                finish,
             )
             return
         delay = latency + (len(tokens) + len(reasoning)) / self.s.tokens_per_s if self.s.tokens_per_s else latency
         if delay:
             await asyncio.sleep(delay)
-        await self._json(send, 200, self._completion(path, body, tokens, reasoning, echo), [echo_header, worker_header])
+        answer = self._completion(path, body, tokens, reasoning, echo, finish)
+        await self._json(send, 200, answer, [echo_header, worker_header])
         record["completed"] = True
         self.counts["completed"] += 1
 
@@ -219,7 +231,13 @@ class FakeWorker:
         }
 
     def _completion(
-        self, path: str, body: dict[str, Any], tokens: list[str], reasoning: list[str], echo: dict[str, Any]
+        self,
+        path: str,
+        body: dict[str, Any],
+        tokens: list[str],
+        reasoning: list[str],
+        echo: dict[str, Any],
+        finish: str = "stop",
     ) -> dict[str, Any]:
         text = "".join(tokens)
         usage = self._usage(body, len(tokens) + len(reasoning))
@@ -232,7 +250,7 @@ class FakeWorker:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
                 "echo": echo,
             }
@@ -241,7 +259,7 @@ class FakeWorker:
             "object": "text_completion",
             "created": int(time.time()),
             "model": body.get("model"),
-            "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "text": text, "finish_reason": finish}],
             "usage": usage,
             "echo": echo,
         }
@@ -272,6 +290,7 @@ class FakeWorker:
         receive: Receive,
         send: Send,
         record: dict[str, Any],
+        finish: str = "stop",
     ) -> None:
         disconnected = asyncio.Event()
 
@@ -320,10 +339,10 @@ class FakeWorker:
                     event({"index": 0, "delta": {"reasoning_content": r}, "finish_reason": None}) for r in reasoning
                 ]
                 pieces += [event({"index": 0, "delta": {"content": t}, "finish_reason": None}) for t in tokens]
-                pieces.append(event({"index": 0, "delta": {}, "finish_reason": "stop"}))
+                pieces.append(event({"index": 0, "delta": {}, "finish_reason": finish}))
             else:
                 pieces += [event({"index": 0, "text": t, "finish_reason": None}) for t in tokens]
-                pieces.append(event({"index": 0, "text": "", "finish_reason": "stop"}))
+                pieces.append(event({"index": 0, "text": "", "finish_reason": finish}))
             opts = body.get("stream_options")
             if isinstance(opts, dict) and opts.get("include_usage"):
                 pieces.append(event({}, usage=self._usage(body, len(tokens) + len(reasoning))))

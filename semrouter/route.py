@@ -24,6 +24,7 @@ from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.errors import RouterError, invalid_request
 from semrouter.pipeline import Pipeline
 from semrouter.signals.base import SignalResult
+from semrouter.stages.cache import DRY_RUN
 from semrouter.stages.parse import validate_body
 
 DEFAULT_CONFIG = Path(semrouter.__file__).parent / "configs" / "default.yaml"
@@ -53,8 +54,8 @@ def request_body(config: RouterConfig, item: Any) -> tuple[dict[str, Any], dict[
 def _result_of_type(ctx: RequestContext, kind: str, fallback_name: str | None = None) -> SignalResult | None:
     """The result of the first configured signal of type ``kind``, else of one named ``fallback_name``.
 
-    Guards (jailbreak, PII) arrive in a later issue as signals; the name fallback lets a stage that
-    records its verdict under that name show up here before it is a configured signal type.
+    Guards (jailbreak, PII) are not configured signals but record their verdicts as signals of that
+    name (``semrouter.stages.guard``); the name fallback finds them.
     """
     names = [s.name for s in ctx.config.signals if s.type == kind] or ([fallback_name] if fallback_name else [])
     return next((ctx.signals[n] for n in names if n in ctx.signals), None)
@@ -84,9 +85,9 @@ def describe(ctx: RequestContext, blocked: bool, block_reason: str | None, laten
         "system_prompt_injected": ctx.system_prompt_injected,
         "tools": ctx.tools_selected,
         "signals": {name: r.to_dict() for name, r in ctx.signals.items()},
-        "jailbreak": {"detected": bool(jb.matched), "score": round(jb.confidence, 4)}
+        "jailbreak": {"detected": bool(jb.matched), "score": round(jb.confidence, 4), "type": jb.value}
         if jb is not None
-        else {"detected": False, "score": None},
+        else {"detected": False, "score": None, "type": None},
         "pii": {
             "detected": bool(pii.matched) if pii is not None else False,
             "entities": [{k: e.get(k) for k in ("type", "start", "end")} for e in entities if isinstance(e, dict)],
@@ -105,6 +106,7 @@ async def route_request(config: RouterConfig, pipeline: Pipeline, item: Any) -> 
     """
     body, headers = request_body(config, item)
     ctx = RequestContext(ApiKind.CHAT, orjson.dumps(body), headers, config)
+    ctx.cache_bypass = DRY_RUN  # the cache stage reports its lookup (signal "cache_lookup"), never answers or stores
     t0 = time.perf_counter()
     blocked, reason = False, None
     try:

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semrouter.config.loader import ConfigError, load_config
 from semrouter.config.reload import ConfigWatcher
@@ -22,6 +22,9 @@ from semrouter.pool.pool import Fleet, ModelPool
 from semrouter.stages import build_pipeline
 from semrouter.upstream.client import UpstreamClient
 from semrouter.upstream.forward import Forwarder
+
+if TYPE_CHECKING:
+    from semrouter.stages.cache import CacheService
 
 log = logging.getLogger("semrouter")
 
@@ -42,6 +45,10 @@ class Router:
         self.reloads_ok = 0
         self.reloads_failed = 0
         self.last_reload_error: str | None = None
+        # The semantic cache outlives config snapshots: a reload keeps it (and its entries) unless the
+        # backend settings change. None while the cache is disabled.
+        self.cache: CacheService | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
         self.runtime = self._build(config)
         self._watcher: ConfigWatcher | None = None
 
@@ -49,17 +56,40 @@ class Router:
     def from_file(cls, path: str | os.PathLike[str]) -> Router:
         return cls(load_config(path), path)
 
-    def _build_pipeline(self, config: RouterConfig) -> Pipeline:
-        """Build stages (which may load models and embed example phrases); a config that validates but
-        cannot be built is a ConfigError, and the running config stays."""
+    def _cache_for(self, config: RouterConfig) -> CacheService | None:
+        """The cache service ``config`` needs: the running one if its backend settings are unchanged."""
+        if not config.cache.enabled:
+            return None
+        if self.cache is not None and self.cache.settings == config.cache.backend_settings():
+            return self.cache
+        from semrouter.stages.cache import CacheService
+
+        return CacheService.from_config(config.cache)
+
+    def _build_pipeline(self, config: RouterConfig) -> tuple[Pipeline, CacheService | None]:
+        """Build stages (which may load models and embed example phrases) and the cache backend if it
+        changed; a config that validates but cannot be built is a ConfigError, and the running config stays."""
+        cache: CacheService | None = None
         try:
-            return build_pipeline(config)
+            cache = self._cache_for(config)
+            return build_pipeline(config, cache=cache), cache
         except Exception as exc:
+            if cache is not None and cache is not self.cache:  # a backend built for a config that failed
+                cache.close_unused()
             source = str(self.config_path) if self.config_path else "<config>"
             raise ConfigError(source, [f"{source}: cannot build the pipeline: {type(exc).__name__}: {exc}"]) from exc
 
     def _build(self, config: RouterConfig) -> Runtime:
-        return Runtime(config, self._build_pipeline(config), self.fleet.apply(config))
+        pipeline, self.cache = self._build_pipeline(config)
+        return Runtime(config, pipeline, self.fleet.apply(config))
+
+    def _swap_cache(self, cache: CacheService | None) -> None:
+        """Make ``cache`` current; a replaced one is closed in the background once its stores drain."""
+        old, self.cache = self.cache, cache
+        if old is not None and old is not cache:
+            task = asyncio.ensure_future(old.aclose())
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
 
     async def reload(self, config: RouterConfig) -> None:
         """Swap in a new config; requests already running keep the snapshot they started with.
@@ -69,11 +99,12 @@ class Router:
         (and counts a failed reload) when the new config cannot be built.
         """
         try:
-            pipeline = await asyncio.to_thread(self._build_pipeline, config)
+            pipeline, cache = await asyncio.to_thread(self._build_pipeline, config)
         except ConfigError as exc:
             self._reload_failed(exc)
             raise
         self.runtime = Runtime(config, pipeline, self.fleet.apply(config))
+        self._swap_cache(cache)
         self.reloads_ok += 1
         self.last_reload_error = None
 
@@ -101,6 +132,10 @@ class Router:
             await self._watcher.stop()
         await self.fleet.stop()
         await self.client.aclose()
+        if self._retiring:
+            await asyncio.wait(list(self._retiring))
+        if self.cache is not None:
+            await self.cache.aclose()
 
     def status(self) -> dict[str, Any]:
         """Operator view of the live state: config reloads and every endpoint's health and load."""

@@ -24,13 +24,19 @@ _UVICORN: dict[str, Any] = {
 }
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging() -> None:
+    """Log format and level (``SEMROUTER_LOG_LEVEL``, default INFO) for this process.
+
+    Called again in every server worker process, since granian and uvicorn spawn workers that do not
+    inherit the parent's handlers; ``basicConfig`` makes the repeat calls harmless.
+    """
+    level = os.environ.get("SEMROUTER_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def serve(app: Any, host: str, port: int, *, log_level: str = "warning") -> None:
     """One uvicorn process for an ASGI app object (the fake worker)."""
-    _logging()
+    configure_logging()
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN)).run()
 
 
@@ -38,7 +44,7 @@ def serve_router(
     config_path: str, host: str, port: int, *, workers: int = 1, engine: Engine = "granian", log_level: str = "warning"
 ) -> None:
     """Serve the proxy for ``config_path``; each worker process loads (and hot-reloads) the file."""
-    _logging()
+    configure_logging()
     os.environ["SEMROUTER_CONFIG"] = str(config_path)
     if engine == "uvicorn":
         uvicorn.run(

@@ -33,9 +33,11 @@ def start_worker(servers: list[Server], tmp_path: Path) -> Callable[..., Server]
 
 @pytest.fixture
 def start_router(servers: list[Server], tmp_path: Path) -> Callable[..., Server]:
-    def start(config: dict[str, Any], env: dict[str, str] | None = None, engine: str = "granian") -> Server:
+    def start(
+        config: dict[str, Any], env: dict[str, str] | None = None, engine: str = "granian", log_level: str = "warning"
+    ) -> Server:
         path = write_config(tmp_path / "router.yaml", config)
-        s = router(path, env=env, log=tmp_path / "router.log", engine=engine).start()
+        s = router(path, env=env, log=tmp_path / "router.log", engine=engine, log_level=log_level).start()
         s.config_path = path  # type: ignore[attr-defined]
         servers.append(s)
         return s

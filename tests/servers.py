@@ -118,7 +118,8 @@ def router(
     env: dict[str, str] | None = None,
     log: Path | None = None,
     engine: str = "granian",
+    log_level: str = "warning",
 ) -> Server:
     port = port or free_port()
-    args = ["serve", "--config", str(config_path), "--port", str(port), "--engine", engine, "--log-level", "warning"]
+    args = ["serve", "--config", str(config_path), "--port", str(port), "--engine", engine, "--log-level", log_level]
     return Server(args, port, env=env, log=log)

@@ -93,4 +93,7 @@ class ProxyApp:
 
 def create_app() -> ProxyApp:
     """App factory for multi-process serving: each worker process loads ``$SEMROUTER_CONFIG``."""
+    from semrouter.server import configure_logging
+
+    configure_logging()
     return ProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
 
-from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
+from semrouter.context import ApiKind, BodyFilter, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
 from semrouter.route import route_api
 from semrouter.router import Router, Runtime
+from semrouter.stages.cache import CacheService, invalidate_filters
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
 from semrouter.upstream.forward import RESPONSE_DROP
 
@@ -86,6 +89,14 @@ def encode_headers(headers: dict[str, str]) -> RawHeaders:
     return [(k.encode("latin-1"), header_value(v)) for k, v in headers.items()]
 
 
+def finish_filters(filters: Sequence[BodyFilter]) -> bytes:
+    """Flush a chain of body filters: each one's held-back bytes still pass through the ones after it."""
+    data = b""
+    for f in filters:
+        data = f.feed(data) + f.finish()
+    return data
+
+
 def too_large(limit: int) -> RouterError:
     return RouterError(413, f"Request body exceeds the {limit}-byte limit", code="request_too_large")
 
@@ -111,6 +122,9 @@ class ProxyHandler:
             ("GET", "/readyz"): self._ready,
             ("GET", "/api/v1/status"): self._status,
             ("POST", "/api/v1/route"): self._route,
+            ("GET", "/api/v1/cache/stats"): self._cache_stats,
+            ("POST", "/api/v1/cache/invalidate"): self._cache_invalidate,
+            ("POST", "/api/v1/cache/flush"): self._cache_flush,
         }
 
     async def startup(self) -> None:
@@ -156,6 +170,51 @@ class ProxyHandler:
         runtime = self.router.runtime
         raw = await ex.read_body(runtime.config.server.max_body_bytes)
         await respond_json(ex, 200, orjson.dumps(await route_api(runtime.config, runtime.pipeline, raw)))
+
+    # -- cache administration (stats are open; changes need the admin token) ----------------------
+
+    def _require_admin(self, ex: Exchange) -> None:
+        """403 while no admin token is configured (the routes are off), 401 for a missing or wrong one."""
+        env = self.router.runtime.config.server.admin_token_env
+        token = os.environ.get(env) if env else None
+        if not token:
+            raise RouterError(
+                403,
+                "Cache administration is disabled: set server.admin_token_env to the name of an environment "
+                "variable holding an admin token, then send 'Authorization: Bearer <token>'",
+                type="permission_error",
+                code="admin_disabled",
+            )
+        given = next((v for k, v in ex.headers if k == b"authorization"), b"")
+        scheme, _, value = given.partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), token.encode()):
+            raise RouterError(
+                401,
+                "Missing or invalid admin token: send 'Authorization: Bearer <token>'",
+                type="authentication_error",
+                code="invalid_admin_token",
+                headers={"www-authenticate": "Bearer"},
+            )
+
+    def _cache_service(self) -> CacheService:
+        if self.router.cache is None:
+            raise RouterError(404, "The semantic cache is not enabled (cache.enabled: false)", code="cache_disabled")
+        return self.router.cache
+
+    async def _cache_stats(self, ex: Exchange) -> None:
+        cache = self.router.cache
+        await respond_json(ex, 200, orjson.dumps(cache.stats() if cache is not None else {"enabled": False}))
+
+    async def _cache_invalidate(self, ex: Exchange) -> None:
+        self._require_admin(ex)
+        filters = invalidate_filters(await ex.read_body(64 * 1024))
+        dropped = await self._cache_service().invalidate(**filters)
+        await respond_json(ex, 200, orjson.dumps({"invalidated": dropped}))
+
+    async def _cache_flush(self, ex: Exchange) -> None:
+        self._require_admin(ex)
+        dropped = await self._cache_service().invalidate()
+        await respond_json(ex, 200, orjson.dumps({"flushed": dropped}))
 
     async def _models(self, ex: Exchange) -> None:
         cfg = self.router.runtime.config
@@ -258,16 +317,25 @@ class ProxyHandler:
                     type="upstream_error",
                     code="upstream_error",
                 ) from None
-            await ex.respond(resp.status, headers, body)
+            sent = body
+            for f in ctx.response_filters:
+                sent = f.feed(sent) + f.finish()
+            await ex.respond(resp.status, headers, sent)
             return (body if keep else None), True
         await ex.start_stream(resp.status, headers)
         kept: list[bytes] = []
         completed = True
         try:
+            filters = ctx.response_filters
             async for chunk in resp.iter_chunks():
                 if keep:
                     kept.append(chunk)
-                await ex.send_chunk(chunk)
+                for f in filters:
+                    chunk = f.feed(chunk)
+                if chunk:
+                    await ex.send_chunk(chunk)
+            if tail := finish_filters(filters):
+                await ex.send_chunk(tail)
         except UpstreamError as exc:
             # The status line is out, so the error goes in the stream, as vLLM does: SDKs raise on it
             # instead of returning a silently truncated answer.

@@ -92,4 +92,7 @@ class RSGIProxyApp:
 
 def create_app() -> RSGIProxyApp:
     """App factory for granian: each worker process loads ``$SEMROUTER_CONFIG``."""
+    from semrouter.server import configure_logging
+
+    configure_logging()
     return RSGIProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))

@@ -28,6 +28,14 @@ class MilvusSettings(Strict):
     collection: str = "semrouter_cache"
 
 
+class CircuitBreakerSettings(Strict):
+    """When the backend keeps failing, stop asking it for a while instead of paying its timeout per request."""
+
+    failures: int = Field(3, ge=1, description="Consecutive faults (timeouts or errors) that open the breaker.")
+    backoff_s: float = Field(5.0, gt=0, description="How long the backend is skipped after the breaker opens.")
+    max_backoff_s: float = Field(60.0, gt=0, description="The back-off doubles while probes keep failing, up to this.")
+
+
 class CacheConfig(Strict):
     enabled: bool = False
     backend: Literal["memory", "milvus"] = "memory"
@@ -42,3 +50,10 @@ class CacheConfig(Strict):
     cache_finish_reasons: list[str] = Field(default_factory=lambda: ["stop"])
     categories: dict[str, CategoryCachePolicy] = Field(default_factory=dict)
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    circuit_breaker: CircuitBreakerSettings = Field(default_factory=CircuitBreakerSettings)
+
+    def backend_settings(self) -> tuple[object, ...]:
+        """What the backend is built from: a reload that changes none of it keeps the backend (and its
+        entries); any change builds a new one. Thresholds, TTLs and the rest are read per request."""
+        quotas = tuple(sorted((c, p.max_entries) for c, p in self.categories.items() if p.max_entries is not None))
+        return (self.backend, self.max_entries, quotas, self.milvus)

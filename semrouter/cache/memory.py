@@ -37,12 +37,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from semrouter.cache.base import CachedAnswer, CacheHit, CacheStats, Vector
+
+if TYPE_CHECKING:
+    from semrouter.cache.config import CacheConfig
 
 log = logging.getLogger("semrouter.cache.memory")
 
@@ -208,6 +211,12 @@ class MemoryCache:
         self._slot_of: dict[int, int] = {}  # entry id -> row in its partition (graph results map back)
         self._expiry: list[tuple[float, int]] = []  # (expires, entry id) heap; stale items skipped
         self._stats = CacheStats()
+
+    @classmethod
+    def from_config(cls, cfg: CacheConfig) -> MemoryCache:
+        """The backend the router builds for ``cache.backend: memory`` (category quotas included)."""
+        quotas = {c: p.max_entries for c, p in cfg.categories.items() if p.max_entries is not None}
+        return cls(cfg.max_entries, category_quota=quotas)
 
     # -- protocol -----------------------------------------------------------------------------------
 

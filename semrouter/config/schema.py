@@ -198,6 +198,30 @@ class ReloadConfig(_Strict):
     interval_s: float = Field(1.0, gt=0)
 
 
+class ExtProcConfig(_Strict):
+    """``semrouter extproc``: the Envoy external processor (Envoy calls the workers, semrouter decides)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535)
+    routing_header: str = Field(
+        "x-selected-model",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Request header set to the chosen model; Envoy's route table matches on it.",
+    )
+    response_body: Literal["auto", "streamed", "buffered", "none"] = Field(
+        "auto",
+        description="How Envoy shows semrouter the answer (asked per request with a mode override): streamed keeps "
+        "the client's stream flowing; buffered holds the whole answer in Envoy first; none leaves it to Envoy "
+        "(response callbacks then see only the status); auto: streamed when a stage needs the body, else none.",
+    )
+    grace_period_s: float = Field(10.0, ge=0, description="On SIGTERM: how long in-flight requests may finish.")
+
+    @field_validator("routing_header")
+    @classmethod
+    def _lower(cls, name: str) -> str:
+        return name.lower()
+
+
 class RouterConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
@@ -210,6 +234,7 @@ class RouterConfig(_Strict):
     reload: ReloadConfig = Field(default_factory=ReloadConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    extproc: ExtProcConfig = Field(default_factory=ExtProcConfig)
 
     @field_validator("reasoning_families")
     @classmethod
@@ -256,9 +281,16 @@ class RouterConfig(_Strict):
         for i, name in enumerate(snames):
             if name in snames[:i]:
                 errors.append((("signals", i, "name"), f"duplicate signal name '{name}'"))
+        guard_on = {"pii": self.guards.pii.enabled, "jailbreak": self.guards.jailbreak.enabled}
+        for i, name in enumerate(snames):
+            if name in guard_on:
+                errors.append((("signals", i, "name"), f"'{name}' is reserved for the guard of that name"))
+        usable = set(snames) | {name for name, on in guard_on.items() if on}
         for i, d in enumerate(self.decisions):
-            for name in sorted(d.rules.signals() - set(snames) if d.rules else ()):
-                errors.append((("decisions", i, "rules"), f"unknown signal '{name}'; configured: {snames}"))
+            for name in sorted(d.rules.signals() - usable if d.rules else ()):
+                hint = f" (enable guards.{name})" if name in guard_on else ""
+                listed = sorted(usable)
+                errors.append((("decisions", i, "rules"), f"unknown signal '{name}'{hint}; configured: {listed}"))
         if self.routing.default_decision not in dnames:
             errors.append((("routing", "default_decision"), f"no decision named '{self.routing.default_decision}'"))
         return errors

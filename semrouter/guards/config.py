@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from semrouter.config.base import Strict
 
@@ -32,12 +32,21 @@ PiiAction = Literal["block", "mask", "allow"]
 Scan = Literal["last_user", "all_user"]
 
 
+def _known_types(types: list[str] | None) -> list[str] | None:
+    for t in types or ():
+        if t not in PII_TYPES:
+            raise ValueError(f"unknown PII type '{t}'; known: {', '.join(PII_TYPES)}")
+    return types
+
+
 class PiiPolicy(Strict):
     """What to do with PII found in a request; every field unset inherits from the less specific level."""
 
     action: PiiAction | None = Field(None, description="block: reject; mask: replace spans with <TYPE>; allow.")
     allow_types: list[str] | None = Field(None, description="Entity types never acted on (e.g. PERSON).")
     restore: bool | None = Field(None, description="mask: put the original values back into the answer.")
+
+    _check_types = field_validator("allow_types")(_known_types)
 
 
 class PiiConfig(Strict):
@@ -50,6 +59,11 @@ class PiiConfig(Strict):
     allow_types: list[str] = Field(default_factory=list)
     restore: bool = False
     block_status: int = Field(400, ge=400, le=499)
+
+    _check_types = field_validator("types", "allow_types")(_known_types)
+    on_error: Literal["open", "closed"] = Field(
+        "open", description="If the detector fails: forward the request (open) or refuse it with 503 (closed)."
+    )
 
 
 class JailbreakPolicy(Strict):

@@ -109,7 +109,7 @@ def test_cli_routes_jsonl(tmp_path):
         assert {k: v for k, v in line.items() if k != "route"} == item  # the input, untouched
         route = line["route"]
         assert set(route) == ROUTE_KEYS
-        assert route["jailbreak"] == {"detected": False, "score": None}
+        assert route["jailbreak"] == {"detected": False, "score": None, "type": None}
         assert route["pii"] == {"detected": False, "entities": []}
         assert route["blocked"] is False and route["block_reason"] is None
         assert set(route["signals"]) >= {"urgent", "domain", "tier"}

@@ -1,0 +1,354 @@
+"""Envoy external processor: the same pipeline as the HTTP proxy, with Envoy making the upstream call.
+
+Envoy opens one ``envoy.service.ext_proc.v3.ExternalProcessor/Process`` stream per HTTP request and
+sends us its phases in order; each message gets exactly one answer:
+
+* request headers: remember method, path and headers. Paths that are not the OpenAI APIs get a mode
+  override that skips every later phase, so Envoy stops asking us about them.
+* request body (``BUFFERED``: the whole body in one message): build a :class:`RequestContext`, run the
+  pipeline, and answer with the rewritten body, a matching ``content-length``, the ``x-vsr-*`` headers
+  and the routing header (``x-selected-model``) with ``clear_route_cache`` so Envoy re-picks the route
+  (the cluster of the chosen model). A block, an error or a cache hit becomes an ``ImmediateResponse``.
+* response headers: add the ``x-vsr-*`` headers for the client.
+* response body (streamed or buffered, asked for only when a stage wants the answer body, e.g. the
+  cache): keep a copy; at end of stream run the stages' response callbacks, as the proxy does after
+  relaying. When the body is not watched, the callbacks run at the response headers.
+
+No routing logic lives here: Envoy's route table maps the routing header to clusters, and retries,
+timeouts and load balancing are Envoy's. If this service is down or slow, Envoy's
+``failure_mode_allow: true`` sends the request on unchanged (the default route), see deploy/envoy/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import orjson
+from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+from envoy.type.v3 import http_status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from semrouter.adapters.http_proxy import API_PATHS, header_value, too_large
+from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
+from semrouter.errors import RouterError
+from semrouter.router import Router, Runtime
+
+log = logging.getLogger("semrouter.extproc")
+
+SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+_Mode = processing_mode_pb2.ProcessingMode
+_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+# Not an OpenAI API request: Envoy should not call us again for it (needs allow_mode_override).
+_SKIP_REST = _Mode(
+    request_body_mode=_Mode.NONE,
+    response_header_mode=_Mode.SKIP,
+    response_body_mode=_Mode.NONE,
+    request_trailer_mode=_Mode.SKIP,
+    response_trailer_mode=_Mode.SKIP,
+)
+_BODY_MODES = {"streamed": _Mode.STREAMED, "buffered": _Mode.BUFFERED, "none": _Mode.NONE}
+
+
+def response_body_mode(setting: str, wants_body: bool) -> str:
+    """``auto``: watch the answer only when a stage needs its body (the cache). Every watched chunk is a
+    gRPC round trip through this process, so an answer nobody reads is better left to Envoy alone."""
+    if setting == "auto":
+        return "streamed" if wants_body else "none"
+    return setting
+
+
+def _api_mode(response_body: str) -> Any:
+    """The modes an API request needs: the whole request body at once (to rewrite it) and the answer
+    in the chosen body mode. Every field is explicit: an override replaces them all."""
+    return _Mode(
+        request_header_mode=_Mode.SEND,
+        request_body_mode=_Mode.BUFFERED,
+        response_header_mode=_Mode.SEND,
+        response_body_mode=_BODY_MODES[response_body],
+        request_trailer_mode=_Mode.SKIP,
+        response_trailer_mode=_Mode.SKIP,
+    )
+
+
+def _header(name: str, value: str | bytes) -> Any:
+    raw = value if isinstance(value, bytes) else header_value(value)
+    return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, raw_value=raw), append_action=_OVERWRITE)
+
+
+def _mutation(headers: dict[str, str]) -> Any:
+    return pb.HeaderMutation(set_headers=[_header(k, v) for k, v in headers.items()])
+
+
+def _header_map(msg: Any) -> dict[str, str]:
+    """Envoy sends header values in ``raw_value`` (bytes); older versions used ``value``."""
+    return {h.key: h.raw_value.decode("latin-1") if h.raw_value else h.value for h in msg.headers.headers}
+
+
+def immediate(status: int, body: bytes, content_type: str, headers: dict[str, str], details: str) -> Any:
+    """A reply Envoy sends to the client itself; the request never reaches a worker."""
+    return pb.ProcessingResponse(
+        immediate_response=pb.ImmediateResponse(
+            status=http_status_pb2.HttpStatus(code=status),
+            headers=_mutation({"content-type": content_type, **headers}),
+            body=body,
+            details=details,
+        )
+    )
+
+
+def error_response(err: RouterError, headers: dict[str, str]) -> Any:
+    return immediate(
+        err.status, err.body(), "application/json", {**headers, **err.headers}, f"semrouter_{err.code or 'error'}"
+    )
+
+
+def served_model(ctx: RequestContext) -> str | None:
+    """The name the chosen model's workers expect, when all its endpoints agree on one.
+
+    The HTTP proxy renames per endpoint; behind Envoy we do not know the endpoint, so only a
+    model-wide ``served_model`` can be applied.
+    """
+    model = ctx.config.model(ctx.model) if ctx.model else None
+    if model is None:
+        return None
+    names = {e.served_model for e in model.endpoints}
+    name = names.pop() if len(names) == 1 else None
+    return name if name and name != ctx.body.get("model") else None
+
+
+class Exchange:
+    """One HTTP request as seen over one ext_proc stream."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.runtime: Runtime = router.runtime  # one config snapshot for the whole request
+        self.api: ApiKind | None = None
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes] = []
+        self.ctx: RequestContext | None = None  # set once the request goes upstream through Envoy
+        self.outcome = ResponseOutcome(status=0, completed=False)
+        self.keep = False
+        self.kept: list[bytes] = []
+        self.finished = False  # response callbacks are due (end of stream seen)
+        self.body_mode = response_body_mode(
+            self.runtime.config.extproc.response_body, self.runtime.pipeline.wants_response_body
+        )
+
+    async def handle(self, req: Any) -> Any:
+        kind = req.WhichOneof("request")
+        if kind == "request_headers":
+            return await self._request_headers(req.request_headers)
+        if kind == "request_body":
+            return await self._request_body(req.request_body)
+        if kind == "response_headers":
+            return self._response_headers(req.response_headers)
+        if kind == "response_body":
+            return self._response_body(req.response_body)
+        if kind == "request_trailers":
+            return pb.ProcessingResponse(request_trailers=pb.TrailersResponse())
+        if kind == "response_trailers":
+            self.finished = self.ctx is not None  # trailers close the answer
+            self.outcome.completed = True
+            return pb.ProcessingResponse(response_trailers=pb.TrailersResponse())
+        raise ValueError(f"unexpected ext_proc message {kind!r}")
+
+    # -- request ---------------------------------------------------------------------------------
+
+    async def _request_headers(self, msg: Any) -> Any:
+        headers = _header_map(msg)
+        path = headers.get(":path", "").split("?", 1)[0]
+        self.api = API_PATHS.get(path)
+        if self.api is None:  # not ours: models listing, health, anything else goes through unchanged
+            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
+        cfg = self.runtime.config
+        method = headers.get(":method", "")
+        if method != "POST":
+            err = RouterError(405, f"Method {method} not allowed on {path}; use POST", code="method_not_allowed")
+            return error_response(err, {})
+        ctype = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            msg415 = f"Unsupported content type '{ctype}'; send application/json"
+            return error_response(RouterError(415, msg415, code="unsupported_media_type"), {})
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > cfg.server.max_body_bytes:
+            return error_response(too_large(cfg.server.max_body_bytes), {})
+        self.headers = {k: v for k, v in headers.items() if not k.startswith(":")}
+        if msg.end_of_stream:  # no body will follow: decide now (the parse stage rejects an empty body)
+            return await self._decide(b"", phase="request_headers")
+        return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_api_mode(self.body_mode))
+
+    async def _request_body(self, msg: Any) -> Any:
+        if self.api is None:
+            return pb.ProcessingResponse(request_body=pb.BodyResponse())
+        self.chunks.append(msg.body)
+        if not msg.end_of_stream:
+            # Only a BUFFERED request body can be rewritten; a chunk already on its way upstream cannot.
+            log.warning("request body arrived in parts: set request_body_mode BUFFERED; request passed through")
+            self.api = None
+            return pb.ProcessingResponse(request_body=pb.BodyResponse())
+        body = b"".join(self.chunks)
+        self.chunks = []
+        limit = self.runtime.config.server.max_body_bytes
+        if len(body) > limit:
+            return error_response(too_large(limit), {})
+        return await self._decide(body, phase="request_body")
+
+    async def _decide(self, body: bytes, phase: str) -> Any:
+        assert self.api is not None
+        runtime = self.runtime
+        cfg = runtime.config
+        ctx = RequestContext(self.api, body, self.headers, cfg, self.headers.get(cfg.server.request_id_header))
+        try:
+            local = await runtime.pipeline.run_request(ctx)
+        except RouterError as err:
+            fallback = {cfg.server.request_id_header: ctx.request_id}
+            return error_response(err, ctx.routing_headers() if ctx.model else fallback)
+        except Exception:  # a bug of ours: still an OpenAI-style answer, as the proxy gives
+            log.exception("internal error routing request %s", ctx.request_id)
+            internal = RouterError(500, "Internal router error", type="server_error", code="internal")
+            return error_response(internal, {cfg.server.request_id_header: ctx.request_id})
+        if local is not None:
+            return await self._local(ctx, local)
+        self.ctx = ctx
+        self.keep = runtime.pipeline.wants_response_body
+        new_body = ctx.encoded_body()
+        rename = served_model(ctx)
+        if rename is not None:
+            new_body = orjson.dumps({**ctx.body, "model": rename})
+        headers = ctx.routing_headers()
+        assert ctx.model is not None
+        headers[cfg.extproc.routing_header] = ctx.model
+        replaced = ctx.body_modified or rename is not None
+        if replaced:
+            headers["content-length"] = str(len(new_body))
+        common = pb.CommonResponse(header_mutation=_mutation(headers), clear_route_cache=True)
+        if replaced:
+            common.body_mutation.body = new_body
+        if phase == "request_headers":
+            if replaced:
+                common.status = pb.CommonResponse.CONTINUE_AND_REPLACE
+            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=common))
+        return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common))
+
+    async def _local(self, ctx: RequestContext, local: LocalResponse) -> Any:
+        """A block or cache hit: Envoy answers from our bytes; a stream hit is sent as one SSE body."""
+        body = local.body
+        if local.chunks is not None:
+            body = b"".join([chunk async for chunk in local.chunks])
+        headers = {**ctx.routing_headers(), **local.headers}
+        return immediate(local.status, body, local.content_type, headers, f"semrouter_{ctx.local_stage or 'local'}")
+
+    # -- response --------------------------------------------------------------------------------
+
+    def _response_headers(self, msg: Any) -> Any:
+        if self.ctx is None:
+            return pb.ProcessingResponse(response_headers=pb.HeadersResponse())
+        status = _header_map(msg).get(":status", "0")
+        self.outcome.status = int(status) if status.isdigit() else 0
+        if msg.end_of_stream:
+            self._end()
+        elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
+            self.outcome.error = "body_not_observed"
+            self.finished = True
+        common = pb.CommonResponse(header_mutation=_mutation(self.ctx.routing_headers()))
+        return pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=common))
+
+    def _response_body(self, msg: Any) -> Any:
+        if self.ctx is not None:
+            if self.keep:
+                self.kept.append(msg.body)
+            if msg.end_of_stream:
+                self._end()
+        return pb.ProcessingResponse(response_body=pb.BodyResponse())
+
+    def _end(self) -> None:
+        self.outcome.completed = True
+        self.finished = True
+
+    async def finish(self) -> None:
+        """The stages' response callbacks (cache store, usage), once per routed request."""
+        ctx, self.ctx = self.ctx, None
+        if ctx is None:
+            return
+        if self.keep:
+            self.outcome.body = b"".join(self.kept)
+            self.kept = []
+        if not self.outcome.completed and self.outcome.error is None:
+            self.outcome.error = "stream_reset" if self.outcome.status else "no_response"
+        await self.runtime.pipeline.run_response(ctx, self.outcome)
+
+
+class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
+    """The gRPC service; one :class:`Exchange` per stream."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def Process(self, request_iterator: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+        ex = Exchange(self.router)
+        try:
+            async for req in request_iterator:
+                yield await ex.handle(req)
+                if ex.finished:  # after the last chunk went back to Envoy: the client is not kept waiting
+                    await ex.finish()
+        finally:
+            if ex.ctx is not None:  # stream reset (client gone, upstream failed): callbacks still run
+                task = asyncio.get_running_loop().create_task(ex.finish())
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+async def serve_extproc(router: Router, host: str, port: int, grace_s: float) -> None:
+    """Run until SIGTERM/SIGINT, then stop taking streams and give in-flight ones ``grace_s`` to finish.
+
+    The health service says NOT_SERVING until the router (embedding model warmed) is ready, and again
+    from the start of shutdown, so an Envoy health check takes this instance out before it goes.
+    """
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    checker = health.aio.HealthServicer()
+    for name in ("", SERVICE_NAME):
+        await checker.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    processor = ExternalProcessor(router)
+    pb_grpc.add_ExternalProcessorServicer_to_server(processor, server)
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    if server.add_insecure_port(f"{host}:{port}") == 0:
+        raise OSError(f"cannot listen on {host}:{port}")
+    await router.start()
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("ext_proc listening on %s:%d", host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down: draining streams for up to %gs", grace_s)
+        await checker.enter_graceful_shutdown()
+        await server.stop(grace_s)
+        await processor.drain()
+        with contextlib.suppress(Exception):
+            await router.stop()
+
+
+def run(config_path: str, host: str, port: int, grace_s: float, log_level: str = "warning") -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("semrouter").setLevel(log_level.upper())
+    router = Router.from_file(config_path)
+    asyncio.run(serve_extproc(router, host, port, grace_s))

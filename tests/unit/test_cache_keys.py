@@ -1,0 +1,191 @@
+"""Partition keys: everything that changes an answer separates entries; nothing else does."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+
+from semrouter.cache.config import CacheConfig
+from semrouter.cache.keys import cacheability, partition_key, partition_prefix, tenant_token
+from semrouter.config.schema import DecisionConfig
+
+DECISION = DecisionConfig.model_validate({"name": "general", "models": [{"model": "m1"}]})
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": "auto",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "What is the capital of France?"},
+        ],
+        **extra,
+    }
+
+
+def key(b: dict[str, Any], *, model: str | None = "m1", decision: DecisionConfig | None = DECISION,
+        tenant: str | None = "acme", api: str = "chat/completions") -> str:  # fmt: skip
+    return partition_key(api=api, body=b, model=model, decision=decision, tenant=tenant)
+
+
+def test_format_tenant_token_then_digest() -> None:
+    k = key(body())
+    token, digest = k.split(":")
+    assert token == hashlib.sha256(b"acme").hexdigest()[:16] == tenant_token("acme")
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    assert k.startswith(partition_prefix("acme"))
+    assert key(body(), tenant=None).startswith(":") and tenant_token(None) == tenant_token("") == ""
+    assert partition_prefix(None) == ":"
+
+
+def test_key_order_and_number_spelling_do_not_matter() -> None:
+    a = body(tools=TOOLS, temperature=0, max_tokens=100, response_format={"type": "json_object"})
+    reordered = {k: a[k] for k in reversed(list(a))}
+    reordered["messages"] = [{k: m[k] for k in reversed(list(m))} for m in a["messages"]]
+    tool = copy.deepcopy(TOOLS[0])
+    tool["function"] = {k: tool["function"][k] for k in reversed(list(tool["function"]))}
+    reordered["tools"] = [tool]
+    reordered["temperature"] = 0.0
+    reordered["max_tokens"] = 100.0
+    assert key(a) == key(reordered)
+
+
+def test_last_user_text_and_transport_fields_are_not_in_the_key() -> None:
+    """The embedding covers the question; stream/user/metadata do not change the answer."""
+    other_question = body()
+    other_question["messages"][-1]["content"] = "Name France's capital city."
+    assert key(body()) == key(other_question)
+    assert key(body()) == key(body(stream=True, stream_options={"include_usage": True}, user="u1", metadata={"a": 1}))
+    assert key(body()) == key(body(n=1, logprobs=False))  # defaults spelled out
+
+
+def _changed(mutate: Any) -> dict[str, Any]:
+    b = body()
+    mutate(b)
+    return b
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda: {"tenant": "other"}, id="tenant"),
+        pytest.param(lambda: {"tenant": None}, id="no-tenant"),
+        pytest.param(lambda: {"model": "m2"}, id="model"),
+        pytest.param(lambda: {"api": "completions"}, id="api"),
+        pytest.param(lambda: {"decision": None}, id="passthrough"),
+        pytest.param(
+            lambda: {"decision": DecisionConfig.model_validate({"name": "math", "models": [{"model": "m1"}]})},
+            id="decision-name",
+        ),
+        pytest.param(
+            lambda: {
+                "decision": DecisionConfig.model_validate(
+                    {"name": "general", "models": [{"model": "m1"}], "system_prompt": {"text": "Be formal."}}
+                )
+            },
+            id="decision-system-prompt",
+        ),
+        pytest.param(
+            lambda: {
+                "decision": DecisionConfig.model_validate(
+                    {"name": "general", "models": [{"model": "m1"}], "use_reasoning": True}
+                )
+            },
+            id="decision-reasoning",
+        ),
+    ],
+)
+def test_each_routing_component_changes_the_key(variant: Any) -> None:
+    assert key(body(), **variant()) != key(body())
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda b: b["messages"].__setitem__(0, {"role": "system", "content": "Be verbose."}), id="system"),
+        pytest.param(lambda b: b["messages"].pop(0), id="no-system"),
+        pytest.param(lambda b: b["messages"][2].__setitem__("content", "Hey."), id="earlier-answer"),
+        pytest.param(lambda b: b["messages"][1].__setitem__("content", "Hello"), id="earlier-question"),
+        pytest.param(lambda b: b["messages"][0].__setitem__("role", "developer"), id="role"),
+        pytest.param(lambda b: b["messages"][1].__setitem__("name", "bob"), id="name"),
+        pytest.param(lambda b: b["messages"][-1].__setitem__("name", "bob"), id="last-user-name"),
+        pytest.param(
+            lambda b: b["messages"][2].__setitem__(
+                "tool_calls",
+                [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"X"}'}}],
+            ),
+            id="tool-call",
+        ),
+        pytest.param(
+            lambda b: b["messages"].append({"role": "tool", "tool_call_id": "c1", "content": "sunny"}),
+            id="tool-result-after-last-user",
+        ),
+        pytest.param(
+            lambda b: b["messages"][-1].__setitem__(
+                "content",
+                [
+                    {"type": "text", "text": "What is the capital of France?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            ),
+            id="image-in-last-user",
+        ),
+        pytest.param(lambda b: b.__setitem__("tools", TOOLS), id="tools"),
+        pytest.param(lambda b: b.__setitem__("tool_choice", "none"), id="tool_choice"),
+        pytest.param(lambda b: b.__setitem__("parallel_tool_calls", False), id="parallel_tool_calls"),
+        pytest.param(lambda b: b.__setitem__("response_format", {"type": "json_object"}), id="response_format"),
+        pytest.param(lambda b: b.__setitem__("max_tokens", 5), id="max_tokens"),
+        pytest.param(lambda b: b.__setitem__("max_completion_tokens", 5), id="max_completion_tokens"),
+        pytest.param(lambda b: b.__setitem__("stop", ["\n"]), id="stop"),
+        pytest.param(lambda b: b.__setitem__("top_p", 0.5), id="top_p"),
+        pytest.param(lambda b: b.__setitem__("temperature", 0.2), id="temperature"),
+        pytest.param(lambda b: b.__setitem__("presence_penalty", 0.5), id="presence_penalty"),
+        pytest.param(lambda b: b.__setitem__("frequency_penalty", 0.5), id="frequency_penalty"),
+        pytest.param(lambda b: b.__setitem__("reasoning_effort", "high"), id="reasoning_effort"),
+        pytest.param(
+            lambda b: b.__setitem__("chat_template_kwargs", {"enable_thinking": True}), id="chat_template_kwargs"
+        ),
+        pytest.param(lambda b: b.__setitem__("some_new_vllm_param", 3), id="unknown-param"),
+    ],
+)
+def test_each_request_component_changes_the_key(mutate: Any) -> None:
+    assert key(_changed(mutate)) != key(body())
+
+
+def test_cacheability() -> None:
+    cfg = CacheConfig(max_temperature=0.7)
+    ok = cacheability(body(), {}, cfg)
+    assert ok.lookup and ok.store and ok.reason is None
+    assert cacheability(body(temperature=0.7), {}, cfg).lookup
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"temperature": 0.8}, "temperature"),
+        ({"n": 2}, "n"),
+        ({"seed": 0}, "seed"),
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 2}, "logprobs"),
+    ]
+    for extra, reason in cases:
+        c = cacheability(body(**extra), {}, cfg)
+        assert (c.lookup, c.store, c.reason) == (False, False, reason), extra
+    for headers in ({"cache-control": "no-store"}, {"x-vsr-cache-control": "max-age=0, No-Store"}):
+        c = cacheability(body(), headers, cfg)
+        assert (c.lookup, c.store, c.reason) == (False, False, "no-store")
+    c = cacheability(body(), {"cache-control": "no-cache"}, cfg)
+    assert (c.lookup, c.store, c.reason) == (False, True, "no-cache")
+    c = cacheability(body(), {"cache-control": "no-cache", "x-vsr-cache-control": "no-store"}, cfg)
+    assert (c.lookup, c.store) == (False, False)

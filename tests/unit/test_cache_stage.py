@@ -1,0 +1,207 @@
+"""The cache stage in the real pipeline when its backend misbehaves: requests are always served.
+
+The backend here is a real :class:`MemoryCache` behind a switch that makes it hang or fail, standing in
+for a Milvus server that is down or slow; the stage, pipeline and embedding model are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from semrouter.cache.base import CachedAnswer, CacheHit, Vector
+from semrouter.cache.config import CacheConfig
+from semrouter.cache.memory import MemoryCache
+from semrouter.cache.registry import BACKENDS, backend_class, create_backend
+from semrouter.config.schema import RouterConfig
+from semrouter.context import ApiKind, RequestContext, ResponseOutcome
+from semrouter.pipeline import Pipeline
+from semrouter.stages import build_pipeline
+from semrouter.stages.cache import CacheService, CacheStage, Policy
+
+
+class Switchable:
+    """A working memory backend that can be made to hang (``"hang"``) or raise (``"fail"``)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryCache(1000)
+        self.mode = "ok"
+        self.calls = 0
+
+    async def _gate(self) -> None:
+        self.calls += 1
+        if self.mode == "hang":
+            await asyncio.sleep(30)
+        if self.mode == "fail":
+            raise ConnectionError("backend down")
+
+    async def lookup(self, vector: Vector, partition: str, threshold: float, now: float) -> CacheHit | None:
+        await self._gate()
+        return await self.inner.lookup(vector, partition, threshold, now)
+
+    async def store(
+        self,
+        vector: Vector,
+        partition: str,
+        answer: CachedAnswer,
+        ttl_s: float,
+        category: str | None,
+        now: float,
+        *,
+        decision: str | None = None,
+    ) -> None:
+        await self._gate()
+        await self.inner.store(vector, partition, answer, ttl_s, category, now, decision=decision)
+
+    async def invalidate(
+        self, partition_prefix: str | None = None, older_than: float | None = None, decision: str | None = None
+    ) -> int:
+        return await self.inner.invalidate(partition_prefix, older_than, decision)
+
+    def stats(self) -> dict[str, Any]:
+        return self.inner.stats()
+
+
+def config(**cache: Any) -> RouterConfig:
+    return RouterConfig.model_validate(
+        {
+            "models": [{"name": "m1", "endpoints": [{"url": "http://127.0.0.1:9"}]}],
+            "decisions": [{"name": "default", "models": [{"model": "m1"}]}],
+            "cache": {"enabled": True, "timeout_s": 0.05, **cache},
+        }
+    )
+
+
+ANSWER = orjson.dumps(
+    {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}, "finish_reason": "stop"}],
+    }
+)
+
+
+async def ask(pipe: Pipeline, cfg: RouterConfig, text: str = "What is the capital of France?") -> RequestContext:
+    """One request through the pipeline; if it was not answered locally, a worker 'answers' ANSWER."""
+    body = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": text}]})
+    ctx = RequestContext(ApiKind.CHAT, body, {}, cfg)
+    local = await pipe.run_request(ctx)
+    if local is None:
+        assert ctx.model == "m1" and ctx.body_modified  # routing went on to enrichment: the request is served
+        await pipe.run_response(ctx, ResponseOutcome(200, True, ANSWER))
+    return ctx
+
+
+def service_of(pipe: Pipeline) -> CacheService:
+    stage = next(s for s in pipe.stages if isinstance(s, CacheStage))
+    return stage.service
+
+
+async def test_hanging_backend_is_timed_out_then_skipped_by_the_breaker() -> None:
+    cfg = config(circuit_breaker={"failures": 3, "backoff_s": 1.0, "max_backoff_s": 5})
+    backend = Switchable()
+    svc = CacheService(backend)
+    pipe = build_pipeline(cfg, cache=svc)
+    backend.mode = "hang"
+    ctx = await ask(pipe, cfg)
+    await svc.drain()
+    assert ctx.faults == ["cache", "cache"] and ctx.response_headers["x-vsr-cache-hit"] == "false"
+    assert backend.calls == 2 and svc.faults == {"lookup": 1, "store": 1}  # both abandoned at the deadline
+    ctx = await ask(pipe, cfg)  # its lookup is the third fault in a row: the breaker opens
+    await svc.drain()
+    assert backend.calls == 3 and svc.store_skips["circuit_open"] == 1
+    assert svc.breaker.state(time.monotonic())["state"] == "open"
+    ctx = await ask(pipe, cfg)  # open: the backend is not even asked, the request is served
+    await svc.drain()
+    assert backend.calls == 3 and "cache" not in ctx.faults
+    assert svc.bypasses["circuit_open"] == 1 and svc.store_skips["circuit_open"] == 2
+    # after the back-off one probe goes through; it fails, so the back-off doubles
+    await asyncio.sleep(1.05)
+    await ask(pipe, cfg)
+    await svc.drain()
+    assert svc.breaker.backoff == 2.0 and svc.breaker.state(time.monotonic())["state"] == "open"
+    # the backend recovers: the next probe closes the breaker and caching works again
+    backend.mode = "ok"
+    await asyncio.sleep(2.05)
+    await ask(pipe, cfg)
+    await svc.drain()
+    assert svc.breaker.state(time.monotonic())["state"] == "closed" and svc.stores == 1
+    ctx = await ask(pipe, cfg)
+    assert ctx.local_stage == "cache" and svc.hits == 1
+
+
+async def test_failing_backend_never_fails_the_request() -> None:
+    cfg = config()
+    backend = Switchable()
+    svc = CacheService(backend)
+    pipe = build_pipeline(cfg, cache=svc)
+    backend.mode = "fail"
+    ctx = await ask(pipe, cfg)
+    await svc.drain()
+    assert "cache" in ctx.faults and svc.faults == {"lookup": 1, "store": 1} and svc.stores == 0
+    assert pipe.fault_count == 0  # handled by the stage itself, not by the pipeline's fail-open net
+
+
+async def test_pii_marked_requests_neither_look_up_nor_store() -> None:
+    cfg = config()
+    backend = Switchable()
+    svc = CacheService(backend)
+    pipe = build_pipeline(cfg, cache=svc)
+    body = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": "Mail bob@example.com"}]})
+    ctx = RequestContext(ApiKind.CHAT, body, {}, cfg)
+    ctx.cache_bypass = "pii"  # what the guard stage sets when it found PII, masked or not
+    assert await pipe.run_request(ctx) is None
+    await pipe.run_response(ctx, ResponseOutcome(200, True, ANSWER))
+    await svc.drain()
+    assert backend.calls == 0 and svc.bypasses == {"pii": 1} and "x-vsr-cache-hit" not in ctx.response_headers
+
+
+async def test_stage_sits_after_selection_and_before_enrichment() -> None:
+    names = [s.name for s in build_pipeline(config(), cache=CacheService(MemoryCache())).stages]
+    assert names.index("selection") < names.index("cache") < names.index("enrich")
+    assert not next(s for s in build_pipeline(config()).stages if isinstance(s, CacheStage)).routing_only
+    assert "cache" not in [s.name for s in build_pipeline(config(enabled=False)).stages]
+
+
+def test_policy_precedence_decision_then_category_then_global() -> None:
+    cfg = RouterConfig.model_validate(
+        {
+            "models": [{"name": "m1", "endpoints": [{"url": "http://127.0.0.1:9"}]}],
+            "decisions": [
+                {"name": "default", "models": [{"model": "m1"}]},
+                {"name": "math", "category": "math", "models": [{"model": "m1"}], "cache": {"ttl_s": 60}},
+                {"name": "off", "models": [{"model": "m1"}], "cache": {"enabled": False, "threshold": 0.5}},
+            ],
+            "cache": {
+                "enabled": True,
+                "threshold": 0.9,
+                "ttl_s": 3600,
+                "categories": {"math": {"threshold": 0.97, "ttl_s": 600, "max_entries": 2}},
+            },
+        }
+    )
+    stage = next(s for s in build_pipeline(cfg).stages if isinstance(s, CacheStage))
+    ctx = RequestContext(ApiKind.CHAT, b"{}", {}, cfg)
+    assert stage.policy(ctx) == Policy(True, 0.9, 3600)  # passthrough: no decision, no category
+    ctx.decision, ctx.category = cfg.decision("default"), "math"
+    assert stage.policy(ctx) == Policy(True, 0.97, 600)  # category beats global
+    ctx.decision = cfg.decision("math")
+    assert stage.policy(ctx) == Policy(True, 0.97, 60)  # decision beats category where it says something
+    ctx.decision = cfg.decision("off")
+    assert stage.policy(ctx).enabled is False
+    backend = stage.service.backend
+    assert isinstance(backend, MemoryCache) and backend.category_quota == {"math": 2}
+
+
+def test_registry_builds_backends_by_name() -> None:
+    backend = create_backend(CacheConfig(max_entries=7))
+    assert isinstance(backend, MemoryCache) and backend.max_entries == 7
+    assert set(BACKENDS) == {"memory", "milvus"}
+    with pytest.raises(KeyError, match="known"):
+        backend_class("redis")

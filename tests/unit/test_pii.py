@@ -1,0 +1,255 @@
+"""PII detector per entity type and format, placeholders and look-alikes, and mask/restore.
+
+Uses the real detector (the shipped spaCy model, offline); the model loads once per test session.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+
+from semrouter.guards.config import PII_TYPES, PiiConfig
+from semrouter.guards.pii import PiiDetector, PiiEntity, Restorer, mask, restore
+
+
+@pytest.fixture(scope="module")
+def det() -> PiiDetector:
+    return PiiDetector.shared(PiiConfig())
+
+
+def found(det: PiiDetector, text: str) -> list[tuple[str, str]]:
+    return [(e.type, text[e.start : e.end]) for e in det.detect(text)]
+
+
+POSITIVES = [
+    ("Contact me at jane.roe42@gmail.com tomorrow.", "EMAIL_ADDRESS", "jane.roe42@gmail.com"),
+    ("Write to k.mueller@uni-heidelberg.de about the grant.", "EMAIL_ADDRESS", "k.mueller@uni-heidelberg.de"),
+    ("Call me on +44 20 7946 0958 after six.", "PHONE_NUMBER", "+44 20 7946 0958"),
+    ("My cell is +1 415 555 2671.", "PHONE_NUMBER", "+1 415 555 2671"),
+    ("Office: 0049 30 1234567, ask for the desk.", "PHONE_NUMBER", "0049 30 1234567"),
+    ("Reach me at (212) 555-7890 any time.", "PHONE_NUMBER", "(212) 555-7890"),
+    ("phone 312-867-5309 please", "PHONE_NUMBER", "312-867-5309"),
+    ("whatsapp +91 98765 43210", "PHONE_NUMBER", "+91 98765 43210"),
+    ("Charge my Visa 4532 0151 1283 0366 for the order.", "CREDIT_CARD", "4532 0151 1283 0366"),
+    ("Card: 4532-0151-1283-0366", "CREDIT_CARD", "4532-0151-1283-0366"),
+    ("My Amex is 3714 496353 98431? no wait, 3400 000000 00009.", "CREDIT_CARD", "3400 000000 00009"),
+    ("mastercard 5425233430109903 expires 04/28", "CREDIT_CARD", "5425233430109903"),
+    ("My SSN is 536-22-1234.", "US_SSN", "536-22-1234"),
+    ("social security number 536 22 1234", "US_SSN", "536 22 1234"),
+    ("SSN: 536221234", "US_SSN", "536221234"),
+    ("Send it to GB33 BUKB 2020 1555 5555 55 today.", "IBAN_CODE", "GB33 BUKB 2020 1555 5555 55"),
+    ("IBAN FR1420041010050500013M02606", "IBAN_CODE", "FR1420041010050500013M02606"),
+    ("Someone at 81.2.69.160 logged into my account.", "IP_ADDRESS", "81.2.69.160"),
+    ("my VPN exit is 2a03:2880:f12f:83:face:b00c:0:25de", "IP_ADDRESS", "2a03:2880:f12f:83:face:b00c:0:25de"),
+    (
+        "I live at 742 Oak Street, Apt 5, Springfield, IL 62704.",
+        "STREET_ADDRESS",
+        "742 Oak Street, Apt 5, Springfield, IL 62704",
+    ),
+    ("Ship to 17066 Heather Grove Apt. 915 please.", "STREET_ADDRESS", "17066 Heather Grove Apt. 915"),
+    ("My new flat: Flat 3, 12 Baker Road, London NW1 6XE.", "STREET_ADDRESS", "Flat 3, 12 Baker Road, London NW1 6XE"),
+    ("Adresse: Hauptstraße 12, 10115 Berlin", "STREET_ADDRESS", "Hauptstraße 12, 10115 Berlin"),
+    ("I was born on 03/14/1985 in Ohio.", "DATE_OF_BIRTH", "03/14/1985"),
+    ("DOB: 14 March 1985", "DATE_OF_BIRTH", "14 March 1985"),
+    ("date of birth 1985-03-14", "DATE_OF_BIRTH", "1985-03-14"),
+    ("My driver's license number is D1234567.", "US_DRIVER_LICENSE", "D1234567"),
+    ("DL# S530-4608-1234 was suspended", "US_DRIVER_LICENSE", "S530-4608-1234"),
+    ("passport number 123456789, expires 2030", "PASSPORT", "123456789"),
+    ("Passport: X12345678", "PASSPORT", "X12345678"),
+    ("MRN: 00482913, admitted Monday", "MEDICAL_RECORD", "00482913"),
+    ("patient ID 7731-2291 needs follow-up", "MEDICAL_RECORD", "7731-2291"),
+    ("Hi, my name is Jessica Miller and I need help.", "PERSON", "Jessica Miller"),
+    ("Please draft an email to Robert Chen about the delay.", "PERSON", "Robert Chen"),
+    ("Dear Rémy Thibault, thank you for applying.", "PERSON", "Rémy Thibault"),
+    ("My landlord Klaus-Werner Heinrich kept my deposit.", "PERSON", "Klaus-Werner Heinrich"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), POSITIVES, ids=[f"{k}:{v}" for _, k, v in POSITIVES])
+def test_detects_each_type_and_format(det: PiiDetector, text: str, kind: str, value: str) -> None:
+    assert (kind, value) in found(det, text)
+
+
+def test_every_type_is_covered_by_a_positive_case() -> None:
+    assert {k for _, k, _ in POSITIVES} == set(PII_TYPES)
+
+
+BENIGN = [
+    # documentation placeholders
+    "Use alice@example.com or user@example.org in the docs, and admin@test.invalid in tests.",
+    "In the film she dials 555-0123, and the ad says (415) 555-0199.",
+    "Why does ping 192.0.2.10 fail? Also 198.51.100.7 and 203.0.113.99 and 2001:db8::1.",
+    "My router is at 192.168.1.1 and the VM at 10.0.0.5; localhost is 127.0.0.1.",
+    "Set DNS to 8.8.8.8 and 1.1.1.1.",
+    "ssh git@github.com fails with publickey.",
+    # look-alikes
+    "Find the book with ISBN 978-3-16-148410-0.",
+    "We upgraded to version 1.2.3.4 and build 10.0.19045.3570.",
+    "The OID 1.3.6.1.4.1.311 belongs to Microsoft.",
+    "Is 550e8400-e29b-41d4-a716-446655440000 a v4 UUID?",
+    "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 matches.",
+    "Order #4829137744 has not arrived.",
+    "Compute 18446744073709551616 mod 97.",
+    "Call the function with 1234567890 as the seed.",
+    "Call 1-800-356-9377 to order flowers.",
+    "CAS number 7732-18-5 is water.",
+    # test numbers and checksum failures
+    "Stripe's test card 4242 4242 4242 4242 and 4111 1111 1111 1111 and AmEx 3782 822463 10005.",
+    "Does 4532 0151 1283 0367 pass Luhn?",
+    "Why is DE89 3704 0044 0532 0130 01 rejected by the validator?",
+    "The textbook IBAN GB82 WEST 1234 5698 7654 32 explains the check digits.",
+    "The sample SSN 123-45-6789 and 000-12-3456 and 666-12-3456 were never issued.",
+    # dates and people
+    "On July 20, 1969, Apollo 11 landed. The Battle of Hastings was on 14 October 1066.",
+    "Albert Einstein was born on March 14, 1879. Marie Curie was born on 7 November 1867.",
+    "My kid's birthday party is on 05/14/2024; plan games.",
+    "Why is Newton's second law F = ma? Compare the Bohr model with Schrödinger's.",
+    "Write a letter to Isaac Newton explaining modern physics.",
+    "Carol sued Dave for breach of contract; was the promise enforceable?",
+    "Mr. Rogers' Neighborhood aired for 33 years.",
+    "Dear Hiring Manager, please find my application attached.",
+    # famous addresses
+    "Sherlock Holmes lived at 221B Baker Street; the White House is at 1600 Pennsylvania Avenue.",
+]
+
+
+@pytest.mark.parametrize("text", BENIGN)
+def test_placeholders_and_lookalikes_are_not_flagged(det: PiiDetector, text: str) -> None:
+    assert found(det, text) == []
+
+
+def test_a_bare_name_needs_personal_context(det: PiiDetector) -> None:
+    assert found(det, "Compare the views of Thomas Fischer and others on trade.") == []
+    # the same name becomes personal data next to other personal data
+    assert ("PERSON", "Thomas Fischer") in found(det, "Thomas Fischer, thomas.f@gmail.com, asked about trade.")
+    # and a lower min_score flags it anyway (a deployment that wants every full name masked)
+    low = PiiDetector(min_score=0.4)
+    assert ("PERSON", "Thomas Fischer") in found(low, "Compare the views of Thomas Fischer and others on trade.")
+
+
+def test_luhn_and_iban_checksums(det: PiiDetector) -> None:
+    assert found(det, "card 4532015112830366") == [("CREDIT_CARD", "4532015112830366")]
+    assert found(det, "card 4532015112830367") == []
+    assert found(det, "IBAN GB33BUKB20201555555555") == [("IBAN_CODE", "GB33BUKB20201555555555")]
+    assert found(det, "IBAN GB34BUKB20201555555555") == []
+
+
+def test_context_bound_types_need_their_context(det: PiiDetector) -> None:
+    assert found(det, "The code 123456789 is printed on the box.") == []
+    assert found(det, "The event was on 03/14/1985 in Ohio.") == []
+    assert found(det, "Record 00482913 was archived.") == []
+
+
+def test_config_filters_types_and_scores() -> None:
+    only_email = PiiDetector(types=["EMAIL_ADDRESS"], ner=False)
+    text = "mail jane.roe42@gmail.com, SSN 536-22-1234"
+    assert [e.type for e in only_email.detect(text)] == ["EMAIL_ADDRESS"]
+    strict = PiiDetector(min_score=0.92, ner=False)
+    assert [e.type for e in strict.detect(text)] == ["US_SSN"]  # 0.95 with SSN context; e-mail scores 0.9
+    with pytest.raises(ValueError, match="unknown"):
+        PiiDetector(types=["SHOE_SIZE"])
+
+
+def test_regex_only_mode_still_finds_introduced_names() -> None:
+    det = PiiDetector(ner=False)
+    assert det.ner is None
+    text = "Hello, my name is Jessica Miller, reach me at jessica.m@gmail.com"
+    assert ("PERSON", "Jessica Miller") in found(det, text)
+
+
+def test_entities_are_sorted_non_overlapping_with_scores(det: PiiDetector) -> None:
+    text = "Patient Mason Rodriguez, DOB 10/18/1962, MRN 7073685311, phone (212) 555-7890, mail m.rod@gmail.com"
+    ents = det.detect(text)
+    assert [e.start for e in ents] == sorted(e.start for e in ents)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(ents))
+    assert all(0.5 <= e.score <= 1.0 for e in ents)
+    # "MRN 7073685311" is also a valid US phone number: the context-bound type wins the overlap
+    assert ("MEDICAL_RECORD", "7073685311") in found(det, text)
+    assert {e.type for e in ents} == {"PERSON", "DATE_OF_BIRTH", "MEDICAL_RECORD", "PHONE_NUMBER", "EMAIL_ADDRESS"}
+
+
+def test_shared_is_cached_per_config() -> None:
+    a = PiiDetector.shared(PiiConfig())
+    assert PiiDetector.shared(PiiConfig()) is a
+    assert PiiDetector.shared(PiiConfig(min_score=0.7)) is not a
+
+
+def test_concurrent_detect_from_threads(det: PiiDetector) -> None:
+    text = "Dear Robert Chen, your card 4532 0151 1283 0366 was charged; call +1 415 555 2671."
+    expected = det.detect(text)
+    results: list[list[PiiEntity]] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(10):
+            r = det.detect(text)
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 40 and all(r == expected for r in results)
+
+
+def test_long_text_reads_ner_windows_around_cues(det: PiiDetector) -> None:
+    filler = "The committee reviewed the quarterly numbers and found nothing unusual. " * 60
+    text = filler + "Please forward this to my colleague Danielle Ollivier today. " + filler
+    assert ("PERSON", "Danielle Ollivier") in found(det, text)
+
+
+# ------------------------------------------------------------------------------------------- mask / restore
+
+
+def test_mask_numbers_distinct_values_and_reuses_repeated_ones(det: PiiDetector) -> None:
+    text = "Mail anna.b@gmail.com or tom.k@gmail.com; again: anna.b@gmail.com. Card 4532 0151 1283 0366."
+    masked, mapping = mask(text, det.detect(text))
+    assert masked == "Mail <EMAIL_ADDRESS> or <EMAIL_ADDRESS_2>; again: <EMAIL_ADDRESS>. Card <CREDIT_CARD>."
+    assert mapping == {
+        "<EMAIL_ADDRESS>": "anna.b@gmail.com",
+        "<EMAIL_ADDRESS_2>": "tom.k@gmail.com",
+        "<CREDIT_CARD>": "4532 0151 1283 0366",
+    }
+    assert restore(masked, mapping) == text
+
+
+def test_mask_skips_overlapping_spans() -> None:
+    text = "abc 12345 def"
+    ents = [PiiEntity("US_SSN", 4, 9, 0.9), PiiEntity("PHONE_NUMBER", 6, 13, 0.8)]
+    assert mask(text, ents) == ("abc <US_SSN> def", {"<US_SSN>": "12345"})
+
+
+def test_mask_round_trip_on_every_positive(det: PiiDetector) -> None:
+    for text, _, value in POSITIVES:
+        masked, mapping = mask(text, det.detect(text))
+        assert value not in masked
+        assert restore(masked, mapping) == text
+
+
+def test_restorer_holds_back_split_placeholders() -> None:
+    mapping = {"<PERSON>": "Ann Lee", "<PERSON_2>": "Bo Chan", "<EMAIL_ADDRESS>": "ann@gmail.com"}
+    answer = "Hi <PERSON>, I wrote to <PERSON_2> at <EMAIL_ADDRESS>. 3 < 4 and <b>bold</b> <PERS"
+    expected = "Hi Ann Lee, I wrote to Bo Chan at ann@gmail.com. 3 < 4 and <b>bold</b> <PERS"
+    for size in (1, 2, 3, 5, 7, 64):
+        r = Restorer(mapping)
+        pieces = [answer[i : i + size] for i in range(0, len(answer), size)]
+        out = []
+        for p in pieces:
+            emitted = r.feed(p)
+            assert "<PERS" not in emitted and "<EMAIL" not in emitted  # never half a placeholder
+            out.append(emitted)
+        out.append(r.flush())
+        assert "".join(out) == expected, size
+
+
+def test_restorer_emits_immediately_when_nothing_can_be_a_placeholder() -> None:
+    r = Restorer({"<PERSON>": "Ann"})
+    assert r.feed("plain text ") == "plain text "
+    assert r.feed("<PER") == ""
+    assert r.feed("SON> ok") == "Ann ok"
+    assert r.feed("<div>") == "<div>"
+    assert Restorer({}).feed("<PERSON>") == "<PERSON>"
