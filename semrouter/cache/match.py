@@ -18,7 +18,7 @@ drops most real paraphrases, so the cache serves a hit only when the similarity 
 * **negation polarity** — the parity of negation cues (not, n't, never, without, no, ...);
 * **contrast families** — words that name mutually exclusive variants of the same question (symptoms /
   causes / treatment, advantages / disadvantages, encrypt / decrypt, minimum / maximum, the arithmetic
-  operator, ...): when both sides use a family, they must use the same members;
+  operator, ...): when both sides use a family, they must share a member;
 * **direction** — "USD to EUR" against "EUR to USD" (the same terms around to / into / than / ->,
   reversed);
 * **language and script** — the dominant script must match, and within Latin script the language
@@ -29,12 +29,19 @@ Everything is regular expressions and set look-ups over a bounded text, memoised
 costs tens of microseconds and is deterministic. It is deliberately conservative: when in doubt it says
 "incompatible", which costs one upstream call, whereas a false hit serves a wrong answer.
 
-Known blind spots (measured in ``tests/unit/test_cache_quality.py``, listed in the docs): a different
-question about the same things that uses no contrast word ("How do I sort a list in Python?" vs
-"... reverse ..."), which only the similarity threshold stops; entities typed in lower case that are not
-in the gazetteer ("can dogs eat grapes" vs "can cats eat grapes" passes only if the threshold stops it);
-sentence-initial proper nouns without a second capitalised word; paraphrases that change the negation
-wording ("avoid X" vs "don't X") or spell a number differently ("a dozen") miss (safe side).
+Known blind spots (the quality gate is ``tests/unit/test_cache_quality.py``; numbers in the docs):
+
+* a different question about the same things with no contrast word ("How do I sort a list?" vs "How do
+  I shuffle a list?" is caught, "... flatten a list?" is not) — only the similarity threshold stops it;
+* lower-case entities outside the gazetteer ("salary of a nurse" vs "of a teacher", "ethanol" vs
+  "methanol"), and sentence-initial proper nouns ("Paris is ..."): the other side's capitalised or
+  gazetteer terms usually catch the swap, the threshold otherwise;
+* strictness that costs hits, never correctness: a negation reworded ("avoid crowds" vs "not big
+  crowds"), numbers spelled differently ("World War I" vs "1", "six-sided", "a dozen"), a unit the other
+  side leaves implicit ("how many hours of sleep" vs "how much sleep"), a capitalised word the other side
+  omits ("continents on Earth" is fine, "... in Europe" is not);
+* language detection covers en/es/fr/de/it/pt/nl by function words and other scripts by code points;
+  a short Latin-script text in another language can go undetected (then only the threshold applies).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ _HEAD_CHARS = 2048
 _TAIL_CHARS = 2048
 _DIGEST_MARK = "\u2063#"  # invisible separator + '#': cannot come out of whitespace-collapsed user text
 _DIGEST_HEX = 16
+_DIGEST_WINDOW = 32_768  # the digest covers the first and last 32k characters (whole text if shorter)
 MAX_NORMALIZED_CHARS = _HEAD_CHARS + 3 + _TAIL_CHARS + len(_DIGEST_MARK) + _DIGEST_HEX
 """Upper bound on ``len(normalize(text))`` (4,117 characters), whatever the input size."""
 
@@ -65,20 +73,24 @@ def normalize(text: str) -> str:
     NFKC-normalised (full-width digits and letters become ASCII), whitespace collapsed to single spaces,
     case *kept* (capitalisation is how proper nouns are recognised on the stored side). Texts longer than
     4,096 characters keep their first and last 2,048 characters joined by `` … `` plus a 16-hex digest of
-    the full text's numbers and salient terms, so two long prompts that differ only in the middle are
-    still told apart; the result is never longer than ``MAX_NORMALIZED_CHARS``. Idempotent.
+    the numbers and salient terms of the whole text (of its first and last 32k characters beyond 64k), so
+    two long prompts that differ only in the middle are still told apart; the result is never longer than
+    ``MAX_NORMALIZED_CHARS``. Idempotent.
     """
     if _DIGEST_MARK in text:  # already normalised (and cut): keep it as is
         return text
     flat = _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
     if len(flat) <= _HEAD_CHARS + _TAIL_CHARS:
         return flat
-    feats = _features(flat)
+    # bounded work for a multi-megabyte prompt
+    big = len(flat) > 2 * _DIGEST_WINDOW
+    flat_for_digest = flat[:_DIGEST_WINDOW] + " " + flat[-_DIGEST_WINDOW:] if big else flat
+    feats = _features.__wrapped__(flat_for_digest)  # not memoised: one-off and large
     material = "\x1f".join(
         [
             *sorted(feats.numbers.elements()),
             "\x1e",
-            *sorted(feats.terms),
+            *sorted(" ".join(t) for t in feats.terms),
             "\x1e",
             *sorted(feats.phrases),
             "\x1e",
@@ -114,6 +126,7 @@ def hit_ok(similarity: float, threshold: float, query_text: str, stored: str) ->
 @dataclass(frozen=True, slots=True)
 class _Features:
     stems: frozenset[str]  # every word, lower-cased and stemmed: what "occurs in the text" means
+    initials: str  # first letters of the content words: "artificial intelligence" spells "ai"
     flat: str  # lower-cased text with quotes removed, for substring checks of phrases
     numbers: Counter[str]  # canonical numeric values (multiset)
     number_order: tuple[str, ...]
@@ -138,9 +151,9 @@ def _digest(norm: str) -> str:
 
 
 # Words: letters (any script), inner apostrophes/digits/underscores, and the C++ / C# spellings.
-_WORD = re.compile(r"[^\W\d_](?:[\w'’]*[^\W_])?(?:\+\+|#)?")
+_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019]*[^\W_])?(?:\+\+|#)?")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(k\b|st\b|nd\b|rd\b|th\b)?", re.IGNORECASE)
-_ARITH = re.compile(r"(?<=[\d)])\s*([-+*/×÷^x]|\*\*)\s*(?=[\d(])")
+_ARITH = re.compile(r"(?<=[\d)])\s*([-+*/\u00d7\u00f7^x]|\*\*)\s*(?=[\d(])")  # x, multiplication sign
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`|(?<!\w)'([^'\n]{2,200})'(?!\w)")
 _CODE = re.compile(
     r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"  # dotted: os.path.join, file.txt, obj.method()
@@ -151,22 +164,30 @@ _CODE = re.compile(
 )
 _SENTENCE_END = frozenset(".!?:;\n¿¡•*-#>(\"'“")
 
+
+def _split(words: str) -> list[str]:
+    """Word lists are written as one string (readable, diff-friendly), split once at import."""
+    return words.split()
+
+
 _NEGATIONS = frozenset(
-    "not no never without cannot nothing none nobody neither nor nowhere unable dont cant wont isnt arent wasnt "
-    "werent doesnt didnt shouldnt wouldnt couldnt havent hasnt hadnt mustnt neednt aint".split()
+    _split(
+        "not no never without cannot nothing none nobody neither nor nowhere unable dont cant wont isnt "
+        "arent wasnt werent doesnt didnt shouldnt wouldnt couldnt havent hasnt hadnt mustnt neednt aint"
+    )
 )
 _NOT_NEGATING = (("not", "only"), ("no", "matter"), ("no", "doubt"), ("not", "just"))
 
 _NUM_UNITS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen".split()
+        _split(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+            "sixteen seventeen eighteen nineteen"
+        )
     )
 }
-_NUM_TENS = {
-    w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
-}
+_NUM_TENS = {w: 10 * (i + 2) for i, w in enumerate(_split("twenty thirty forty fifty sixty seventy eighty ninety"))}
 _NUM_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 
 
@@ -174,7 +195,7 @@ _NUM_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10
 def _stem(word: str) -> str:
     """Lower-case, drop a possessive, fold plurals: -ies→y, then a final -s, then a final -e, so "case" /
     "cases", "box" / "boxes", "city" / "cities" meet. Not a linguistic stem, only the same on both sides."""
-    w = word.lower().replace("’", "'")
+    w = word.lower().replace("\u2019", "'")
     if w.endswith("'s"):
         w = w[:-2]
     if len(w) > 4 and w.endswith("ies"):
@@ -248,33 +269,70 @@ _GAZETTEER = _gaz(
 _TIME_UNITS = _gaz(
     "second minute hour day week month year decade century meter metre cm mm inch foot feet yard gram pound "
     "ounce oz ton tonne cup tablespoon tbsp teaspoon tsp pint quart watt kilowatt volt amp ampere ohm joule "
-    "calorie kcal hertz byte bit percent acre hectare degree"
+    "calorie kcal hertz byte bit percent acre hectare"
 )
 # Spellings of one unit, so "5 km" and "5 kilometres" carry the same value.
 _UNIT_CANON = {
     _stem(w): canon
     for canon, spellings in {
-        "km": "km kms kilometer kilometre", "mile": "mile mi", "m": "m meter metre", "kg": "kg kilo kilogram",
-        "lb": "lb lbs pound", "g": "g gram", "l": "l liter litre", "ml": "ml milliliter millilitre",
-        "h": "h hr hrs hour", "min": "min minute", "s": "s sec second", "c": "c celsius °c", "f": "fahrenheit °f",
-        "%": "% percent", "cm": "cm centimeter centimetre", "mm": "mm millimeter millimetre",
-        "usd": "usd dollar $", "eur": "eur euro €", "gbp": "gbp £", "jpy": "jpy yen ¥", "am": "am a.m.",
-        "pm": "pm p.m.", "k": "k",
+        "km": "km kms kilometer kilometre",
+        "mile": "mile mi",
+        "m": "m meter metre",
+        "kg": "kg kilo kilogram",
+        "lb": "lb lbs pound",
+        "g": "g gram",
+        "l": "l liter litre",
+        "ml": "ml milliliter millilitre",
+        "h": "h hr hrs hour",
+        "min": "min minute",
+        "s": "s sec second",
+        "c": "c celsius",
+        "f": "f fahrenheit",
+        "%": "% percent",
+        "cm": "cm centimeter centimetre",
+        "mm": "mm millimeter millimetre",
+        "usd": "usd dollar $",
+        "eur": "eur euro €",
+        "gbp": "gbp £",
+        "jpy": "jpy yen ¥",
+        "am": "am a.m.",
+        "pm": "pm p.m.",
+        "k": "k",
+        "day": "day d",
+        "week": "week wk",
+        "month": "month mo",
+        "year": "year yr",
+        "decade": "decade",
+        "century": "century centurie",
+        "°f": "f",
+        "°c": "c",
     }.items()
     for w in spellings.split()
 }
-_NOT_ENTITIES = frozenset({"i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "a"})
+_NOT_ENTITIES = frozenset({"i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "a", "earth"})
 
 # Contrast families: each family lists mutually exclusive meanings, each meaning a set of synonyms. When
 # both texts use a family they must share at least one meaning ("symptoms" vs "causes" of an illness).
 _CONTRAST_SPEC: tuple[tuple[str, ...], ...] = (
-    ("symptom symptoms sign signs", "cause causes caused causing", "treatment treatments treat treated cure "
-     "cures therapy", "prevention prevent prevented preventing", "diagnosis diagnose diagnosed", "risk risks",
-     "complication complications", "prognosis"),
-    ("advantage advantages benefit benefits pro pros upside upsides", "disadvantage disadvantages drawback "
-     "drawbacks con cons downside downsides"),
-    ("increase increases increasing raise raising grow", "decrease decreases decreasing lower lowering reduce "
-     "reducing shrink"),
+    (
+        "symptom symptoms sign signs",
+        "cause causes caused causing",
+        "treatment treatments treat treated cure cures therapy",
+        "prevention prevent prevented preventing",
+        "diagnosis diagnose diagnosed",
+        "risk risks",
+        "complication complications",
+        "prognosis",
+    ),
+    (
+        "advantage advantages benefit benefits pro pros upside upsides",
+        "disadvantage disadvantages drawback drawbacks con cons downside downsides risk risks danger dangers harm",
+    ),
+    ("boiling boil", "melting melt", "freezing freeze"),
+    (
+        "increase increases increasing raise raising grow",
+        "decrease decreases decreasing lower lowering reduce reducing shrink",
+    ),
     ("buy buying purchase purchasing", "sell selling"),
     ("encrypt encrypting encryption", "decrypt decrypting decryption"),
     ("encode encoding", "decode decoding"),
@@ -319,8 +377,15 @@ _CONTRAST_SPEC: tuple[tuple[str, ...], ...] = (
     ("hire hiring", "fire firing"),
     ("weekday weekdays", "weekend weekends"),
     ("debit", "credit"),
-    ("plus add sum", "minus subtract difference", "times multiply multiplied product", "divided divide quotient",
-     "power exponent", "squared square", "cubed cube"),
+    (
+        "plus add sum",
+        "minus subtract difference",
+        "times multiply multiplied product",
+        "divided divide quotient",
+        "power exponent",
+        "squared square",
+        "cubed cube",
+    ),
     ("radius", "diameter"),
     ("up upward", "down downward"),
     ("mean average", "median", "mode"),
@@ -348,7 +413,7 @@ def _build_contrasts() -> dict[str, tuple[tuple[int, int], ...]]:
 def _arith_family() -> dict[str, tuple[int, int]]:
     """Operator symbols between numbers -> the arithmetic family's meanings (words are in the table)."""
     fam = next(i for i, f in enumerate(_CONTRAST_SPEC) if f[0].startswith("plus "))
-    symbols = {"+": 0, "-": 1, "*": 2, "×": 2, "x": 2, "/": 3, "÷": 3, "^": 4, "**": 4}
+    symbols = {"+": 0, "-": 1, "*": 2, "\u00d7": 2, "x": 2, "/": 3, "÷": 3, "^": 4, "**": 4}
     return {sym: (fam, mem) for sym, mem in symbols.items()}
 
 
@@ -356,26 +421,52 @@ _DIRECTION_WORDS = frozenset({"to", "into", "than", "->", "→", "vs"})
 _NONCOMMUTATIVE = frozenset({"-", "/", "÷", "^", "**", "minus", "subtract", "divided", "divide", "power"})
 
 _LANG_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the is are what how why which who does do can you your my of and to in for with it this "
-                    "that from should would please as an at on by be or if so no up me we he she all any about like "
-                    "use make get more some only also just not but have has will when where there their "
-                    "they them than then into out over between without before after while each per".split()),
-    "es": frozenset("el la los las es qué que cómo como cuál por para un una y con mi del está son puedo "
-                    "hacer se dónde cuánto cuántos".split()),
-    "fr": frozenset("le la les est quel quelle quels comment des du pour un une et avec mon je vous qu'est-ce "
-                    "qu'est ce sont dans pourquoi faire combien où".split()),
-    "de": frozenset("der die das ist wie was und ein eine für mit ich nicht zu den dem von ist sind kann "
-                    "warum welche wo wieviel viele".split()),
-    "it": frozenset("il lo gli è come che cosa di del per un una e con mio sono della qual quale perché "
-                    "fare quanto dove".split()),
-    "pt": frozenset("o os as é como que de do da para um uma e com meu você não são qual por quanto onde "
-                    "fazer posso".split()),
-    "nl": frozenset("de het een is hoe wat van voor en met ik niet zijn waarom welke kan waar".split()),
+    "en": frozenset(
+        _split(
+            "the is are what how why which who does do can you your my of and to in for with it this that "
+            "from should would please as an at on by be or if so no up me we he she all any about like use "
+            "make get more some only also just not but have has will when where there their they them than "
+            "then into out over between without before after while each per"
+        )
+    ),
+    "es": frozenset(
+        _split(
+            "el la los las es qué que cómo como cuál cuáles por para un una y con mi del está son puedo hacer "
+            "se dónde cuánto cuántos de lo al muy pero más porque también hay"
+        )
+    ),
+    "fr": frozenset(
+        _split(
+            "le la les est quel quelle quels comment des du pour un une et avec mon je vous qu'est-ce qu'est "
+            "ce sont dans pourquoi faire combien où que qui de la en sur pas c'est est-ce il elle nous mais "
+            "ou faut"
+        )
+    ),
+    "de": frozenset(
+        _split(
+            "der die das ist wie was und ein eine für mit ich nicht zu den dem von ist sind kann warum welche "
+            "wo wieviel viele auf auch mein einen im ich"
+        )
+    ),
+    "it": frozenset(
+        _split(
+            "il lo gli è come che cosa di del per un una e con mio sono della qual quale perché fare quanto "
+            "dove di non cos'è anche ma sul"
+        )
+    ),
+    "pt": frozenset(
+        _split(
+            "o os as é como que de do da para um uma e com meu você não são qual por quanto onde fazer posso "
+            "também mas muito está"
+        )
+    ),
+    "nl": frozenset(_split("de het een is hoe wat van voor en met ik niet zijn waarom welke kan waar")),
 }
 # A word counts for a language only if it is not a function word of English too ("de", "la", "a" are).
 # Single letters ("o", "e", "y") are dropped too: "Big O notation" is not Portuguese.
 _LANG_DISTINCT: dict[str, frozenset[str]] = {
-    lang: frozenset(w for w in words if len(w) > 1) - (_LANG_WORDS["en"] if lang != "en" else frozenset())
+    lang: frozenset(w for w in words if len(w) > 1 or not w.isascii())
+    - (_LANG_WORDS["en"] if lang != "en" else frozenset())
     for lang, words in _LANG_WORDS.items()
 }
 
@@ -405,7 +496,7 @@ def _canonical_number(raw: str, suffix: str | None) -> str:
     if suffix and suffix.lower() == "k":
         value *= 1000
     text = format(value.normalize(), "f")
-    return text
+    return text + "th" if suffix and suffix.lower() in ("st", "nd", "rd", "th") else text  # "10th" is not "10"
 
 
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
@@ -446,6 +537,8 @@ def _script(text: str) -> str:
 
 
 def _language(words: list[str]) -> str | None:
+    """en, es, fr, de, it, pt, nl from function words; "xx" for "not English, not sure which" (accented words,
+    no English function word); ``None`` when unsure. ``_same_language`` treats "xx" as any non-English."""
     scores = {lang: sum(1 for w in words if w in vocab) for lang, vocab in _LANG_DISTINCT.items()}
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     (best, top), (_, second) = ranked[0], ranked[1]
@@ -453,7 +546,19 @@ def _language(words: list[str]) -> str | None:
         return best
     if top >= 1 and second == 0 and len(words) <= 6:
         return best
+    accented = sum(1 for w in words if not w.isascii() and _LATIN_ACCENT.search(w))
+    if scores["en"] == 0 and accented and (top >= 1 or accented >= 2):
+        return "xx"
     return None
+
+
+_LATIN_ACCENT = re.compile(r"[à-öø-ÿœß]")
+
+
+def _same_language(a: str | None, b: str | None) -> bool:
+    if a is None or b is None or a == b:
+        return True
+    return "xx" in (a, b) and "en" not in (a, b)
 
 
 def _written_numbers(lower_words: list[str]) -> tuple[list[str], bool]:
@@ -522,7 +627,7 @@ def _features(text: str) -> _Features:
     for m in _WORD.finditer(text):
         spans.append(m.span())
         words.append(m.group())
-    lower = [w.lower().replace("’", "'") for w in words]
+    lower = [w.lower().replace("\u2019", "'") for w in words]
     stemmed = [_canon(w) for w in lower]
     stems = frozenset(stemmed) | frozenset(lower) | frozenset(_stem(w) for w in lower)
 
@@ -538,6 +643,7 @@ def _features(text: str) -> _Features:
     numbers.extend(written)
     if lone_one and numbers:
         numbers.append("1")
+    stems |= {n.split(" ", 1)[1] for n in numbers if " " in n}  # "15%" holds the unit "%" that "percent" names
     ops = {m.group(1) for m in _ARITH.finditer(text)}
     noncommutative = bool(ops & _NONCOMMUTATIVE) or any(w in _NONCOMMUTATIVE for w in lower)
 
@@ -553,26 +659,26 @@ def _features(text: str) -> _Features:
         if lw not in _NOT_ENTITIES:
             if len(w) >= 2 and w.isupper() and any(c.isalpha() for c in w):
                 is_entity = True  # acronym: USA, HTTP, even at a sentence start
-            elif len(w) == 1 and w.isupper():
-                is_entity = not initial[idx]
-            elif w[0].isupper() and not title_case:
+            elif (len(w) == 1 and w.isupper()) or (w[0].isupper() and not title_case):
                 is_entity = not initial[idx]
             elif any(c.isupper() for c in w[1:]) and w[0].islower():
                 is_entity = True  # iPhone, eBay
         if is_entity:
-            run.append(_stem(w))
+            run.append(_canon(w))
             continue
         if run:
             terms.add(tuple(run))
             run = []
         st = stemmed[idx]
-        if st in _GAZETTEER or lw in _GAZETTEER:
-            terms.add((st,))
-        elif st in _TIME_UNITS and idx > 0 and _follows_number(text, spans[idx][0]):
+        if (
+            st in _GAZETTEER
+            or lw in _GAZETTEER
+            or (st in _TIME_UNITS and idx > 0 and _follows_number(text, spans[idx][0]))
+        ):
             terms.add((st,))
     if run:
         terms.add(tuple(run))
-    # words of a multi-word entity also count one by one: "New York" must match "york" on the other side
+    # a multi-word entity ("New York") occurs on the other side when each of its words does (``_term_in``)
     phrases = {p for p in quoted if p}
     phrases.update(m.group().lower() for m in _CODE.finditer(unquoted))
 
@@ -596,11 +702,13 @@ def _features(text: str) -> _Features:
     contrasts = tuple(sorted((f, frozenset(ms)) for f, ms in used.items()))
 
     # direction: salient terms or numbers on both sides of to / into / than / ->
-    directed = _directed_pairs(text, spans, lower, stemmed, terms)
+    directed = _directed_pairs(text, spans, lower, stemmed, terms) | _than_pairs(lower, stemmed)
 
     lang_words = [w.lower() for w in _WORD.findall(unquoted)]
+    initials = "".join(w[0] for w in lower if w not in _FILLER)
     return _Features(
         stems=stems,
+        initials=initials,
         flat=flat,
         numbers=Counter(numbers),
         number_order=tuple(numbers),
@@ -615,7 +723,11 @@ def _features(text: str) -> _Features:
     )
 
 
-_NUM_BEFORE = re.compile(r"\b(?:a|an|per|each|every|couple of|few)\s*$", re.IGNORECASE)
+_NUM_BEFORE = re.compile(
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|a|an|per|each|every|many|much|couple of|few))\s*-?\s*$",
+    re.IGNORECASE,
+)
 
 
 _UNIT_AFTER = re.compile(r"[\s-]?(?:degrees?\s)?(°[cf]|%|[^\W\d_]+)", re.IGNORECASE)
@@ -628,7 +740,8 @@ def _unit_after(text: str, end: int) -> str | None:
 
 
 def _follows_number(text: str, start: int) -> bool:
-    """"per day", "a week": a unit with an implied count (a numeral carries its unit in the number value)."""
+    """ "5 days", "per day", "a week", "how many days": the unit matters (the other side may carry it as the
+    unit of a number value, which counts as occurring there)."""
     return bool(_NUM_BEFORE.search(text[max(0, start - 16) : start]))
 
 
@@ -655,7 +768,33 @@ def _directed_pairs(
     return frozenset(pairs)
 
 
+_FILLER = frozenset(_split("a an the of and or to in on for with is are be by at as"))
+
+
+def _than_pairs(lower: list[str], stemmed: list[str]) -> frozenset[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(X, Y) from "X bigger than Y" / "X more expensive than Y", so the reversed comparison differs."""
+    pairs = set()
+    for i, w in enumerate(lower):
+        if w != "than" or i < 2 or i + 1 >= len(lower):
+            continue
+        j = i - 1
+        if j >= 1 and lower[j - 1] in ("more", "less"):
+            j -= 2
+        elif lower[j].endswith("er"):
+            j -= 1
+        while j >= 0 and lower[j] in _FILLER:
+            j -= 1
+        k = i + 1
+        while k < len(lower) and lower[k] in _FILLER:
+            k += 1
+        if j >= 0 and k < len(lower) and stemmed[j] != stemmed[k]:
+            pairs.add(((stemmed[j],), (stemmed[k],)))
+    return frozenset(pairs)
+
+
 def _term_in(term: tuple[str, ...], other: _Features) -> bool:
+    if len(term) == 1 and 2 <= len(term[0]) <= 5 and term[0].isalpha() and term[0] in other.initials:
+        return True  # an acronym spelled out on the other side: "AI" / "artificial intelligence"
     return all(w in other.stems or _prefix_in(w, other.stems) for w in term)
 
 
@@ -679,7 +818,7 @@ def _prefix_in(word: str, stems: frozenset[str]) -> bool:
 def _compatible_features(a: _Features, b: _Features) -> bool:
     if a.script != b.script and a.script and b.script:
         return False
-    if a.language is not None and b.language is not None and a.language != b.language:
+    if not _same_language(a.language, b.language):
         return False
     if a.numbers != b.numbers:
         return False
@@ -697,4 +836,4 @@ def _compatible_features(a: _Features, b: _Features) -> bool:
         for fam in fams_a.keys() & fams_b.keys():
             if not fams_a[fam] & fams_b[fam]:  # "symptoms" vs "causes"; "start ... without stopping" vs "stop" is fine
                 return False
-    return not any((r, l) in b.directed and (l, r) not in b.directed for (l, r) in a.directed)
+    return not any((rhs, lhs) in b.directed and (lhs, rhs) not in b.directed for (lhs, rhs) in a.directed)
