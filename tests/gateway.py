@@ -150,7 +150,8 @@ class VllmRouter(Server):
         assert binary is not None
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--enable-igw", "--policy", "round_robin"]
-        args += ["--log-level", "warning"]
+        # its metrics exporter would bind the fixed port 29000: a free one, so two routers can coexist
+        args += ["--log-level", "warning", "--prometheus-port", str(free_port())]
         self.proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             self.wait_ready()

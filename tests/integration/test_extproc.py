@@ -119,7 +119,7 @@ def test_request_id_and_rewritten_body_reach_the_worker_intact(gateway: Gateway)
     """The rewritten body is longer than the client's: a wrong content-length would truncate it or make
     Envoy fail the request, and a long body checks the buffered rewrite end to end."""
     gateway.clear()
-    text = MATH + " " + "Show every step. " * 400
+    text = MATH + " Please show every step of the working, explain each substitution, and check the result." * 60
     status, headers, body = gateway.post(chat("auto", text), {"x-request-id": "req-ext-1"})
     assert status == 200, body
     assert headers["x-request-id"] == "req-ext-1"
