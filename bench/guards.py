@@ -42,25 +42,32 @@ VARIANTS: dict[str, dict[str, Any]] = {
 LENGTHS = (16, 64, 512)
 
 
-async def measure(guards: dict[str, Any], n: int) -> dict[int, tuple[float, float]]:
-    raw = yaml.safe_load(DEFAULT.read_text())
-    raw["guards"] = guards
-    cfg = parse_config(yaml.safe_dump(raw), "bench-guards")
-    pipe = build_pipeline(cfg)
-    out = {}
+async def measure(n: int) -> dict[str, dict[int, tuple[float, float]]]:
+    """Every variant on the same prompts, interleaved request by request, so background load on a shared
+    machine hits all variants alike instead of whichever happened to run during it."""
+    pipes = {}
+    for name, guards in VARIANTS.items():
+        raw = yaml.safe_load(DEFAULT.read_text())
+        raw["guards"] = guards
+        raw["cache"] = {"enabled": False}  # the guards alone
+        cfg = parse_config(yaml.safe_dump(raw), "bench-guards")
+        pipes[name] = (cfg, build_pipeline(cfg))
+    out: dict[str, dict[int, tuple[float, float]]] = {name: {} for name in VARIANTS}
     for tokens in LENGTHS:
         prompts = [prompt_of(tokens, i) for i in range(len(QUESTIONS))]
-        times = []
+        times: dict[str, list[float]] = {name: [] for name in VARIANTS}
         for k in range(n + 10):
-            body = {"model": "auto", "messages": [{"role": "user", "content": prompts[k % len(prompts)]}]}
-            ctx = RequestContext(ApiKind.CHAT, orjson.dumps(body), {}, cfg)
-            t0 = time.perf_counter()
-            with contextlib.suppress(RouterError):  # a false positive still costs what it costs
-                await pipe.run_request(ctx)
-            if k >= 10:
-                times.append((time.perf_counter() - t0) * 1e3)
-        times.sort()
-        out[tokens] = (statistics.median(times), times[int(len(times) * 0.99) - 1])
+            body = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": prompts[k % len(prompts)]}]})
+            for name, (cfg, pipe) in pipes.items():
+                ctx = RequestContext(ApiKind.CHAT, body, {}, cfg)
+                t0 = time.perf_counter()
+                with contextlib.suppress(RouterError):  # a false positive still costs what it costs
+                    await pipe.run_request(ctx)
+                if k >= 10:
+                    times[name].append((time.perf_counter() - t0) * 1e3)
+        for name, ts in times.items():
+            ts.sort()
+            out[name][tokens] = (statistics.median(ts), ts[int(len(ts) * 0.99) - 1])
     return out
 
 
@@ -69,19 +76,19 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
     count_tokens("warm")
-    results = {}
-    for name, guards in VARIANTS.items():
-        results[name] = asyncio.run(measure(guards, args.requests))
-        row = "  ".join(f"{t} tok p50 {p50:.2f} p99 {p99:.2f} ms" for t, (p50, p99) in results[name].items())
+    results = asyncio.run(measure(args.requests))
+    for name, res in results.items():
+        row = "  ".join(f"{t} tok p50 {p50:.2f} p99 {p99:.2f} ms" for t, (p50, p99) in res.items())
         print(f"{name:28s} {row}", flush=True)
     base = results["no guards"]
     lines = [
         "## Guard latency (issue 4)",
         "",
         f"Machine: {machine()}. Whole request pipeline of the built-in config (domain signal, 14 decisions) "
-        f"in process, one request at a time, {args.requests} benign prompts per length; the added cost is the "
-        "difference of medians with the guards off. The jailbreak guard reuses the shared embedding; PII runs "
-        "its recognizers in a worker thread (NER: spaCy `en_core_web_sm`).",
+        f"in process, one request at a time, {args.requests} benign prompts per length, the variants interleaved "
+        "request by request (cache off); the added cost is the difference of medians with the guards off. "
+        "The jailbreak guard reuses the shared embedding; PII runs its recognizers in a worker thread "
+        "(NER: spaCy `en_core_web_sm`).",
         "",
         f"Command: `python bench/guards.py --requests {args.requests}`",
         "",

@@ -1,0 +1,306 @@
+"""``semrouter eval cache``: does the semantic cache hit on paraphrases and stay away from near misses?
+
+Input lines ``{"kind": "paraphrase" | "near_miss", "original", "variants": [...]}`` (the shared
+``paraphrase_cases.json`` shape, ``{"original_question", "similar_questions"}``, is read as paraphrases). A
+paraphrase variant should be answered from the cache; a near miss ("17 * 23" vs "17 * 24", France vs
+Germany) must not be, since serving it would be a wrong answer.
+
+How it is measured: the real pipeline with the real cache stage and an in-memory backend. For each case the
+original goes through the pipeline, a made-up answer goes back through ``on_response`` (so the stage stores
+it exactly as it would a worker's answer), then each variant goes through the pipeline; a variant *hit* when
+the cache stage answered it. Each case runs under its own tenant, so cases never see each other's entries
+and every variant is compared with its own original only. Variants are never stored.
+
+Why a miss happened is reported too (``reason``): ``below_threshold`` (similarity), ``lexical_guard`` (similar
+enough, but the near-miss matcher rejected it: other number, entity, negation...), ``other_partition``
+(routed to another decision or model, which the cache keeps apart), ``bypassed`` (the request was not
+cacheable, e.g. PII) or ``not_stored``. Every variant's cosine similarity to its original is kept, which
+gives the threshold sweep: hit and false-hit rates had the threshold been t (same partition and lexical
+guard applied), so the configured operating point can be judged against its neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from semrouter.eval.common import (
+    EvalError,
+    Row,
+    command_line,
+    emit,
+    header_markdown,
+    load_eval_config,
+    load_rows,
+    progress,
+)
+from semrouter.eval.report import Report, bar_plot, fmt, line_plot
+
+KINDS = ("paraphrase", "near_miss")
+SWEEP = [round(0.5 + 0.01 * i, 2) for i in range(51)]  # thresholds 0.50 .. 1.00
+
+
+def _case(data: str, row: Row) -> tuple[str, str, list[str]]:
+    d = row.data
+    kind: Any
+    if "original_question" in d:  # paraphrase_cases.json
+        kind, original, variants = "paraphrase", d["original_question"], d.get("similar_questions")
+    else:
+        kind, original, variants = d.get("kind"), d.get("original"), d.get("variants")
+    if kind not in KINDS:
+        raise EvalError(f"{data}:{row.line}: 'kind' must be 'paraphrase' or 'near_miss', not {kind!r}")
+    if not isinstance(original, str) or not original.strip():
+        raise EvalError(f"{data}:{row.line}: 'original' must be a non-empty string")
+    if not isinstance(variants, list) or not variants or not all(isinstance(v, str) for v in variants):
+        raise EvalError(f"{data}:{row.line}: 'variants' must be a non-empty list of strings")
+    return kind, original, variants
+
+
+def _answer(model: str | None, i: int) -> bytes:
+    """A worker answer the cache stage will accept and keep (finish_reason stop, non-empty content)."""
+    return orjson.dumps(
+        {
+            "id": f"chatcmpl-eval-{i}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model or "eval",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": f"answer {i}"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10},
+        }
+    )
+
+
+async def evaluate(
+    config_path: str | None,
+    data: str,
+    *,
+    threshold: float | None = None,
+    limit: int | None = None,
+    progress_bar: bool = True,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from semrouter.cache.match import compatible, normalize
+    from semrouter.config.loader import load_config
+    from semrouter.context import ApiKind, RequestContext, ResponseOutcome
+    from semrouter.errors import RouterError
+    from semrouter.route import DEFAULT_CONFIG
+    from semrouter.stages import build_pipeline
+    from semrouter.stages.cache import HIT_HEADER, CacheService, CacheStage
+
+    force: dict[str, Any] = {}
+    if load_config(config_path or DEFAULT_CONFIG).cache.backend != "memory":
+        force["cache.backend"] = "memory"  # never write evaluation entries into a shared cache
+    if threshold is not None:
+        force["cache.threshold"] = threshold
+    config, source, notes = load_eval_config(config_path, {"cache": {"enabled": True}}, force)
+    rows = load_rows(data, limit)
+    cases = [_case(data, r) for r in rows]
+    service = CacheService.from_config(config.cache)
+    pipeline = build_pipeline(config, cache=service)
+    stage = next(s for s in pipeline.stages if isinstance(s, CacheStage))
+    model = "auto" if "auto" in config.routing.virtual_models else config.routing.virtual_models[0]
+    tenant_header = config.cache.tenant_header.lower()
+
+    def context(text: str, tenant: str) -> RequestContext:
+        body = {"model": model, "messages": [{"role": "user", "content": text}]}
+        return RequestContext(ApiKind.CHAT, orjson.dumps(body), {tenant_header: tenant}, config)
+
+    async def settled(before: int) -> None:
+        """Wait for the background store (the stage stores after the answer went out)."""
+        for _ in range(400):
+            if service.stores + sum(service.store_skips.values()) + service.faults["store"] > before:
+                return
+            await asyncio.sleep(0.005)
+
+    await pipeline.run_request(context("warm-up", "semrouter-eval-warmup"))  # model loading out of the way
+    results: list[dict[str, Any]] = []
+    total = sum(len(v) for _, _, v in cases)
+    with progress(total, "cache", progress_bar) as bar:
+        for i, (kind, original, variants) in enumerate(cases):
+            tenant = f"semrouter-eval-{i}"
+            octx = context(original, tenant)
+            stored = False
+            try:
+                local = await pipeline.run_request(octx)
+            except RouterError:
+                local = None
+                notes.append(f"line {rows[i].line}: the original was refused by the pipeline; its variants cannot hit")
+            else:
+                if local is None:
+                    stores = service.stores
+                    before = stores + sum(service.store_skips.values()) + service.faults["store"]
+                    await pipeline.run_response(octx, ResponseOutcome(200, True, _answer(octx.model, i)))
+                    await settled(before)
+                    stored = service.stores > stores
+            ovec = await octx.embedding()
+            for variant in variants:
+                vctx = context(variant, tenant)
+                hit, blocked = False, False
+                try:
+                    vlocal = await pipeline.run_request(vctx)
+                except RouterError:
+                    vlocal, blocked = None, True
+                if vlocal is not None and vlocal.headers.get(HIT_HEADER) == "true":
+                    hit = True
+                else:
+                    await pipeline.run_response(vctx, ResponseOutcome(499, False, None, "evaluation: not stored"))
+                similarity = float(np.dot(ovec, await vctx.embedding()))
+                same_partition = (vctx.decision is not None and octx.decision is not None) and (
+                    vctx.decision.name == octx.decision.name and vctx.model == octx.model
+                )
+                lexical_ok = compatible(variant, normalize(original))
+                policy_threshold = stage.policy(vctx).threshold
+                if hit:
+                    reason = "hit"
+                elif not stored:
+                    reason = "not_stored"
+                elif blocked or vctx.cache_bypass is not None:
+                    reason = "bypassed"
+                elif not same_partition:
+                    reason = "other_partition"
+                elif similarity < policy_threshold:
+                    reason = "below_threshold"
+                elif not lexical_ok:
+                    reason = "lexical_guard"
+                else:
+                    reason = "miss"
+                results.append(
+                    {
+                        "case": i,
+                        "line": rows[i].line,
+                        "kind": kind,
+                        "original": original,
+                        "variant": variant,
+                        "hit": hit,
+                        "reason": reason,
+                        "similarity": round(similarity, 4),
+                        "threshold": policy_threshold,
+                        "lexical_ok": lexical_ok,
+                        "same_partition": same_partition,
+                        "decision": vctx.decision.name if vctx.decision is not None else None,
+                    }
+                )
+                bar.update(1)
+    await service.aclose(drain_s=0)
+    return _metrics(results, cases, config.cache.threshold, source, data, notes)
+
+
+def _metrics(
+    results: list[dict[str, Any]],
+    cases: list[tuple[str, str, list[str]]],
+    threshold: float,
+    source: str,
+    data: str,
+    notes: list[str],
+) -> dict[str, Any]:
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        rs = [r for r in results if r["kind"] == kind]
+        hits = sum(r["hit"] for r in rs)
+        by_kind[kind] = {
+            "variants": len(rs),
+            "hits": hits,
+            "rate": hits / len(rs) if rs else None,
+            "outcomes": dict(Counter(r["reason"] for r in rs)),
+            "similarity": {
+                "min": min((r["similarity"] for r in rs), default=None),
+                "max": max((r["similarity"] for r in rs), default=None),
+            },
+        }
+    sweep: dict[str, list[float]] = {"threshold": [], "hit_rate": [], "false_hit_rate": []}
+    for t in SWEEP:
+        rates = []
+        for kind in KINDS:
+            rs = [r for r in results if r["kind"] == kind]
+            ok = sum(1 for r in rs if r["same_partition"] and r["lexical_ok"] and r["similarity"] >= t)
+            rates.append(ok / len(rs) if rs else 0.0)
+        sweep["threshold"].append(t)
+        sweep["hit_rate"].append(rates[0])
+        sweep["false_hit_rate"].append(rates[1])
+    return {
+        "command": "cache",
+        "command_line": command_line(),
+        "data": str(data),
+        "config": source,
+        "notes": notes,
+        "n": len(cases),
+        "threshold": threshold,
+        "hit_rate": by_kind["paraphrase"]["rate"],
+        "false_hit_rate": by_kind["near_miss"]["rate"],
+        "paraphrase": by_kind["paraphrase"],
+        "near_miss": by_kind["near_miss"],
+        "sweep": sweep,
+        "variants": results,
+    }
+
+
+def summary(m: dict[str, Any]) -> str:
+    p, nm = m["paraphrase"], m["near_miss"]
+    return "\n".join(
+        [
+            f"cache: {m['n']} cases, threshold {m['threshold']}",
+            f"hit rate {fmt(m['hit_rate'], 4)} ({p['hits']}/{p['variants']} paraphrases)  outcomes {p['outcomes']}",
+            f"false-hit rate {fmt(m['false_hit_rate'], 4)} ({nm['hits']}/{nm['variants']} near misses)  "
+            f"outcomes {nm['outcomes']}",
+        ]
+    )
+
+
+def render(report: Report, m: dict[str, Any]) -> None:
+    p, nm = m["paraphrase"], m["near_miss"]
+    report.text(header_markdown(m))
+    report.text(
+        f"Threshold {m['threshold']} (global; per-decision and per-category policies apply where configured). "
+        f"**Hit rate {fmt(m['hit_rate'], 4)}** ({p['hits']}/{p['variants']} paraphrases), "
+        f"**false-hit rate {fmt(m['false_hit_rate'], 4)}** ({nm['hits']}/{nm['variants']} near misses)."
+    )
+    report.figure(
+        "hit_rates",
+        bar_plot(
+            ["paraphrase → hit", "near miss → false hit"],
+            {"rate": [m["hit_rate"] or 0.0, m["false_hit_rate"] or 0.0]},
+            "Cache hit and false-hit rates",
+            "share of variants",
+            (0, 1.1),
+        ),
+        "hit and false-hit rates",
+    )
+    report.text("## Why variants missed or hit")
+    reasons = sorted(set(p["outcomes"]) | set(nm["outcomes"]))
+    report.table(
+        ["outcome", "paraphrase", "near miss"],
+        [[r, p["outcomes"].get(r, 0), nm["outcomes"].get(r, 0)] for r in reasons],
+    )
+    sw = m["sweep"]
+    report.figure(
+        "threshold_sweep",
+        line_plot(
+            sw["threshold"],
+            {"hit rate (paraphrases)": sw["hit_rate"], "false-hit rate (near misses)": sw["false_hit_rate"]},
+            "Had the threshold been t (partitions and lexical guard applied)",
+            "similarity threshold",
+            "share of variants served from cache",
+            (f"configured {m['threshold']}", m["threshold"]),
+        ),
+        "threshold sweep",
+    )
+    report.text("## Variants")
+    report.table(
+        ["kind", "original", "variant", "similarity", "outcome"],
+        [[r["kind"], r["original"][:60], r["variant"][:60], r["similarity"], r["reason"]] for r in m["variants"][:200]],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    metrics = asyncio.run(
+        evaluate(args.config, args.data, threshold=args.threshold, limit=args.limit, progress_bar=not args.no_progress)
+    )
+    return emit(args, metrics, summary, render, "Semantic cache evaluation")
