@@ -1,32 +1,45 @@
-"""Semantic-cache index options: top-1 cosine lookup and single-entry store latency at 10k / 100k / 1M.
+"""Semantic-cache backends and index options: top-1 cosine lookup and single-entry store latency at 10k / 100k / 1M.
 
-    python bench/cache_backends.py [--sizes 10000,100000,1000000] [--full] [--queries 300]
+    python bench/cache_backends.py [--sizes 10000,100000,1000000] [--backends LIST] [--libs] [--random]
+                                   [--queries 300] [--stores 200] [--mmlu 3000] [--write]
 
-Prints a markdown table (it does not edit docs/benchmarks.md). Options measured, 384-d float32 unit vectors:
+``--write`` replaces the ``cache`` section of docs/benchmarks.md; otherwise it only prints. What is measured
+(384-d float32 unit vectors, one partition holding every row — the worst case for both backends):
 
 * ``numpy``: brute force, ``matrix @ vector`` over a preallocated float32 array (exact);
-* ``usearch-i8`` / ``usearch-f32``: usearch HNSW (M=16, ef 64/64), int8 or float32 graph;
-* ``faiss-hnsw``: faiss ``IndexHNSWFlat`` (M=16, efConstruction 64, efSearch 64), inner product;
-* ``hnswlib``: hnswlib HNSW (M=16, ef 64/64), inner product;
-* ``MemoryCache``: the shipped backend end to end (``lookup_sync``/``store_sync``: partition, LRU, TTL,
-  exact re-scoring), up to 100k entries (filling it one store at a time takes too long at 1M).
+* ``usearch-i8``: usearch HNSW (M=16, ef 64/64), int8 graph — the index ``MemoryCache`` builds;
+* ``MemoryCache``: the shipped memory backend end to end (``lookup_sync``/``store_sync``: partition, LRU,
+  TTL, exact re-scoring), filled one store at a time as a running router would;
+* ``milvus-lite``: the shipped ``MilvusCache`` on an embedded Milvus Lite file (FLAT index, COSINE), through
+  its async API (thread hop included); filled with ``bulk_load`` (1,000-row inserts);
+* ``milvus-server``: the same against the Milvus Lite binary serving TCP on loopback (a subprocess), up to
+  ``--server-max`` rows;
+* ``--libs`` adds ``usearch-f32``, ``faiss-hnsw`` and ``hnswlib`` (the comparison that chose usearch).
 
-Data: random unit vectors (the hard case for a graph: no cluster structure). Queries are near-duplicates
-of stored rows at cosine ~0.95 (what a cache hit looks like); "recall" is the share whose top-1 is that
-row. The "mmlu" rows index real MiniLM embeddings of ~3,000 MMLU questions among random fillers and query
-other MMLU questions' embeddings; recall there is agreement with the exact (numpy) top-1.
-Store latency: one ``add`` of a single new vector into the built index (what a cache store does).
-Builds use 2 threads; lookups 1 thread. 1M rows: numpy and usearch-i8 only unless ``--full`` (each
-graph build takes minutes on 2 cores; the whole default run stays under ~10 minutes).
+Data: "clustered" (default) — unit vectors around ``n/500`` random topic centres (cosine ~0.7 to their
+centre, ~0.5 between rows of one topic); ``--random`` adds uniformly random unit vectors (no structure: the
+hard case for a graph). Queries are near-duplicates of stored rows at cosine 0.95 (what a cache hit looks
+like); "recall" is the share whose top-1 is that row (for Milvus, whose ids are random: whose similarity
+equals that row's). The "mmlu" rows (libraries only, ≤100k) index real MiniLM embeddings of ~3,000 MMLU
+questions among random fillers and query other MMLU questions; recall there is agreement with numpy.
+Store latency: one new entry into the built index. Builds use 2 threads, lookups 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +48,9 @@ import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import free_port, machine, write_section  # noqa: E402
 
 from semrouter.cache import CachedAnswer  # noqa: E402
 from semrouter.cache.memory import MemoryCache  # noqa: E402
@@ -42,6 +58,8 @@ from semrouter.cache.memory import MemoryCache  # noqa: E402
 DIM = 384
 Mat = npt.NDArray[np.float32]
 MMLU = Path("/work/shared/data/domain/mmlu_train.jsonl")
+ANSWER = CachedAnswer(content="cached answer", model="m", created=0.0, prompt="q")
+DEFAULT_BACKENDS = "numpy,usearch-i8,MemoryCache,milvus-lite,milvus-server"
 
 
 def unit_rows(n: int, seed: int) -> Mat:
@@ -50,6 +68,18 @@ def unit_rows(n: int, seed: int) -> Mat:
     for i in range(0, n, 100_000):  # chunks keep the float64 temporaries small
         block = rng.standard_normal((min(100_000, n - i), DIM), dtype=np.float32)
         out[i : i + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def clustered_rows(n: int, seed: int) -> Mat:
+    """Rows around ``max(8, n // 500)`` topic centres: cosine ~0.7 to the centre, ~0.5 within a topic."""
+    rng = np.random.default_rng(seed)
+    centres = unit_rows(max(8, n // 500), seed + 1)
+    out = np.empty((n, DIM), dtype=np.float32)
+    for i in range(0, n, 100_000):
+        m = min(100_000, n - i)
+        block = centres[rng.integers(0, len(centres), m)] + 0.052 * rng.standard_normal((m, DIM), dtype=np.float32)
+        out[i : i + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
@@ -73,6 +103,7 @@ class Row:
     store_p50: float
     store_p99: float
     recall: float
+    queries: int = 0
 
 
 def pct(ts: list[float]) -> tuple[float, float]:
@@ -172,6 +203,15 @@ class Hnswlib(Option):
         self.ix.add_items(v[None], np.array([key]))
 
 
+LIBRARIES: dict[str, Callable[[], Option]] = {
+    "numpy": NumpyFlat,
+    "usearch-i8": lambda: Usearch("i8"),
+    "usearch-f32": lambda: Usearch("f32"),
+    "faiss-hnsw": FaissHnsw,
+    "hnswlib": Hnswlib,
+}
+
+
 def measure(opt: Option, data: str, x: Mat, queries: Mat, truth: npt.NDArray[np.int64], extra: Mat) -> Row:
     t0 = time.perf_counter()
     opt.build(x)
@@ -192,16 +232,15 @@ def measure(opt: Option, data: str, x: Mat, queries: Mat, truth: npt.NDArray[np.
         st.append(time.perf_counter() - t)
     p50, p99 = pct(ts)
     s50, s99 = pct(st)
-    return Row(opt.name, data, len(x), build_s, p50, p99, s50, s99, recall)
+    return Row(opt.name, data, len(x), build_s, p50, p99, s50, s99, recall, len(queries))
 
 
-def measure_backend(data: str, x: Mat, queries: Mat, truth: npt.NDArray[np.int64], extra: Mat) -> Row:
-    """The shipped backend: one partition holding every row, filled one store at a time."""
+def measure_memory(data: str, x: Mat, queries: Mat, truth: npt.NDArray[np.int64], extra: Mat) -> Row:
+    """The shipped memory backend: one partition holding every row, filled one store at a time."""
     cache = MemoryCache(max_entries=len(x) + len(extra) + 1)
-    ans = CachedAnswer(content="x", model="m", created=0.0)
     t0 = time.perf_counter()
     for v in x:
-        cache.store_sync(v, "p", ans, 3600.0, None, 0.0)
+        cache.store_sync(v, "p", ANSWER, 3600.0, None, 0.0)
     cache.wait_for_graphs()
     build_s = time.perf_counter() - t0
     ts: list[float] = []
@@ -214,12 +253,81 @@ def measure_backend(data: str, x: Mat, queries: Mat, truth: npt.NDArray[np.int64
     st: list[float] = []
     for v in extra:
         t = time.perf_counter()
-        cache.store_sync(v, "p", ans, 3600.0, None, 1.0)
+        cache.store_sync(v, "p", ANSWER, 3600.0, None, 1.0)
         st.append(time.perf_counter() - t)
     p50, p99 = pct(ts)
     s50, s99 = pct(st)
     recall = float(np.mean(np.array(found) == truth))
-    return Row("MemoryCache", data, len(x), build_s, p50, p99, s50, s99, recall)
+    return Row("MemoryCache", data, len(x), build_s, p50, p99, s50, s99, recall, len(queries))
+
+
+@contextlib.contextmanager
+def milvus_server(data_dir: str) -> Iterator[str]:
+    """The Milvus Lite C++ binary serving gRPC on a loopback port (as the integration tests run it)."""
+    from milvus_lite.server import Server
+
+    port = free_port()
+    srv = Server(os.path.join(data_dir, "server.db"), f"127.0.0.1:{port}")
+    env = {**os.environ, "LD_LIBRARY_PATH": str(pathlib.Path(srv.milvus_bin).parent)}
+    proc = subprocess.Popen(
+        [str(a) for a in srv.args],
+        env=env,
+        cwd=data_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("milvus server did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def measure_milvus(
+    name: str, uri: str, data: str, x: Mat, queries: Mat, picks: npt.NDArray[np.int64], extra: Mat
+) -> Row:
+    """``MilvusCache`` end to end through its async API (what the cache stage awaits)."""
+    from semrouter.cache.milvus import MilvusCache
+
+    loop = asyncio.new_event_loop()
+    cache = MilvusCache(uri, collection=f"bench_{len(x)}", timeout_s=120.0, admin_timeout_s=600.0)
+    try:
+        t0 = time.perf_counter()
+        loop.run_until_complete(cache.connect())
+        loop.run_until_complete(cache.bulk_load(x, "p", ANSWER, 1e9, 0.0))
+        build_s = time.perf_counter() - t0
+        expected = np.sum(queries * x[picks], axis=1)  # similarity of the row each query was made from
+        for q in queries[:5]:  # warm up
+            loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+        ts: list[float] = []
+        found = 0
+        for q, want in zip(queries, expected, strict=True):
+            t = time.perf_counter()
+            hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+            ts.append(time.perf_counter() - t)
+            found += hit is not None and hit.similarity >= float(want) - 1e-4
+        st: list[float] = []
+        for v in extra:
+            t = time.perf_counter()
+            loop.run_until_complete(cache.store(v, "p", ANSWER, 3600.0, None, 1.0))
+            st.append(time.perf_counter() - t)
+    finally:
+        cache.close()
+        loop.close()
+    p50, p99 = pct(ts)
+    s50, s99 = pct(st)
+    return Row(name, data, len(x), build_s, p50, p99, s50, s99, found / len(queries), len(queries))
 
 
 def mmlu_embeddings(limit: int) -> Mat:
@@ -233,58 +341,9 @@ def mmlu_embeddings(limit: int) -> Mat:
         svc.close()
 
 
-def options(full: bool, n: int) -> list[Callable[[], Option]]:
-    opts: list[Callable[[], Option]] = [NumpyFlat, lambda: Usearch("i8")]
-    if n < 1_000_000 or full:
-        opts += [lambda: Usearch("f32"), FaissHnsw, Hnswlib]
-    return opts
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--stores", type=int, default=200)
-    ap.add_argument("--full", action="store_true", help="every option at 1M too (slow)")
-    ap.add_argument("--mmlu", type=int, default=3000, help="real embeddings for the mmlu rows (0: skip)")
-    args = ap.parse_args()
-    rows: list[Row] = []
-    started = time.perf_counter()
-
-    def report(row: Row) -> None:
-        rows.append(row)
-        print(
-            f"  {row.option:12s} {row.data:6s} n={row.n:>8,} build {row.build_s:7.1f}s  lookup p50 {row.p50:.3f} "
-            f"p99 {row.p99:.3f} ms  store p50 {row.store_p50:.3f} ms  recall {row.recall:.3f}",
-            flush=True,
-        )
-
-    real = mmlu_embeddings(args.mmlu) if args.mmlu else None
-    for n in (int(s) for s in args.sizes.split(",")):
-        x = unit_rows(n, seed=n)
-        picks = np.random.default_rng(1).choice(n, args.queries, replace=False)
-        queries = near_queries(x, picks, 0.95, seed=7)
-        extra = unit_rows(args.stores, seed=3)
-        for make in options(args.full, n):
-            report(measure(make(), "random", x, queries, picks, extra))
-        if n <= 100_000:
-            report(measure_backend("random", x, queries, picks, extra))
-        if real is not None and n <= 100_000:
-            half = len(real) // 2  # first half indexed among random fillers, second half are the queries
-            xm = x.copy()
-            xm[:half] = real[:half]
-            qm = real[half : half + args.queries]
-            truth = np.argmax(qm @ xm.T, axis=1)
-            for make in options(args.full, n):
-                report(measure(make(), "mmlu", xm, qm, truth, extra))
-        del x
-    print(f"\nTotal {time.perf_counter() - started:.0f} s\n")
-    print(table(rows))
-
-
 def table(rows: list[Row]) -> str:
     out = [
-        "| option | data | entries | build (2 threads) | lookup p50 | lookup p99 | store p50 | store p99 | recall@1 |",
+        "| option | data | entries | fill | lookup p50 | lookup p99 | store p50 | store p99 | recall@1 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -293,6 +352,110 @@ def table(rows: list[Row]) -> str:
             f"| {r.store_p50:.3f} ms | {r.store_p99:.3f} ms | {r.recall:.3f} |"
         )
     return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--backends", default=DEFAULT_BACKENDS, help=f"comma list (default {DEFAULT_BACKENDS})")
+    ap.add_argument("--libs", action="store_true", help="also usearch-f32, faiss-hnsw, hnswlib (≤100k unless --full)")
+    ap.add_argument("--full", action="store_true", help="--libs options at 1M too (slow)")
+    ap.add_argument("--random", action="store_true", help="also uniformly random vectors")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--milvus-queries-1m", type=int, default=100, help="Milvus lookups at ≥1M rows (each scans)")
+    ap.add_argument("--stores", type=int, default=200)
+    ap.add_argument("--server-max", type=int, default=100_000, help="largest size run against milvus-server")
+    ap.add_argument("--mmlu", type=int, default=3000, help="real embeddings for the mmlu rows (0: skip)")
+    ap.add_argument("--write", action="store_true", help="write the cache section of docs/benchmarks.md")
+    args = ap.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    if args.libs:
+        backends += [b for b in ("usearch-f32", "faiss-hnsw", "hnswlib") if b not in backends]
+    rows: list[Row] = []
+    skipped: list[str] = []
+    started = time.perf_counter()
+
+    def report(row: Row) -> None:
+        rows.append(row)
+        print(
+            f"  {row.option:13s} {row.data:9s} n={row.n:>8,} fill {row.build_s:7.1f}s  lookup p50 {row.p50:.3f} "
+            f"p99 {row.p99:.3f} ms  store p50 {row.store_p50:.3f} p99 {row.store_p99:.3f} ms  "
+            f"recall {row.recall:.3f}  [{time.perf_counter() - started:.0f}s]",
+            flush=True,
+        )
+
+    real = mmlu_embeddings(args.mmlu) if args.mmlu else None
+    datasets = ["clustered", *(["random"] if args.random else [])]
+    with tempfile.TemporaryDirectory(prefix="semrouter-bench-milvus-") as tmp:
+        server_uri = None
+        server: contextlib.AbstractContextManager[str] | None = None
+        if "milvus-server" in backends:
+            server = milvus_server(tmp)
+            server_uri = server.__enter__()
+        try:
+            for n in (int(s) for s in args.sizes.split(",")):
+                picks = np.random.default_rng(1).choice(n, args.queries, replace=False)
+                extra = unit_rows(args.stores, seed=3)
+                for data in datasets:
+                    x = clustered_rows(n, seed=n) if data == "clustered" else unit_rows(n, seed=n)
+                    queries = near_queries(x, picks, 0.95, seed=7)
+                    for b in backends:
+                        if b in LIBRARIES:
+                            if b not in ("numpy", "usearch-i8") and n >= 1_000_000 and not args.full:
+                                continue
+                            report(measure(LIBRARIES[b](), data, x, queries, picks, extra))
+                        elif b == "MemoryCache":
+                            report(measure_memory(data, x, queries, picks, extra))
+                        elif b in ("milvus-lite", "milvus-server"):
+                            if b == "milvus-server" and n > args.server_max:
+                                skipped.append(f"{b} at {n:,} (--server-max {args.server_max:,})")
+                                continue
+                            uri = os.path.join(tmp, f"lite{n}{data}.db") if b == "milvus-lite" else server_uri
+                            assert uri is not None
+                            nq = args.milvus_queries_1m if n >= 1_000_000 else args.queries
+                            report(measure_milvus(b, uri, data, x, queries[:nq], picks[:nq], extra[:100]))
+                        else:
+                            raise SystemExit(f"unknown backend {b}")
+                    del x
+                if real is not None and n <= 100_000:
+                    x = unit_rows(n, seed=n)
+                    half = len(real) // 2  # first half indexed among random fillers, second half are the queries
+                    x[:half] = real[:half]
+                    qm = real[half : half + args.queries]
+                    truth = np.argmax(qm @ x.T, axis=1)
+                    for b in backends:
+                        if b in LIBRARIES:
+                            report(measure(LIBRARIES[b](), "mmlu", x, qm, truth, extra))
+                    del x
+        finally:
+            if server is not None:
+                server.__exit__(None, None, None)
+    total = time.perf_counter() - started
+    print(f"\nTotal {total:.0f} s\n")
+    print(table(rows))
+    if skipped:
+        print("\nNot measured: " + "; ".join(skipped))
+    if args.write:
+        write_doc(rows, skipped, total, sys.argv[1:])
+
+
+def write_doc(rows: list[Row], skipped: list[str], total: float, argv: list[str]) -> None:
+    lines = [
+        "## Semantic-cache backends (issue 5)",
+        "",
+        f"Machine: {machine()}, shared with other jobs while this ran (compare rows, not absolutes). "
+        f"Command: `python bench/cache_backends.py {' '.join(argv)}` ({total / 60:.0f} min). One partition holds "
+        "every row (the worst case for both backends); queries are near-duplicates (cosine 0.95) of stored rows; "
+        "lookups one at a time on 1 thread. `fill` is how long it took to put the rows in (MemoryCache: one "
+        "`store` at a time, HNSW graphs built in the background and waited for; Milvus: `bulk_load`, 1,000-row "
+        "inserts). Milvus rows go through `MilvusCache`'s async API (pool thread hop included); Milvus Lite only "
+        "offers FLAT/IVF_FLAT/AUTOINDEX and the backend uses FLAT (exact), so a lookup scans the partition.",
+        "",
+        table(rows),
+    ]
+    if skipped:
+        lines += ["", "Not measured: " + "; ".join(skipped) + "."]
+    write_section("cache", "\n".join(lines))
 
 
 if __name__ == "__main__":

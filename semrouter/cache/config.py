@@ -26,6 +26,11 @@ class MilvusSettings(Strict):
     uri: str = Field("./semrouter_cache.db", description="A local file (Milvus Lite) or http://host:19530.")
     token_env: str | None = Field(None, description="Env var holding the Milvus token, if the server needs one.")
     collection: str = "semrouter_cache"
+    connect_timeout_s: float = Field(
+        5.0, gt=0, description="Opening a connection (and creating the collection on first use); runs off-request."
+    )
+    retry_interval_s: float = Field(1.0, gt=0, description="After a failed connect, calls fail fast this long.")
+    sweep_interval_s: float = Field(60.0, gt=0, description="How often expired rows are deleted (in the background).")
 
 
 class CircuitBreakerSettings(Strict):

@@ -1,0 +1,493 @@
+"""The Milvus cache backend against real Milvus: Milvus Lite embedded (a local file) and a Milvus server on a
+loopback port (the Milvus Lite binary in address mode, a subprocess this module starts and kills).
+
+Skipped only when pymilvus / milvus-lite are not installed (the ``test`` extra installs them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import simple_config
+from servers import http_json
+
+pytest.importorskip("pymilvus", reason="pymilvus not installed (pip install -e '.[milvus]')")
+milvus_lite_server = pytest.importorskip("milvus_lite.server", reason="milvus-lite not installed")
+
+from semrouter.cache.base import CachedAnswer  # noqa: E402
+from semrouter.cache.config import CacheConfig  # noqa: E402
+from semrouter.cache.milvus import MilvusCache, MilvusUnavailable, decode_answer, encode_answer  # noqa: E402
+
+DIM = 384
+NOW = 1_700_000_000.0
+HANG_GUARD_S = 20.0  # a call that takes longer is hanging (pymilvus retry loops run for minutes)
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def near(v: np.ndarray, cosine: float, seed: int) -> np.ndarray:
+    """A unit vector at exactly ``cosine`` from ``v``."""
+    noise = unit(seed)
+    noise -= float(noise @ v) * v
+    noise /= np.linalg.norm(noise)
+    out = cosine * v + np.sqrt(1 - cosine**2) * noise
+    return (out / np.linalg.norm(out)).astype(np.float32)
+
+
+def answer(text: str, **extra: Any) -> CachedAnswer:
+    return CachedAnswer(content=text, model="m1", created=NOW, **extra)
+
+
+def tenant_prefix(tenant: str) -> str:
+    return hashlib.sha256(tenant.encode()).hexdigest()[:16] + ":"
+
+
+def key(tenant: str, rest: str = "x") -> str:
+    """A partition key shaped like the cache stage's: ``<16 hex tenant token>:<64 hex digest>``."""
+    return tenant_prefix(tenant) + hashlib.sha256(rest.encode()).hexdigest()
+
+
+class MilvusServer:
+    """The Milvus Lite C++ server listening on ``127.0.0.1:port`` (a real process we can kill)."""
+
+    def __init__(self, data: pathlib.Path) -> None:
+        self.port = _free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._server = milvus_lite_server.Server(str(data), f"127.0.0.1:{self.port}")
+        self._env = {**os.environ, "LD_LIBRARY_PATH": str(pathlib.Path(self._server.milvus_bin).parent)}
+        self._cwd = str(data.parent)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MilvusServer:
+        self.proc = subprocess.Popen(
+            [str(a) for a in self._server.args],
+            env=self._env,
+            cwd=self._cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"milvus server exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("milvus server never listened") from None
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    server = MilvusServer(tmp_path_factory.mktemp("milvus-server") / "server.db").start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def lite_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("milvus-lite") / "cache.db")
+
+
+_collections = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["lite", "server"])
+def make_cache(request: pytest.FixtureRequest, lite_file: str) -> Iterator[Callable[..., MilvusCache]]:
+    """Factory for caches on a fresh collection of the embedded file or of the shared server."""
+    uri = lite_file if request.param == "lite" else request.getfixturevalue("milvus_server").uri
+    made: list[MilvusCache] = []
+
+    def make(**kw: Any) -> MilvusCache:
+        kw.setdefault("collection", f"t{next(_collections)}_{os.getpid()}")
+        kw.setdefault("timeout_s", 10.0)  # generous: CI machines are busy; speed is measured in bench/
+        cache = MilvusCache(uri, **kw)
+        made.append(cache)
+        return cache
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+async def cache(make_cache: Callable[..., MilvusCache]) -> AsyncIterator[MilvusCache]:
+    c = make_cache()
+    await c.connect()
+    yield c
+
+
+async def test_hit_miss_and_threshold(cache: MilvusCache) -> None:
+    v = unit(1)
+    p = key("tenant-a")
+    await cache.store(v, p, answer("four"), 3600, "math", NOW, decision="default")
+
+    exact = await cache.lookup(v, p, 0.9, NOW + 1)
+    assert exact is not None and exact.answer.content == "four"
+    assert exact.similarity == pytest.approx(1.0, abs=1e-4)
+
+    close = await cache.lookup(near(v, 0.95, 2), p, 0.9, NOW + 1)
+    assert close is not None and close.entry_id == exact.entry_id
+    assert close.similarity == pytest.approx(0.95, abs=1e-3)  # the cosine itself, as Milvus computes it
+
+    assert await cache.lookup(near(v, 0.95, 2), p, 0.97, NOW + 1) is None  # below a stricter threshold
+    assert await cache.lookup(unit(3), p, 0.5, NOW + 1) is None  # unrelated question
+
+    st = cache.stats()
+    assert (st["hits"], st["misses"], st["stores"]) == (2, 2, 1)
+    assert st["backend"] == "milvus" and st["connected"] is True
+
+
+async def test_best_of_several_entries_wins(cache: MilvusCache) -> None:
+    v = unit(10)
+    p = key("t")
+    await cache.store(near(v, 0.92, 11), p, answer("farther"), 3600, None, NOW)
+    await cache.store(near(v, 0.98, 12), p, answer("closer"), 3600, None, NOW)
+    hit = await cache.lookup(v, p, 0.9, NOW)
+    assert hit is not None and hit.answer.content == "closer"
+
+
+# Keys that would break or widen a filter if they were spliced into a Milvus expression.
+NASTY_KEYS = [
+    'a"b',
+    "a'b",
+    "back\\slash",
+    'end\\"',
+    "ünï€ódé 日本",
+    "new\nline",
+    "100%",
+    "under_score",
+    '" or pkey != "',
+    "",
+]
+
+
+async def test_partition_isolation(cache: MilvusCache) -> None:
+    v = unit(20)
+    a, b = key("tenant-a", "conv"), key("tenant-b", "conv")
+    await cache.store(v, a, answer("for A"), 3600, None, NOW)
+    assert await cache.lookup(v, b, 0.5, NOW) is None  # the very same vector, another tenant: miss
+    assert await cache.lookup(v, a[:-1], 0.5, NOW) is None  # a key that is a prefix of A's: miss
+    hit = await cache.lookup(v, a, 0.5, NOW)
+    assert hit is not None and hit.answer.content == "for A"
+
+    # Arbitrary partition strings are matched exactly, never interpreted: each key finds only its own answer.
+    w = unit(21)
+    for i, k in enumerate(NASTY_KEYS):
+        await cache.store(w, k, answer(f"answer {i}"), 3600, None, NOW)
+    for i, k in enumerate(NASTY_KEYS):
+        got = await cache.lookup(w, k, 0.5, NOW)
+        assert got is not None and got.answer.content == f"answer {i}", k
+    assert await cache.lookup(w, "under-score", 0.5, NOW) is None  # '_' is no wildcard
+    assert await cache.lookup(w, "100", 0.5, NOW) is None  # '%' is no wildcard
+
+
+async def test_ttl_expiry_per_entry(cache: MilvusCache) -> None:
+    v = unit(30)
+    short, long = key("t", "short"), key("t", "long")
+    await cache.store(v, short, answer("short-lived"), 10, "chat", NOW)
+    await cache.store(v, long, answer("long-lived"), 1000, "math", NOW)
+    assert await cache.lookup(v, short, 0.9, NOW + 9.9) is not None
+    assert await cache.lookup(v, short, 0.9, NOW + 10) is None  # expired: filtered out before deletion
+    assert await cache.lookup(v, long, 0.9, NOW + 10) is not None
+    assert await cache.count() == 2  # the expired row is still there until a sweep
+
+    assert await cache.sweep(NOW + 10) == 1
+    assert await cache.count() == 1
+    assert cache.stats()["expirations"] == 1
+    assert await cache.lookup(v, long, 0.9, NOW + 999) is not None
+    assert await cache.lookup(v, long, 0.9, NOW + 1000) is None
+
+
+async def test_zero_ttl_stores_nothing(cache: MilvusCache) -> None:
+    await cache.store(unit(31), key("t"), answer("never"), 0, None, NOW)
+    assert await cache.count() == 0
+
+
+async def test_invalidate_by_tenant_decision_age_and_flush(cache: MilvusCache) -> None:
+    v = unit(40)
+    rows = [
+        ("alice", "math", NOW - 100),
+        ("alice", "chat", NOW),
+        ("bob", "math", NOW - 100),
+        ("bob", "chat", NOW),
+        ("carol", None, NOW),
+    ]
+    for i, (tenant, decision, created) in enumerate(rows):
+        await cache.store(
+            v, key(tenant, str(i)), answer(f"{tenant}/{decision}"), 3600, None, created, decision=decision
+        )
+
+    assert await cache.invalidate(partition_prefix=tenant_prefix("alice")) == 2
+    assert await cache.lookup(v, key("alice", "0"), 0.5, NOW) is None
+    assert await cache.lookup(v, key("bob", "2"), 0.5, NOW) is not None
+
+    assert await cache.invalidate(decision="math") == 1  # bob/math (alice/math is gone already)
+    assert await cache.lookup(v, key("bob", "2"), 0.5, NOW) is None
+    assert await cache.lookup(v, key("bob", "3"), 0.5, NOW) is not None
+
+    await cache.store(v, key("dave", "old"), answer("old"), 3600, None, NOW - 50)
+    assert await cache.invalidate(older_than=NOW - 10) == 1
+    assert await cache.invalidate(partition_prefix=tenant_prefix("bob"), decision="nope") == 0  # all must match
+
+    assert await cache.count() == 2  # bob/chat, carol
+    assert await cache.invalidate() == 2  # flush
+    assert await cache.count() == 0
+    assert cache.stats()["invalidations"] == 6
+
+
+@pytest.mark.parametrize("prefix", ["100%", "a_b", 'x"', "back\\", "日本"])
+async def test_invalidate_rejects_prefixes_it_cannot_match_literally(cache: MilvusCache, prefix: str) -> None:
+    await cache.store(unit(41), "100%abc", answer("kept"), 3600, None, NOW)
+    with pytest.raises(ValueError):
+        await cache.invalidate(partition_prefix=prefix)
+    assert await cache.count() == 1
+
+
+async def test_answer_round_trip_keeps_every_field(cache: MilvusCache) -> None:
+    full = CachedAnswer(
+        content='Voilà — «quoted» "text" with\nnewlines and emoji 🎉',
+        model="qwen-7b",
+        created=NOW - 3.25,
+        finish_reason="tool_calls",
+        reasoning_content="First think, then answer.",
+        tool_calls=[
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x": [1, 2, null]}'}}
+        ],
+        usage={"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46, "details": {"cached": 0}},
+        prompt="what is the capital of france",
+    )
+    # every field is set to a non-default value, so a field the encoder forgot would show up below
+    assert all(getattr(full, f.name) != f.default for f in dataclasses.fields(CachedAnswer))
+    v = unit(50)
+    await cache.store(v, key("t"), full, 3600, None, NOW)
+    hit = await cache.lookup(v, key("t"), 0.9, NOW)
+    assert hit is not None and hit.answer == full
+
+    big = answer("x" * 200_000, reasoning_content="y" * 50_000)  # long answers are not truncated
+    await cache.store(unit(51), key("t", "big"), big, 3600, None, NOW)
+    hit = await cache.lookup(unit(51), key("t", "big"), 0.9, NOW)
+    assert hit is not None and hit.answer == big
+
+
+def test_encoding_is_generic_over_fields() -> None:
+    a = answer("c", prompt="p")
+    data = encode_answer(a)
+    assert set(data) == {f.name for f in dataclasses.fields(CachedAnswer)}
+    assert decode_answer({**data, "added_by_a_newer_version": 1}) == a
+    assert decode_answer({"content": "c", "model": "m1", "created": NOW}) == answer("c")
+
+
+async def test_existing_collection_with_another_dimension_is_refused(make_cache: Callable[..., MilvusCache]) -> None:
+    first = make_cache()
+    await first.connect()
+    other = make_cache(collection=first.collection, dim=8)
+    with pytest.raises(MilvusUnavailable, match="another schema"):
+        await other.connect()
+
+
+async def test_entries_reopen_from_the_same_collection(make_cache: Callable[..., MilvusCache]) -> None:
+    first = make_cache()
+    await first.store(unit(60), key("t"), answer("persisted"), 3600, None, NOW)
+    first.close()
+    again = make_cache(collection=first.collection)
+    hit = await again.lookup(unit(60), key("t"), 0.9, NOW)
+    assert hit is not None and hit.answer.content == "persisted"
+
+
+async def test_a_slow_call_fails_without_dropping_the_connection(make_cache: Callable[..., MilvusCache]) -> None:
+    cache = make_cache(timeout_s=1e-5)  # no RPC answers within 10 µs: every lookup runs into its deadline
+    await cache.connect()
+    with pytest.raises(MilvusUnavailable, match="Deadline"):
+        await asyncio.wait_for(cache.lookup(unit(80), key("t"), 0.9, NOW), HANG_GUARD_S)
+    st = cache.stats()
+    assert st["timeouts"] == 1 and st["errors"] == 0 and st["connected"] is True
+    cache.timeout_s = 10.0
+    await cache.store(unit(80), key("t"), answer("ok"), 3600, None, NOW)
+    assert await cache.lookup(unit(80), key("t"), 0.9, NOW) is not None
+    assert cache.stats()["reconnects"] == 1  # the connection opened first is still the one in use
+
+
+def test_from_config(lite_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMROUTER_TEST_MILVUS_TOKEN", "root:Milvus")
+    cfg = CacheConfig.model_validate(
+        {
+            "backend": "milvus",
+            "timeout_s": 0.2,
+            "milvus": {
+                "uri": lite_file,
+                "collection": "from_config",
+                "token_env": "SEMROUTER_TEST_MILVUS_TOKEN",
+                "retry_interval_s": 3,
+            },
+        }
+    )
+    cache = MilvusCache.from_config(cfg)
+    try:
+        assert (cache.uri, cache.collection, cache.timeout_s, cache.retry_interval_s) == (
+            lite_file,
+            "from_config",
+            0.2,
+            3,
+        )
+        assert cache._token == "root:Milvus"
+    finally:
+        cache.close()
+
+
+@pytest.mark.parametrize("uri", ["/tmp/no-extension", "/tmp/bad name.db", "/tmp/" + "x" * 40 + ".db"])
+def test_unusable_lite_file_names_fail_at_construction(uri: str) -> None:
+    with pytest.raises(ValueError, match="Milvus Lite"):
+        MilvusCache(uri, collection="c")
+
+
+async def test_server_down_then_back(tmp_path: pathlib.Path) -> None:
+    """Killing the server makes calls fail promptly (no pymilvus retry loop, no piled-up threads); after a
+    restart on the same port the same backend object works again, with the data the server kept."""
+    server = MilvusServer(tmp_path / "down.db").start()
+    cache = MilvusCache(server.uri, collection="down", timeout_s=2.0, connect_timeout_s=2.0, retry_interval_s=0.2)
+    try:
+        v = unit(70)
+        await cache.store(v, key("t"), answer("before"), 3600, None, NOW)
+        assert await cache.lookup(v, key("t"), 0.9, NOW) is not None
+
+        server.kill()
+        with pytest.raises(MilvusUnavailable):
+            await asyncio.wait_for(cache.lookup(v, key("t"), 0.9, NOW), HANG_GUARD_S)
+        with pytest.raises(MilvusUnavailable):
+            await asyncio.wait_for(cache.store(v, key("t"), answer("during"), 3600, None, NOW), HANG_GUARD_S)
+
+        # A burst while it is down: every call fails (fast or rejected), none hangs, nothing stays pending.
+        burst = [asyncio.wait_for(cache.lookup(v, key("t"), 0.9, NOW), HANG_GUARD_S) for _ in range(40)]
+        results = await asyncio.gather(*burst, return_exceptions=True)
+        assert all(isinstance(r, MilvusUnavailable) for r in results), results
+        await _wait(lambda: cache.stats()["pending_calls"] == 0)
+        down = cache.stats()
+        assert down["connected"] is False and down["errors"] >= 1 and down["last_error"]
+
+        server.start()
+        hit = None
+        deadline = time.monotonic() + HANG_GUARD_S
+        while hit is None:
+            with contextlib.suppress(MilvusUnavailable):
+                hit = await cache.lookup(v, key("t"), 0.9, NOW)
+            if hit is None:
+                assert time.monotonic() < deadline, cache.stats()
+                await asyncio.sleep(0.1)
+        assert hit.answer.content == "before"
+        assert cache.stats()["connected"] is True
+        await cache.store(unit(71), key("t", "after"), answer("after"), 3600, None, NOW)
+        assert await cache.lookup(unit(71), key("t", "after"), 0.9, NOW) is not None
+    finally:
+        cache.close()
+        server.kill()
+
+
+async def test_unreachable_server_from_the_start(tmp_path: pathlib.Path) -> None:
+    cache = MilvusCache(f"http://127.0.0.1:{_free_port()}", collection="c", connect_timeout_s=0.5)
+    try:
+        with pytest.raises(MilvusUnavailable, match="connect"):
+            await asyncio.wait_for(cache.lookup(unit(1), key("t"), 0.9, NOW), HANG_GUARD_S)
+        with pytest.raises(MilvusUnavailable):  # within retry_interval_s: fails without another attempt
+            await asyncio.wait_for(cache.lookup(unit(1), key("t"), 0.9, NOW), HANG_GUARD_S)
+        assert cache.stats()["reconnects"] == 0
+    finally:
+        cache.close()
+
+
+async def _wait(check: Callable[[], bool], timeout: float = HANG_GUARD_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+# -- through the proxy ---------------------------------------------------------------------------------
+
+
+def _chat(router: Any, text: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    body = {"model": "auto", "messages": [{"role": "user", "content": text}]}
+    return http_json("POST", router.url + "/v1/chat/completions", body, headers)
+
+
+def _until_hit(router: Any, text: str, headers: dict[str, str] | None = None) -> tuple[dict[str, str], Any]:
+    """Repeat a request until the cache answers it: the first store may meet the backend still connecting."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:
+        status, h, body = _chat(router, text, headers)
+        assert status == 200, body
+        if h.get("x-vsr-cache-hit") == "true":
+            return h, body
+        assert time.monotonic() < deadline, http_json("GET", router.url + "/api/v1/cache/stats")[2]
+        time.sleep(0.2)
+
+
+def test_proxy_hits_from_milvus_and_serves_when_it_dies(
+    start_worker: Callable[..., Any], start_router: Callable[..., Any], tmp_path: pathlib.Path
+) -> None:
+    server = MilvusServer(tmp_path / "proxy.db").start()
+    try:
+        w = start_worker("m1")
+        cache = {
+            "enabled": True,
+            "backend": "milvus",
+            "timeout_s": 2.0,  # generous for busy CI machines; a dead server fails fast anyway
+            "milvus": {"uri": server.uri, "collection": "proxy", "connect_timeout_s": 2.0, "retry_interval_s": 0.2},
+            "circuit_breaker": {"failures": 3, "backoff_s": 0.2, "max_backoff_s": 0.4},
+        }
+        r = start_router(simple_config({"m1": [w.url]}, cache=cache))
+        q = "What is cognitive dissonance?"
+        h, body = _until_hit(r, q, {"x-fake-reply": "A mental conflict."})
+        assert body["choices"][0]["message"]["content"] == "A mental conflict."
+        assert float(h["x-vsr-cache-similarity"]) == pytest.approx(1.0, abs=1e-3)
+        calls = len(w.requests())
+        _, h, body = _chat(r, q)
+        assert h["x-vsr-cache-hit"] == "true" and len(w.requests()) == calls  # answered without the worker
+        st = http_json("GET", r.url + "/api/v1/cache/stats")[2]
+        assert st["backend"]["backend"] == "milvus" and st["backend"]["hits"] >= 2
+
+        server.kill()
+        for i in range(5):
+            status, h, body = _chat(r, q, {"x-fake-reply": f"fresh {i}"})
+            assert status == 200 and h.get("x-vsr-cache-hit") != "true"
+            assert body["choices"][0]["message"]["content"] == f"fresh {i}"
+        assert len(w.requests()) == calls + 5
+        assert http_json("GET", r.url + "/api/v1/cache/stats")[2]["stage"]["faults"] >= 1
+
+        server.start()  # same data file: the stored answer is there again once the router reconnects
+        h, body = _until_hit(r, q)
+        assert body["choices"][0]["message"]["content"] == "A mental conflict."
+    finally:
+        server.kill()
