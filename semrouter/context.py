@@ -51,6 +51,7 @@ class StageRecord:
     ms: float
     note: str = ""
     fault: str | None = None
+    start: float = 0.0  # time.perf_counter() when it began (0: unknown), so traces can place it exactly
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class RequestContext:
         "headers",
         "local_stage",
         "model",
+        "obs",
         "pii_findings",
         "pii_types",
         "raw_body",
@@ -159,6 +161,8 @@ class RequestContext:
         self.response_filters: list[BodyFilter] = []
         # What a stage keeps between its on_request and on_response for this request, under its name.
         self.stage_state: dict[str, Any] = {}
+        # What observability notes along the way (perf_counter marks, usage, trace context): semrouter.observe.
+        self.obs: dict[str, Any] = {}
         self._text: str | None = None
 
     @property
@@ -177,6 +181,8 @@ class RequestContext:
             from semrouter.embed.service import EmbeddingService
 
             self._embedding = asyncio.ensure_future(EmbeddingService.default().embed(self.text))
+            self.obs["embed_start"] = time.perf_counter()  # its own record, since it overlaps the stages
+            self._embedding.add_done_callback(lambda _: self.obs.__setitem__("embed_end", time.perf_counter()))
         return await asyncio.shield(self._embedding)
 
     def encoded_body(self) -> bytes:

@@ -61,14 +61,14 @@ class Pipeline:
             try:
                 local = await stage.on_request(ctx)
             except RouterError:
-                ctx.records.append(StageRecord(stage.name, (time.perf_counter() - t0) * 1e3, "error"))
+                ctx.records.append(StageRecord(stage.name, (time.perf_counter() - t0) * 1e3, "error", start=t0))
                 raise
             except Exception as exc:
                 if not stage.optional:
                     raise
                 self._fault(ctx, stage, exc, t0)
                 continue
-            ctx.records.append(StageRecord(stage.name, (time.perf_counter() - t0) * 1e3))
+            ctx.records.append(StageRecord(stage.name, (time.perf_counter() - t0) * 1e3, start=t0))
             if local is not None:
                 ctx.local_stage = stage.name
                 return local
@@ -89,6 +89,8 @@ class Pipeline:
         self.fault_count += 1
         ctx.faults.append(stage.name)
         ctx.records.append(
-            StageRecord(stage.name, (time.perf_counter() - t0) * 1e3, "skipped", f"{type(exc).__name__}: {exc}")
+            StageRecord(
+                stage.name, (time.perf_counter() - t0) * 1e3, "skipped", f"{type(exc).__name__}: {exc}", start=t0
+            )
         )
         log.warning("stage %s failed open for request %s: %r", stage.name, ctx.request_id, exc)

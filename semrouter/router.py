@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from semrouter.config.loader import ConfigError, load_config
 from semrouter.config.reload import ConfigWatcher
 from semrouter.config.schema import RouterConfig
+from semrouter.observe.recorder import Observer
 from semrouter.pipeline import Pipeline
 from semrouter.pool.pool import Fleet, ModelPool
 from semrouter.stages import build_pipeline
@@ -50,6 +51,7 @@ class Router:
         self.cache: CacheService | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self.runtime = self._build(config)
+        self.observer = Observer(self, config)  # metrics, traces, decision log: outlives config snapshots
         self._watcher: ConfigWatcher | None = None
 
     @classmethod
@@ -105,6 +107,7 @@ class Router:
             raise
         self.runtime = Runtime(config, pipeline, self.fleet.apply(config))
         self._swap_cache(cache)
+        self.observer.apply(config)
         self.reloads_ok += 1
         self.last_reload_error = None
 
@@ -114,6 +117,7 @@ class Router:
 
     async def start(self) -> None:
         self.fleet.start()
+        self.observer.start()
         if any(stage.uses_embedding for stage in self.runtime.pipeline.stages):
             # load the model and run it once now, so the first request does not pay ~0.3 s for it
             from semrouter.embed.service import EmbeddingService
@@ -136,6 +140,7 @@ class Router:
             await asyncio.wait(list(self._retiring))
         if self.cache is not None:
             await self.cache.aclose()
+        await self.observer.stop()
 
     def status(self) -> dict[str, Any]:
         """Operator view of the live state: config reloads and every endpoint's health and load."""

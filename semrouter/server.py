@@ -6,8 +6,12 @@ here) and uvicorn (ASGI with uvloop + httptools). Both run the same :class:`Prox
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import uvicorn
@@ -46,6 +50,28 @@ def serve_router(
     """Serve the proxy for ``config_path``; each worker process loads (and hot-reloads) the file."""
     configure_logging()
     os.environ["SEMROUTER_CONFIG"] = str(config_path)
+    with metrics_dir() if workers > 1 else contextlib.nullcontext():
+        _serve(config_path, host, port, workers, engine, log_level)
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[None]:
+    """A fresh directory for prometheus-client's multiprocess mode, so that one scrape of any worker covers
+    every worker. Set before the workers start (prometheus-client reads it at import); removed at exit,
+    since files left by an earlier run would be summed into this one's counters."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the operator's own (e.g. a volume): theirs to manage
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="semrouter-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _serve(config_path: str, host: str, port: int, workers: int, engine: Engine, log_level: str) -> None:
     if engine == "uvicorn":
         uvicorn.run(
             "semrouter.adapters.asgi:create_app",

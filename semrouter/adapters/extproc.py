@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +41,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from semrouter.adapters.http_proxy import API_PATHS, header_value, too_large
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
+from semrouter.observe.usage import UsageSniffer
 from semrouter.router import Router, Runtime
 
 log = logging.getLogger("semrouter.extproc")
@@ -139,6 +141,7 @@ class Exchange:
         self.keep = False
         self.kept: list[bytes] = []
         self.finished = False  # response callbacks are due (end of stream seen)
+        self.sniffer = UsageSniffer()  # token usage in the answer, when Envoy shows it to us
         self.body_mode = response_body_mode(
             self.runtime.config.extproc.response_body, self.runtime.pipeline.wants_response_body
         )
@@ -207,18 +210,24 @@ class Exchange:
         runtime = self.runtime
         cfg = runtime.config
         ctx = RequestContext(self.api, body, self.headers, cfg, self.headers.get(cfg.server.request_id_header))
+        observer = self.router.observer
         try:
             local = await runtime.pipeline.run_request(ctx)
         except RouterError as err:
             fallback = {cfg.server.request_id_header: ctx.request_id}
+            observer.record(ctx, err.status, err.code or err.type)
             return error_response(err, ctx.routing_headers() if ctx.model else fallback)
         except Exception:  # a bug of ours: still an OpenAI-style answer, as the proxy gives
             log.exception("internal error routing request %s", ctx.request_id)
             internal = RouterError(500, "Internal router error", type="server_error", code="internal")
+            observer.record(ctx, 500, "internal")
             return error_response(internal, {cfg.server.request_id_header: ctx.request_id})
         if local is not None:
-            return await self._local(ctx, local)
+            reply = await self._local(ctx, local)
+            observer.record(ctx, local.status)
+            return reply
         self.ctx = ctx
+        observer.begin_upstream(ctx)
         self.keep = runtime.pipeline.wants_response_body
         new_body = ctx.encoded_body()
         rename = served_model(ctx)
@@ -227,6 +236,8 @@ class Exchange:
         headers = ctx.routing_headers()
         assert ctx.model is not None
         headers[cfg.extproc.routing_header] = ctx.model
+        if "traceparent" in ctx.obs:  # tracing on: Envoy's request to the worker continues our trace
+            headers["traceparent"] = ctx.obs["traceparent"]
         replaced = ctx.body_modified or rename is not None
         if replaced:
             headers["content-length"] = str(len(new_body))
@@ -254,6 +265,7 @@ class Exchange:
             return pb.ProcessingResponse(response_headers=pb.HeadersResponse())
         status = _header_map(msg).get(":status", "0")
         self.outcome.status = int(status) if status.isdigit() else 0
+        self.ctx.obs["upstream_headers"] = time.perf_counter()
         if msg.end_of_stream:
             self._end()
         elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
@@ -264,6 +276,7 @@ class Exchange:
 
     def _response_body(self, msg: Any) -> Any:
         if self.ctx is not None:
+            self.sniffer.feed(msg.body)
             if self.keep:
                 self.kept.append(msg.body)
             if msg.end_of_stream:
@@ -285,6 +298,9 @@ class Exchange:
         if not self.outcome.completed and self.outcome.error is None:
             self.outcome.error = "stream_reset" if self.outcome.status else "no_response"
         await self.runtime.pipeline.run_response(ctx, self.outcome)
+        if self.sniffer.first_byte is not None:
+            ctx.obs["sniffer"] = self.sniffer
+        self.router.observer.record(ctx, self.outcome.status, None, self.outcome)
 
 
 class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]

@@ -22,6 +22,7 @@ import orjson
 
 from semrouter.context import ApiKind, BodyFilter, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
+from semrouter.observe.usage import UsageSniffer
 from semrouter.route import route_api
 from semrouter.router import Router, Runtime
 from semrouter.stages.cache import CacheService, invalidate_filters
@@ -126,6 +127,9 @@ class ProxyHandler:
             ("POST", "/api/v1/cache/invalidate"): self._cache_invalidate,
             ("POST", "/api/v1/cache/flush"): self._cache_flush,
         }
+        from semrouter.observe.http import ObserveRoutes  # imports this module: not at the top
+
+        self.routes.update(ObserveRoutes(router).routes())  # /metrics, /dashboard, /api/v1/decisions, ...
 
     async def startup(self) -> None:
         await self.router.start()
@@ -244,16 +248,22 @@ class ProxyHandler:
             )
         body = await ex.read_body(cfg.server.max_body_bytes)
         ctx = RequestContext(api, body, headers, cfg, headers.get(cfg.server.request_id_header))
+        status, error, outcome = 0, None, None  # how it ended, for the observer
         try:
-            local = await runtime.pipeline.run_request(ctx)
-        except RouterError as err:
-            fallback = {cfg.server.request_id_header: ctx.request_id}
-            await respond_error(ex, err, ctx.routing_headers() if ctx.model else fallback)
-            return
-        if local is not None:
-            await self._send_local(ex, ctx, local)
-            return
-        await self._forward(runtime, ctx, ex)
+            try:
+                local = await runtime.pipeline.run_request(ctx)
+            except RouterError as err:
+                status, error = err.status, err.code or err.type
+                fallback = {cfg.server.request_id_header: ctx.request_id}
+                await respond_error(ex, err, ctx.routing_headers() if ctx.model else fallback)
+                return
+            if local is not None:
+                status = local.status
+                await self._send_local(ex, ctx, local)
+                return
+            outcome = await self._forward(runtime, ctx, ex)
+        finally:  # the one place a request is observed (metrics, trace, decision log), answer already sent
+            self.router.observer.record(ctx, status, error, outcome)
 
     async def _send_local(self, ex: Exchange, ctx: RequestContext, local: LocalResponse) -> None:
         headers = [(b"content-type", local.content_type.encode())]
@@ -266,7 +276,7 @@ class ProxyHandler:
             await ex.send_chunk(chunk)
         await ex.end_stream()
 
-    async def _forward(self, runtime: Runtime, ctx: RequestContext, ex: Exchange) -> None:
+    async def _forward(self, runtime: Runtime, ctx: RequestContext, ex: Exchange) -> ResponseOutcome:
         task = asyncio.current_task()
         assert task is not None
         disconnected = asyncio.Event()
@@ -274,7 +284,9 @@ class ProxyHandler:
         resp: UpstreamResponse | None = None
         outcome = ResponseOutcome(status=0, completed=False)
         try:
+            self.router.observer.begin_upstream(ctx)
             resp = await self.router.forwarder.send(ctx, runtime.pools, ex.path, ex.headers)
+            ctx.obs["upstream_headers"] = time.perf_counter()
             outcome.status = resp.status
             outcome.body, outcome.completed = await self._relay(ctx, resp, ex, runtime.pipeline.wants_response_body)
         except RouterError as err:
@@ -293,6 +305,7 @@ class ProxyHandler:
                 await resp.aclose()  # unconsumed body → connection closed → worker stops generating
                 self.router.forwarder.finish(ctx)
         await runtime.pipeline.run_response(ctx, outcome)
+        return outcome
 
     @staticmethod
     async def _watch_disconnect(ex: Exchange, task: asyncio.Task[Any], flag: asyncio.Event) -> None:
@@ -317,6 +330,7 @@ class ProxyHandler:
                     type="upstream_error",
                     code="upstream_error",
                 ) from None
+            ctx.obs["body"] = body  # the observer finds the token usage in it (no copy)
             sent = body
             for f in ctx.response_filters:
                 sent = f.feed(sent) + f.finish()
@@ -325,9 +339,11 @@ class ProxyHandler:
         await ex.start_stream(resp.status, headers)
         kept: list[bytes] = []
         completed = True
+        sniffer = ctx.obs["sniffer"] = UsageSniffer()  # token usage and first-byte time, read by the observer
         try:
             filters = ctx.response_filters
             async for chunk in resp.iter_chunks():
+                sniffer.feed(chunk)
                 if keep:
                     kept.append(chunk)
                 for f in filters:

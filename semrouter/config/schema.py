@@ -15,6 +15,7 @@ from semrouter.cache.config import CacheConfig, DecisionCachePolicy
 from semrouter.config.base import Strict as _Strict
 from semrouter.decide.rules import Rule
 from semrouter.guards.config import GuardsConfig, JailbreakPolicy, PiiPolicy
+from semrouter.observe.config import ObservabilityConfig
 from semrouter.signals import AnySignalConfig
 
 
@@ -235,6 +236,7 @@ class RouterConfig(_Strict):
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     extproc: ExtProcConfig = Field(default_factory=ExtProcConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
 
     @field_validator("reasoning_families")
     @classmethod

@@ -19,7 +19,8 @@ class Endpoint:
         self.url = str(cfg.url).rstrip("/")
         self.outstanding = 0
         self.consecutive_failures = 0
-        self.ejections = 0
+        self.ejections = 0  # in a row (the back-off exponent); reset by a success
+        self.ejections_total = 0  # ever, for metrics
         self.ejected_until = 0.0
         self.healthy = True  # set by active health checks
         self.health_failures = 0
@@ -50,6 +51,7 @@ class Endpoint:
         duration = min(ejection.base_seconds * 2 ** min(self.ejections, 32), ejection.max_seconds)
         self.ejected_until = now + duration
         self.ejections += 1
+        self.ejections_total += 1
         self.consecutive_failures = 0
         return True
 

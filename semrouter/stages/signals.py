@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from semrouter.config.schema import RouterConfig
-from semrouter.context import LocalResponse, RequestContext
+from semrouter.context import LocalResponse, RequestContext, StageRecord
 from semrouter.pipeline import Stage
 from semrouter.signals import Signal, SignalResult, build_signal
 
@@ -28,7 +29,7 @@ class SignalStage(Stage):
         self.uses_embedding = any(s.uses_embedding for s in self.signals)
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
-        results = await asyncio.gather(*(s.evaluate(ctx) for s in self.signals), return_exceptions=True)
+        results = await asyncio.gather(*(self._timed(s, ctx) for s in self.signals), return_exceptions=True)
         for signal, result in zip(self.signals, results, strict=True):
             if isinstance(result, SignalResult):
                 ctx.signals[signal.name] = result
@@ -36,3 +37,12 @@ class SignalStage(Stage):
                 ctx.faults.append(f"signal:{signal.name}")
                 log.warning("signal %s failed for request %s: %r", signal.name, ctx.request_id, result)
         return None
+
+    @staticmethod
+    async def _timed(signal: Signal, ctx: RequestContext) -> SignalResult:
+        """Evaluate one signal and record its own time (for metrics and traces: the stage runs them together)."""
+        t0 = time.perf_counter()
+        try:
+            return await signal.evaluate(ctx)
+        finally:
+            ctx.records.append(StageRecord(f"signal.{signal.name}", (time.perf_counter() - t0) * 1e3, start=t0))

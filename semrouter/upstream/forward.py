@@ -44,6 +44,7 @@ HOP_BY_HOP = frozenset(
 # Response headers we never copy from a worker: hop-by-hop ones, and those our own server sets.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 RETRYABLE_STATUS = frozenset({502, 503})
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 def model_chain(ctx: RequestContext, pools: Mapping[str, ModelPool]) -> list[str]:
@@ -78,6 +79,12 @@ class Forwarder:
             out.append((b"authorization", b"Bearer " + endpoint.api_key.encode()))
         if ctx.config.server.request_id_header.encode() not in (k for k, _ in raw):
             out.append((ctx.config.server.request_id_header.encode(), ctx.request_id.encode()))
+        traceparent = ctx.obs.get("traceparent")
+        if traceparent is not None:  # tracing on: the worker's parent is our upstream span, not the client's
+            out = [(k, v) for k, v in out if k not in TRACE_HEADERS]
+            out.append((b"traceparent", traceparent.encode()))
+            if "tracestate" in ctx.obs:
+                out.append((b"tracestate", ctx.obs["tracestate"].encode()))
         return out
 
     async def send(
@@ -107,9 +114,9 @@ class Forwarder:
                 if pending is not None:  # a 502/503 we can now replace with a fresh attempt
                     await pending[0].aclose()
                     pending = None
+                if attempts:
                     self.retries += 1
-                elif attempts:
-                    self.retries += 1
+                    ctx.obs["retries"] = attempts  # every attempt after the first is a retry
                 tried.append(endpoint)
                 attempts += 1
                 endpoint.outstanding += 1

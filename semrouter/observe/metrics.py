@@ -1,0 +1,292 @@
+"""Prometheus metrics: what is defined, how a finished request is counted, and how a scrape is served.
+
+Two kinds of numbers, fed two ways:
+
+* per request (decision, path, stage latencies, tokens, cost, guard verdicts, faults, retries): counted
+  by :meth:`Metrics.observe` once, from the finished request context, by the observer;
+* state kept elsewhere (cache entries and counters, endpoint availability, ejections, config reloads):
+  copied in by :class:`StateSync` when a scrape arrives, and with several server workers also every
+  ``state_interval_s`` in each worker. A custom collector reading live objects at scrape time would be
+  simpler, but with several workers the scrape lands on one process and would report only that one's
+  cache and endpoints; copying into ordinary metrics lets prometheus-client's multiprocess mode
+  (``PROMETHEUS_MULTIPROC_DIR``, one mmap file per process) sum them across workers. Cumulative state
+  counters are copied as deltas (a counter that restarts, e.g. a replaced cache backend, counts anew).
+
+The registry is per :class:`Metrics` object, not prometheus-client's global one, so several routers in one
+process (tests, embedding) never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+if TYPE_CHECKING:
+    from semrouter.context import RequestContext
+    from semrouter.router import Router
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+PATHS = ("upstream", "cache", "blocked", "error")
+
+
+def multiprocess_dir() -> str | None:
+    """The shared metric directory when several worker processes serve one port (set by ``serve_router``)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_dir() is not None
+        self.requests = Counter(
+            "semrouter_requests",
+            "Requests by decision, category, selected model, reasoning and how they were answered "
+            "(path: upstream, cache, blocked, error).",
+            ["decision", "category", "model", "reasoning", "path"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "semrouter_request_duration_seconds",
+            "Whole request time in the router, from the request body to the end of the answer.",
+            ["path"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.stage_duration = Histogram(
+            "semrouter_stage_duration_seconds",
+            "Time per pipeline stage; signal.<name> for each signal, embedding for the shared embedding.",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "semrouter_upstream_ttft_seconds",
+            "From sending the request upstream to its first answer byte (streams) or response headers.",
+            ["model"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "semrouter_tokens", "Tokens by model, from the answers' usage.", ["model", "direction"], registry=r
+        )
+        self.cost = Counter(
+            "semrouter_estimated_cost_dollars",
+            "Estimated spend by model: usage times the configured pricing.",
+            ["model"],
+            registry=r,
+        )
+        self.guard_detections = Counter(
+            "semrouter_guard_detections",
+            "Requests in which a guard found something, by guard (pii, jailbreak) and type.",
+            ["guard", "type"],
+            registry=r,
+        )
+        self.guard_blocks = Counter(
+            "semrouter_guard_blocks",
+            "Requests refused by a guard, by guard and type (a PII block counts once per entity type found).",
+            ["guard", "type"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "semrouter_upstream_errors",
+            "Failed upstream exchanges by model and reason (status_5xx, timeout, no_endpoint, stream_broken, ...).",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "semrouter_upstream_retries", "Extra upstream attempts (connect errors, 502, 503).", ["model"], registry=r
+        )
+        self.stage_faults = Counter(
+            "semrouter_stage_faults",
+            "Stage or signal failures skipped by fail-open (the request went on without it).",
+            ["stage"],
+            registry=r,
+        )
+        # -- state, copied in by StateSync ------------------------------------------------------------
+        self.cache_lookups = Counter(
+            "semrouter_cache_lookups",
+            "Semantic cache lookups by result (hit, miss, near_miss: similar but lexically incompatible).",
+            ["result"],
+            registry=r,
+        )
+        self.cache_bypasses = Counter(
+            "semrouter_cache_bypasses", "Requests that skipped the cache, by reason.", ["reason"], registry=r
+        )
+        self.cache_stores = Counter("semrouter_cache_stores", "Answers stored in the cache.", registry=r)
+        self.cache_evictions = Counter(
+            "semrouter_cache_evictions", "Entries evicted to stay within the size limits.", registry=r
+        )
+        self.cache_expirations = Counter("semrouter_cache_expirations", "Entries dropped at their TTL.", registry=r)
+        self.cache_faults = Counter(
+            "semrouter_cache_faults", "Cache backend failures and timeouts by operation.", ["operation"], registry=r
+        )
+        self.cache_entries = Gauge(
+            "semrouter_cache_entries",
+            "Entries in the cache (summed over workers: each worker has its own in-memory cache).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.endpoint_up = Gauge(
+            "semrouter_endpoint_available",
+            "1 when the endpoint takes traffic (healthy and not ejected), else 0.",
+            ["model", "endpoint"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.endpoints_available = Gauge(
+            "semrouter_endpoints_available",
+            "Endpoints of a model that take traffic.",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.outstanding = Gauge(
+            "semrouter_endpoint_outstanding_requests",
+            "Requests in flight per endpoint.",
+            ["model", "endpoint"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.ejections = Counter(
+            "semrouter_upstream_ejections", "Endpoints ejected after consecutive failures.", ["model"], registry=r
+        )
+        self.reloads = Counter(
+            "semrouter_config_reloads",
+            "Config reloads by result (ok, failed), counted per worker.",
+            ["result"],
+            registry=r,
+        )
+        self._paths = {p: self.request_duration.labels(p) for p in PATHS}
+        self._stages: dict[str, Any] = {}
+
+    def observe(
+        self,
+        ctx: RequestContext,
+        path: str,
+        total_s: float,
+        ttft_s: float | None,
+        usage: dict[str, Any] | None,
+        cost: float | None,
+        blocked_by: str | None,
+        upstream_error: str | None,
+        now: float,
+    ) -> None:
+        """Count one finished request."""
+        decision = ctx.decision.name if ctx.decision is not None else "none"
+        model = ctx.model or "none"
+        self.requests.labels(decision, ctx.category or "none", model, "on" if ctx.reasoning else "off", path).inc()
+        self._paths[path].observe(total_s)
+        stages = self._stages
+        for rec in ctx.records:
+            child = stages.get(rec.stage)
+            if child is None:
+                child = stages[rec.stage] = self.stage_duration.labels(rec.stage)
+            child.observe(rec.ms / 1e3)
+        obs = ctx.obs
+        if "embed_end" in obs:
+            self.stage_duration.labels("embedding").observe(obs["embed_end"] - obs["embed_start"])
+        if ttft_s is not None:
+            self.ttft.labels(model).observe(ttft_s)
+        if usage is not None:
+            for key, direction in (("prompt_tokens", "input"), ("completion_tokens", "output")):
+                n = usage.get(key)
+                if isinstance(n, int) and n > 0:
+                    self.tokens.labels(model, direction).inc(n)
+            if cost:
+                self.cost.labels(model).inc(cost)
+        for kind in ctx.pii_types:
+            self.guard_detections.labels("pii", kind).inc()
+            if blocked_by == "pii":
+                self.guard_blocks.labels("pii", kind).inc()
+        jb = ctx.signals.get("jailbreak")
+        if jb is not None and jb.matched:
+            self.guard_detections.labels("jailbreak", jb.value or "unknown").inc()
+        if blocked_by == "jailbreak":
+            self.guard_blocks.labels("jailbreak", jb.value if jb is not None and jb.value else "unknown").inc()
+        if upstream_error is not None:
+            self.upstream_errors.labels(model, upstream_error).inc()
+        retries = obs.get("retries")
+        if retries:
+            self.retries.labels(model).inc(retries)
+        for fault in ctx.faults:
+            self.stage_faults.labels(fault).inc()
+
+    def exposition(self) -> bytes:
+        """The scrape body: this process's registry, or every worker's files in multiprocess mode."""
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    def close(self) -> None:
+        if self.multiprocess:
+            mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # its live gauges stop counting; its counters stay in the sums
+
+
+class StateSync:
+    """Copies state that lives on other objects (cache service, endpoints, router) into the metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+        self._last: dict[tuple[Any, ...], float] = {}
+        self._endpoints: set[tuple[str, str]] = set()
+        self._models: set[str] = set()
+        self.last_sync = 0.0
+
+    def _add(self, counter: Any, key: tuple[Any, ...], value: float) -> None:
+        last = self._last.get(key, 0.0)
+        delta = value - last if value >= last else value  # a counter that went down was restarted
+        if delta > 0:
+            counter.inc(delta)
+        self._last[key] = value
+
+    def sync(self, router: Router) -> None:
+        m = self.m
+        self.last_sync = time.monotonic()
+        cache = router.cache
+        if cache is None:
+            m.cache_entries.set(0)
+        else:
+            st = cache.stats()
+            stage, backend = st["stage"], st["backend"]
+            sid = id(cache)
+            for field, result in (("hits", "hit"), ("misses", "miss"), ("near_misses", "near_miss")):
+                self._add(m.cache_lookups.labels(result), (sid, field), stage[field])
+            for reason, n in stage["bypasses"].items():
+                self._add(m.cache_bypasses.labels(reason), (sid, "bypass", reason), n)
+            for op, n in stage["faults_by_operation"].items():
+                self._add(m.cache_faults.labels(op), (sid, "fault", op), n)
+            self._add(m.cache_stores, (sid, "stores"), stage["stores"])
+            if isinstance(backend.get("entries"), int):
+                m.cache_entries.set(backend["entries"])
+            for name, counter in (("evictions", m.cache_evictions), ("expirations", m.cache_expirations)):
+                if isinstance(backend.get(name), int):
+                    self._add(counter, (sid, "backend", name), backend[name])
+        now = time.monotonic()
+        seen: set[tuple[str, str]] = set()
+        per_model: dict[str, int] = {}
+        for e in router.fleet.endpoints:
+            key = (e.model, e.url)
+            seen.add(key)
+            up = e.available(now)
+            per_model[e.model] = per_model.get(e.model, 0) + up
+            m.endpoint_up.labels(e.model, e.url).set(1 if up else 0)
+            m.outstanding.labels(e.model, e.url).set(e.outstanding)
+            self._add(m.ejections.labels(e.model), ("ejections", *key), e.ejections_total)
+        for model, url in self._endpoints - seen:  # removed by a reload: no longer takes traffic
+            m.endpoint_up.labels(model, url).set(0)
+            m.outstanding.labels(model, url).set(0)
+        for model, n in per_model.items():
+            m.endpoints_available.labels(model).set(n)
+        for model in self._models - set(per_model):
+            m.endpoints_available.labels(model).set(0)
+        self._endpoints, self._models = seen, set(per_model)
+        self._add(m.reloads.labels("ok"), ("reloads", "ok"), router.reloads_ok)
+        self._add(m.reloads.labels("failed"), ("reloads", "failed"), router.reloads_failed)

@@ -1,0 +1,274 @@
+"""Prometheus metrics: a real Prometheus server scrapes a two-worker router under load, and PromQL over its
+HTTP API returns the counts that were sent; the shipped scrape config passes ``promtool``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import Server, free_port, http_json
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+MATH = [
+    "What is the integral of x^2 from 0 to 3?",
+    "Solve the equation 3x + 7 = 22 for x.",
+    "Find all real roots of x^3 - 6x^2 + 11x - 6.",
+    "Compute the determinant of the matrix [[2, 1], [4, 3]].",
+]
+OTHER = ["Can you recommend a good novel to read on holiday?", "What is a nice name for a golden retriever puppy?"]
+
+
+def chat(text: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def config(worker: str, **overrides: Any) -> dict[str, Any]:
+    """Math prompts → "math" (reasoning on) on a priced model; everything else → "general"."""
+    cfg: dict[str, Any] = {
+        "models": [
+            {
+                "name": "m-large",
+                "family": "qwen3",
+                "endpoints": [{"url": worker}],
+                "pricing": {"prompt_per_1m": 2.0, "completion_per_1m": 8.0},
+            },
+            {"name": "m-small", "family": "qwen3", "endpoints": [{"url": worker}]},
+        ],
+        "routing": {"default_decision": "general"},
+        "pool": {"health_check": {"interval_s": 0.5, "timeout_s": 1}},
+        "signals": [{"name": "domain", "type": "domain"}],
+        "decisions": [
+            {
+                "name": "math",
+                "rules": {"signal": "domain", "equals": "math"},
+                "models": [{"model": "m-large"}],
+                "use_reasoning": True,
+            },
+            {"name": "general", "models": [{"model": "m-small"}]},
+        ],
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+class Prometheus:
+    """The Debian prometheus binary on a free port with a throw-away config and data directory."""
+
+    def __init__(self, target: str, tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = tmp / "prometheus.yml"
+        cfg.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            "  - job_name: semrouter\n"
+            "    static_configs: [{targets: ['" + target + "']}]\n"
+        )
+        self.log = tmp / "prometheus.log"
+        self.proc = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={cfg}",
+                f"--storage.tsdb.path={tmp / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"prometheus not ready:\n{self.log.read_text()}")
+
+    def query(self, promql: str) -> float | None:
+        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as r:
+            data = json.loads(r.read())
+        result = data["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def results(self, promql: str) -> list[Any]:
+        """The result list; AssertionError naming the query if Prometheus rejects it."""
+        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                data = json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{promql}: {exc.read().decode()}") from None
+        assert data["status"] == "success", (promql, data)
+        return list(data["data"]["result"])
+
+    def wait_for(self, promql: str, expected: float, timeout: float = 30) -> float | None:
+        """Poll until the query returns ``expected`` (scrapes are 1 s apart); the last value otherwise."""
+        value = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.query(promql)
+            if value == expected:
+                return value
+            time.sleep(0.5)
+        return value
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Callable[[str], Prometheus]]:
+    if shutil.which("prometheus") is None:
+        pytest.skip("the prometheus binary is not installed (apt-get install prometheus; CI installs it)")
+    started: list[Prometheus] = []
+
+    def start(target: str) -> Prometheus:
+        p = Prometheus(target, tmp_path)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def test_shipped_prometheus_config_passes_promtool() -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (it comes with apt-get install prometheus)")
+    out = subprocess.run(
+        ["promtool", "check", "config", str(DEPLOY / "prometheus.yml")], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout + out.stderr
+
+
+def test_prometheus_scrapes_two_workers(
+    start_worker: Callable[..., Server],
+    start_router: Callable[..., Server],
+    prometheus: Callable[[str], Prometheus],
+) -> None:
+    worker = start_worker("w")
+    router = start_router(config(worker.url, server={"workers": 2}))
+    router.wait_ready(60)
+    prom = prometheus(f"127.0.0.1:{router.port}")
+    sent_math, math_tokens = 0, 0
+    for _ in range(3):
+        for q in MATH:
+            status, headers, body = http_json("POST", router.url + "/v1/chat/completions", chat(q))
+            assert status == 200 and headers["x-vsr-selected-decision"] == "math"
+            sent_math += 1
+            math_tokens += body["usage"]["completion_tokens"]
+    for q in OTHER:
+        status, headers, _ = http_json("POST", router.url + "/v1/chat/completions", chat(q))
+        assert status == 200 and headers["x-vsr-selected-decision"] == "general"
+    # a streamed math answer with its usage chunk: tokens are counted from the stream too
+    raw = json.dumps(chat(MATH[0], stream=True, stream_options={"include_usage": True})).encode()
+    req = urllib.request.Request(
+        router.url + "/v1/chat/completions", data=raw, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        events = [ln[6:] for ln in r.read().decode().splitlines() if ln.startswith("data: {")]
+    math_tokens += json.loads(events[-1])["usage"]["completion_tokens"]
+    sent_math += 1
+    # an error path: the worker answers 500 for this one
+    status, _, _ = http_json(
+        "POST", router.url + "/v1/chat/completions", chat(OTHER[0]), headers={"x-fake-status": "500"}
+    )
+    assert status == 500
+
+    assert prom.wait_for('sum(semrouter_requests_total{decision="math"})', sent_math) == sent_math
+    assert prom.wait_for('sum(semrouter_requests_total{decision="math",reasoning="on",model="m-large"})', sent_math)
+    assert prom.query('sum(semrouter_requests_total{decision="general",path="upstream"})') == len(OTHER)
+    assert prom.query('sum(semrouter_requests_total{path="error"})') == 1
+    assert prom.query('sum(semrouter_upstream_errors_total{model="m-small",reason="status_500"})') == 1
+    # tokens from the answers' usage, streamed or not, and the cost at the configured prices
+    assert prom.query('sum(semrouter_tokens_total{model="m-large",direction="output"})') == math_tokens
+    cost = prom.query('sum(semrouter_estimated_cost_dollars_total{model="m-large"})')
+    assert cost is not None and cost > math_tokens * 8.0 / 1e6  # output alone; prompts add more
+    assert prom.query('sum(semrouter_stage_duration_seconds_count{stage="signal.domain"})') == sent_math + 3
+    assert prom.query('sum(semrouter_stage_duration_seconds_count{stage="embedding"})') == sent_math + 3
+    assert prom.query("sum(semrouter_upstream_ttft_seconds_count)") == sent_math + 3
+    # state copied from the workers: both models' single endpoint takes traffic
+    assert prom.wait_for('max(semrouter_endpoints_available{model="m-large"})', 1) == 1
+
+    # every panel of the shipped Grafana dashboard is valid PromQL over these metrics, and the main ones show data
+    dashboard = json.loads((DEPLOY.parent / "grafana" / "semrouter-dashboard.json").read_text())
+    queries = [
+        (panel["title"], target["expr"].replace("$__rate_interval", "1m").replace("$model", ".*"))
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+    wanted = {
+        "Requests / s by decision",
+        "Request latency by path (p50 / p95 / p99)",
+        "Stage latency p95",
+        "Tokens / s by model",
+        "Endpoints taking traffic",
+    }
+    with_data: set[str] = set()
+    deadline = time.monotonic() + 20  # rates need two scrapes inside their window
+    while time.monotonic() < deadline:
+        with_data = {title for title, query in queries if prom.results(query)}  # each one must parse
+        if wanted <= with_data:
+            break
+        time.sleep(1)
+    assert wanted <= with_data, with_data
+
+
+def test_cache_guard_and_fault_metrics(
+    start_worker: Callable[..., Server], start_router: Callable[..., Server]
+) -> None:
+    """One worker, read /metrics directly: cache hits/misses/entries, PII detections and blocks by type."""
+    worker = start_worker("w")
+    cfg = config(
+        worker.url,
+        cache={"enabled": True},
+        guards={"pii": {"enabled": True, "action": "block", "ner": False}},
+    )
+    router = start_router(cfg)
+    q = chat("What is the integral of x^2 from 0 to 3?")
+    assert http_json("POST", router.url + "/v1/chat/completions", q)[0] == 200
+    deadline = time.monotonic() + 10  # the store runs after the answer
+    while time.monotonic() < deadline:
+        if http_json("GET", router.url + "/api/v1/cache/stats")[2]["stage"]["stores"] >= 1:
+            break
+        time.sleep(0.1)
+    status, headers, _ = http_json("POST", router.url + "/v1/chat/completions", q)
+    assert status == 200 and headers["x-vsr-cache-hit"] == "true"
+    pii = chat("Please write to jane.doe@acme-mail.net about the invoice")
+    assert http_json("POST", router.url + "/v1/chat/completions", pii)[0] == 400
+    with urllib.request.urlopen(router.url + "/metrics", timeout=5) as r:
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("semrouter_") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values['semrouter_cache_lookups_total{result="hit"}'] == 1
+    assert values['semrouter_cache_lookups_total{result="miss"}'] == 1
+    assert values["semrouter_cache_entries"] == 1
+    assert values["semrouter_cache_stores_total"] == 1
+    assert values['semrouter_guard_detections_total{guard="pii",type="EMAIL_ADDRESS"}'] == 1
+    assert values['semrouter_guard_blocks_total{guard="pii",type="EMAIL_ADDRESS"}'] == 1
+    # a hit skips enrichment, so it reports reasoning off, as its x-vsr-selected-reasoning header does
+    key = 'semrouter_requests_total{category="math",decision="math",model="m-large",path="cache",reasoning="off"}'
+    assert values[key] == 1
+    blocked = [k for k in values if k.startswith("semrouter_requests_total{") and 'path="blocked"' in k]
+    assert len(blocked) == 1 and 'decision="general"' in blocked[0] and values[blocked[0]] == 1
+    assert "jane.doe" not in text
