@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
 
+    from semrouter.fleet import add_parser as add_fleet_parser
+
+    add_fleet_parser(sub)
+
     c = sub.add_parser("config", help="config tools")
     csub = c.add_subparsers(dest="config_command", required=True)
     v = csub.add_parser("validate", help="validate a config file")

@@ -1,0 +1,314 @@
+"""The Helm chart and the plain manifests: Helm's own engine renders them (``helm-python-sdk``, Helm v4 as
+a library), every object validates offline against the Kubernetes schemas (``kubernetes-validate
+--strict``), Envoy accepts the gateway config (``envoy --mode validate``), and the routing config in the
+ConfigMap is a valid semrouter config with the environment the Deployment gives it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from gateway import ROOT, require_envoy
+
+CHART = ROOT / "deploy" / "helm" / "semrouter"
+K8S_VERSIONS = ["1.29.0", "1.35.0"]  # the oldest Kubernetes in upstream support when written, and a recent one
+
+# Value sets that together switch every template branch on at least once.
+VALUES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "proxy": {"router": {"mode": "proxy"}, "metrics": {"serviceMonitor": {"enabled": True}}},
+    "both": {
+        "router": {"mode": "both", "env": [{"name": "SEMROUTER_EXTRA", "value": "1"}]},
+        "apiKeys": [{"env": "VLLM_API_KEY", "secretName": "vllm-api-key", "secretKey": "token"}],
+        "milvus": {"uri": "http://milvus.data.svc:19530", "tokenSecret": {"name": "milvus-token", "key": "token"}},
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "autoscaling": {"enabled": False},
+        "podDisruptionBudget": {"enabled": False},
+        "config": {
+            "models": [
+                {"name": "m1", "endpoints": [{"url": "${SEMROUTER_UPSTREAM_URL}", "api_key_env": "VLLM_API_KEY"}]}
+            ],
+            "decisions": [{"name": "general", "models": [{"model": "m1"}]}],
+            "routing": {"default_decision": "general"},
+            "cache": {"enabled": True, "backend": "milvus", "milvus": {"uri": "${SEMROUTER_MILVUS_URI}"}},
+        },
+    },
+    "extproc-no-gateway": {
+        "gateway": {"enabled": False},
+        "autoscaling": {"requestRate": {"enabled": False}},
+        "productionStack": {"host": "vllm-router-svc.vllm.svc.cluster.local", "port": 8000},
+    },
+}
+
+
+def _require(module: str) -> None:
+    """A local run without the tool skips; CI, which installs the test extra, fails."""
+    if importlib.util.find_spec(module) is None:
+        reason = f"{module} is not installed (pip install -e '.[test]')"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def render(values: dict[str, Any]) -> dict[str, str]:
+    _require("helm_python")
+    import helm_python as helm
+
+    with helm.Chart.load(str(CHART)) as chart:
+        return dict(chart.render(values, name="semrouter", namespace="llm"))
+
+
+def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, text in render(values).items():
+        if name.endswith(".yaml"):
+            out += [doc for doc in yaml.safe_load_all(text) if doc]
+    return out
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def render_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("k8s_render", ROOT / "deploy" / "kubernetes" / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_helm_lint_is_clean() -> None:
+    _require("helm_python")
+    import helm_python as helm
+
+    result = helm.lint(str(CHART))
+    assert result["errors"] == []
+    # severity 1 is INFO (only "icon is recommended"); 2 and up are warnings and errors
+    assert [m for m in result["messages"] if m["severity"] > 1] == []
+
+
+@pytest.mark.parametrize("case", list(VALUES))
+def test_every_rendered_object_validates_against_kubernetes_schemas(case: str) -> None:
+    _require("kubernetes_validate")
+    import kubernetes_validate
+
+    objs = objects(VALUES[case])
+    kinds = {o["kind"] for o in objs}
+    assert {"ConfigMap", "Deployment", "Service"} <= kinds
+    for obj in objs:
+        if obj["kind"] == "ServiceMonitor":
+            continue  # a CRD: no schema in the Kubernetes set; checked against its Service below
+        for version in K8S_VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)  # raises with the offending field
+
+
+def test_values_select_what_is_rendered() -> None:
+    defaults = objects({})
+    assert {o["kind"] for o in defaults} == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+    both = objects(VALUES["both"])
+    assert find(both, "ServiceMonitor") and not find(both, "HorizontalPodAutoscaler")
+    assert not find(both, "PodDisruptionBudget")
+    bare = objects(VALUES["extproc-no-gateway"])
+    assert [d["metadata"]["name"] for d in find(bare, "Deployment")] == ["semrouter-router"]
+    with pytest.raises(Exception, match=r"router\.mode"):
+        render({"router": {"mode": "sidecar"}})
+    with pytest.raises(Exception, match=r"metrics\.port"):
+        render({"metrics": {"serviceMonitor": {"enabled": True}}})  # extproc mode: nothing serves /metrics
+
+
+def _container(objs: list[dict[str, Any]], deployment: str, name: str) -> dict[str, Any]:
+    (dep,) = find(objs, "Deployment", deployment)
+    (container,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+    return container
+
+
+@pytest.mark.parametrize("mode", ["extproc", "proxy", "both"])
+def test_router_processes_ports_and_probes(mode: str) -> None:
+    objs = objects({"router": {"mode": mode}})
+    (dep,) = find(objs, "Deployment", "semrouter-router")
+    names = [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]]
+    assert names == {"extproc": ["extproc"], "proxy": ["proxy"], "both": ["extproc", "proxy"]}[mode]
+    (svc,) = find(objs, "Service", "semantic-router-svc")
+    ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
+    if mode != "proxy":
+        c = _container(objs, "semrouter-router", "extproc")
+        assert c["args"][:2] == ["extproc", "--config=/etc/semrouter/router.yaml"]
+        assert "--host=0.0.0.0" in c["args"]  # the config's default 127.0.0.1 is unreachable in a pod
+        assert c["readinessProbe"]["grpc"] == {"port": 50051, "service": "envoy.service.ext_proc.v3.ExternalProcessor"}
+        assert c["livenessProbe"]["grpc"]["port"] == 50051
+        assert ports["grpc"] == 50051
+    if mode != "extproc":
+        c = _container(objs, "semrouter-router", "proxy")
+        assert c["args"][:2] == ["serve", "--config=/etc/semrouter/router.yaml"]
+        assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert ports["http"] == 8801
+    (headless,) = find(objs, "Service", "semantic-router-svc-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_config_is_mounted_as_a_directory_and_hot_reloaded_not_rolled_out() -> None:
+    """A subPath mount is never updated by Kubernetes, and a checksum annotation would restart every
+    replica on each config change: either would defeat hot reload."""
+    objs = objects({"router": {"mode": "both"}})
+    (dep,) = find(objs, "Deployment", "semrouter-router")
+    pod = dep["spec"]["template"]
+    assert not any(k.startswith("checksum/") for k in pod["metadata"].get("annotations", {}))
+    (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "config"]
+    assert volume["configMap"]["name"] == "semrouter-config"
+    assert "items" not in volume["configMap"]
+    for c in pod["spec"]["containers"]:
+        (mount,) = [m for m in c["volumeMounts"] if m["name"] == "config"]
+        assert mount == {"name": "config", "mountPath": "/etc/semrouter", "readOnly": True}
+    (cm,) = find(objs, "ConfigMap", "semrouter-config")
+    cfg = yaml.safe_load(cm["data"]["router.yaml"])
+    assert cfg["reload"]["enabled"] is True
+    # ...while Envoy, which cannot reload a static config, is rolled when its config changes
+    (gw,) = find(objs, "Deployment", "semrouter-gateway")
+    assert "checksum/envoy-config" in gw["spec"]["template"]["metadata"]["annotations"]
+    changed = objects({"router": {"mode": "both"}, "gateway": {"messageTimeout": "7s"}})
+    (gw2,) = find(changed, "Deployment", "semrouter-gateway")
+    assert gw2["spec"]["template"]["metadata"]["annotations"] != gw["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("case", ["defaults", "both", "extproc-no-gateway"])
+def test_configmap_holds_a_valid_config_for_the_deployment_environment(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ${VAR} of the config, and every api_key_env, is set by the Deployment: the config loads with
+    exactly the environment a pod gets (secrets stand in as placeholders)."""
+    from semrouter.config.loader import parse_config
+
+    objs = objects(VALUES[case])
+    (cm,) = find(objs, "ConfigMap", "semrouter-config")
+    container = _container(objs, "semrouter-router", "extproc")
+    for name in [k for k in os.environ if k.startswith(("SEMROUTER_", "VLLM_"))]:
+        monkeypatch.delenv(name)
+    for env in container["env"]:
+        monkeypatch.setenv(env["name"], env.get("value", "secret-from-" + str(env.get("valueFrom"))))
+    cfg = parse_config(cm["data"]["router.yaml"], "router.yaml")
+    assert cfg.cache.enabled and cfg.cache.backend == "milvus"  # replicas share the cache, nothing else
+    upstream = {"defaults": "http://vllm-router-svc/", "both": "http://vllm-router-svc/"}.get(
+        case, "http://vllm-router-svc.vllm.svc.cluster.local:8000/"
+    )
+    assert {str(ep.url) for m in cfg.models for ep in m.endpoints} == {upstream}
+    milvus_uri = VALUES[case].get("milvus", {}).get("uri", "http://milvus-svc:19530")
+    assert cfg.cache.milvus.uri == milvus_uri
+    if case == "both":
+        env = {e["name"]: e for e in container["env"]}
+        assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "vllm-api-key", "key": "token"}
+        assert cfg.cache.milvus.token_env == "SEMROUTER_MILVUS_TOKEN"
+        assert env["SEMROUTER_MILVUS_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "milvus-token", "key": "token"}
+        assert env["SEMROUTER_EXTRA"] == {"name": "SEMROUTER_EXTRA", "value": "1"}
+
+
+def test_autoscaling_on_cpu_and_request_rate_and_disruption_budget() -> None:
+    objs = objects({})
+    (hpa,) = find(objs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "semrouter-router"
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert metrics["Resource"]["resource"]["name"] == "cpu"
+    assert metrics["Pods"]["pods"]["metric"]["name"] == "semrouter_requests_per_second"
+    (dep,) = find(objs, "Deployment", "semrouter-router")
+    assert "replicas" not in dep["spec"]  # the HPA owns the replica count
+    (pdb,) = find(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    fixed = objects({"autoscaling": {"enabled": False}, "router": {"replicas": 3}})
+    (dep,) = find(fixed, "Deployment", "semrouter-router")
+    assert dep["spec"]["replicas"] == 3
+
+
+@pytest.mark.parametrize("case", ["proxy", "both"])
+def test_service_monitor_scrapes_one_service_on_a_port_it_has(case: str) -> None:
+    objs = objects(VALUES[case])
+    (sm,) = find(objs, "ServiceMonitor")
+    selector = sm["spec"]["selector"]["matchLabels"]
+    matched = [s for s in find(objs, "Service") if selector.items() <= s["metadata"]["labels"].items()]
+    assert [s["metadata"]["name"] for s in matched] == ["semantic-router-svc"]  # not the headless one too
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+
+
+def _gateway_config(values: dict[str, Any]) -> dict[str, Any]:
+    (cm,) = find(objects(values), "ConfigMap", "semrouter-gateway")
+    return dict(yaml.safe_load(cm["data"]["envoy.yaml"]))
+
+
+@pytest.mark.parametrize("mode", ["extproc", "proxy"])
+def test_gateway_envoy_config_validates(mode: str, tmp_path: Path) -> None:
+    binary = require_envoy()
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(_gateway_config({"router": {"mode": mode}})))
+    run = subprocess.run(
+        [binary, "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "OK" in run.stdout + run.stderr
+
+
+def test_gateway_wires_ext_proc_to_the_router_and_routes_to_the_production_stack() -> None:
+    cfg = _gateway_config({"productionStack": {"host": "router.vllm", "port": 8000}, "gateway": {"port": 9000}})
+    listener = next(li for li in cfg["static_resources"]["listeners"] if li["name"] == "openai")
+    assert listener["address"]["socket_address"]["port_value"] == 9000
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    ext_proc = hcm["http_filters"][0]["typed_config"]
+    assert ext_proc["failure_mode_allow"] is True
+    assert ext_proc["grpc_service"]["envoy_grpc"]["cluster_name"] == "semrouter"
+    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert route["route"]["cluster"] == "production-stack"
+    clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
+    assert set(clusters) == {"semrouter", "production-stack"}
+
+    def address(name: str) -> tuple[str, int]:
+        sa = clusters[name]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        return sa["socket_address"]["address"], sa["socket_address"]["port_value"]
+
+    assert address("production-stack") == ("router.vllm", 8000)
+    assert address("semrouter") == ("semantic-router-svc-headless", 50051)  # every pod, not one ClusterIP
+    assert clusters["semrouter"]["health_checks"][0]["grpc_health_check"]
+    closed = _gateway_config({"gateway": {"failureModeAllow": False}})
+    hcm = closed["static_resources"]["listeners"][1]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["http_filters"][0]["typed_config"]["failure_mode_allow"] is False
+
+
+def test_proxy_mode_gateway_retries_on_another_replica() -> None:
+    cfg = _gateway_config({"router": {"mode": "proxy"}})
+    listener = next(li for li in cfg["static_resources"]["listeners"] if li["name"] == "openai")
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert [f["name"] for f in hcm["http_filters"]] == ["envoy.filters.http.router"]
+    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert route["route"]["cluster"] == "semrouter-proxy"
+    assert set(route["route"]["retry_policy"]["retry_on"].split(",")) >= {"connect-failure", "reset"}
+    (cluster,) = cfg["static_resources"]["clusters"]
+    assert cluster["health_checks"][0]["http_health_check"]["path"] == "/ready"
+    assert cluster["outlier_detection"]
+
+
+def test_plain_manifests_are_rendered_from_the_current_chart() -> None:
+    """deploy/kubernetes/*.yaml must be re-rendered after every chart change: python deploy/kubernetes/render.py"""
+    _require("helm_python")
+    script = render_script()
+    for name, values in script.VARIANTS.items():
+        path = ROOT / "deploy" / "kubernetes" / name
+        assert path.read_text() == script.render(values), f"{name} is stale: run python deploy/kubernetes/render.py"
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        assert len(docs) == len(objects(values))
