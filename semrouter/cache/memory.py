@@ -316,14 +316,16 @@ class MemoryCache:
         build_now: _Partition | None = None
         with self._lock:
             self._sweep(now)
-            in_cat = self._by_category.setdefault(cat, OrderedDict())
             quota = self.category_quota.get(cat, self.default_category_quota)
-            while quota is not None and len(in_cat) >= quota:
-                self._drop(next(iter(in_cat.values())))
+            while quota is not None and len(self._by_category.get(cat, ())) >= quota:
+                self._drop(next(iter(self._by_category[cat].values())))
                 self._stats.evictions += 1
             while len(self._entries) >= self.max_entries:
                 self._drop(next(iter(self._entries.values())))
                 self._stats.evictions += 1
+            # fetched only now: an eviction above may have dropped the category's (or partition's) last
+            # entry, and ``_drop`` then forgets its dict; an entry put into that orphan would be unreachable
+            in_cat = self._by_category.setdefault(cat, OrderedDict())
             part = self._partitions.get(partition)
             if part is None:
                 part = self._partitions[partition] = _Partition(partition, self.dim)

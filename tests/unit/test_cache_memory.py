@@ -119,6 +119,29 @@ async def test_category_quota_protects_other_categories() -> None:
     assert await cache.lookup(unit(19), "p", 0.99, T0 + 30) is not None
 
 
+@pytest.mark.parametrize(
+    ("max_entries", "quota"),
+    [(10, {"math": 1}), (1, None)],
+    ids=["category-quota-1", "max-entries-1"],
+)
+async def test_eviction_of_a_categorys_last_entry_keeps_the_new_one_reachable(
+    max_entries: int, quota: dict[str, int] | None
+) -> None:
+    """Evicting the only entry of a category (quota) or of the whole cache (LRU) before the store must not
+    leave the new entry in a forgotten per-category dict: it is then served, used (LRU) and dropped normally."""
+    cache = MemoryCache(max_entries=max_entries, category_quota=quota)
+    for i in range(3):
+        await cache.store(unit(i), "p", answer(str(i)), 60, "math", T0 + i)
+        hit = await cache.lookup(unit(i), "p", 0.99, T0 + i)
+        assert hit is not None and hit.answer.content == str(i)
+        if i:  # the previous entry made room for this one
+            assert await cache.lookup(unit(i - 1), "p", 0.99, T0 + i) is None
+    st = cache.stats()
+    assert (st["entries"], st["evictions"], st["per_category"]) == (1, 2, {"math": 1})
+    assert await cache.invalidate() == 1
+    assert len(cache) == 0 and cache.stats()["per_category"] == {}
+
+
 async def test_default_category_quota_and_uncategorised() -> None:
     cache = MemoryCache(max_entries=100, default_category_quota=2)
     for i in range(5):
