@@ -31,7 +31,9 @@ def _cmd_extproc(args: argparse.Namespace) -> int:
     path = args.config or default_config_path()
     cfg = load_config(path).extproc  # fail fast, with the precise error
     grace = args.grace_period if args.grace_period is not None else cfg.grace_period_s
-    run(path, args.host or cfg.host, args.port if args.port is not None else cfg.port, grace, args.log_level)
+    port = args.port if args.port is not None else cfg.port
+    http_port = args.http_port if args.http_port is not None else cfg.http_port
+    run(path, args.host or cfg.host, port, grace, args.log_level, http_port or None)
     return 0
 
 
@@ -106,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--host", help="default: extproc.host from the config")
     e.add_argument("--port", type=int, help="default: extproc.port from the config (50051)")
     e.add_argument("--grace-period", type=float, help="seconds in-flight requests get on SIGTERM")
+    e.add_argument(
+        "--http-port",
+        type=int,
+        help="also serve /metrics, /health, /ready, /api/v1/status, /api/v1/route and the dashboard over HTTP "
+        "on this port (default: extproc.http_port; off when unset; 0 turns it off)",
+    )
     e.add_argument("--log-level", default="warning")
     e.set_defaults(func=_cmd_extproc)
 

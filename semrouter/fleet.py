@@ -397,19 +397,21 @@ class FleetLauncher:
         for i in range(self.args.replicas):
             port = free_port()
             name = f"replica-{i + 1}"
+            extra: dict[str, Any] = {}
             if self.mode == "proxy":
                 argv = ["serve", "--config", str(self.config_path), "--port", str(port)]
                 argv += ["--engine", self.args.engine, "--workers", "1"]
                 url = f"http://127.0.0.1:{port}"
-            else:
-                argv = ["extproc", "--config", str(self.config_path), "--port", str(port)]
+            else:  # with its operator HTTP port: /metrics, /api/v1/status, the dashboard of each replica
+                http = free_port()
+                argv = ["extproc", "--config", str(self.config_path), "--port", str(port), "--http-port", str(http)]
                 url = f"127.0.0.1:{port}"
+                extra["http_url"] = f"http://127.0.0.1:{http}"
             argv += ["--host", "127.0.0.1", "--log-level", self.args.log_level]
-            self.env["SEMROUTER_REPLICA"] = name
             proc = self._spawn("replica", name, port, [sys.executable, "-m", "semrouter", *argv], url)
+            self.members[-1].extra = extra
             pending.append((name, port, proc))
             ports.append(port)
-        self.env.pop("SEMROUTER_REPLICA", None)
         for name, port, proc in pending:  # started together, waited for together: model loads overlap
             check = (
                 (lambda p=port: _http_ok(f"http://127.0.0.1:{p}/health"))

@@ -105,11 +105,18 @@ class Envoy(Server):
 
 
 class ExtProc(Server):
-    """``semrouter extproc``; ready once its gRPC health service answers SERVING."""
+    """``semrouter extproc``; ready once its gRPC health service answers SERVING. With ``http_port`` it
+    also serves the operator routes (``/metrics``, ``/api/v1/status``, ...) at ``http_url``."""
 
-    def __init__(self, config: Path, port: int | None = None, log: Path | None = None, *extra: str) -> None:
+    def __init__(
+        self, config: Path, port: int | None = None, log: Path | None = None, *extra: str, http_port: int | None = None
+    ) -> None:
         port = port or free_port()
-        super().__init__(["extproc", "--config", str(config), "--port", str(port), *extra], port, log=log)
+        args = ["extproc", "--config", str(config), "--port", str(port), *extra]
+        if http_port is not None:
+            args += ["--http-port", str(http_port)]
+        super().__init__(args, port, log=log)
+        self.http_url = f"http://127.0.0.1:{http_port}" if http_port is not None else None
 
     def health(self, service: str = "") -> str:
         import grpc
@@ -202,7 +209,8 @@ def start_gateway(
 
     binary = require_envoy()
     path = write_config(tmp_path / "router.yaml", config)
-    extproc = ExtProc(path, log=tmp_path / "extproc.log").start()
+    # with its operator HTTP port, as the chart runs it: tests scrape its /metrics
+    extproc = ExtProc(path, log=tmp_path / "extproc.log", http_port=free_port()).start()
     servers.append(extproc)
     listener, admin = free_port(), free_port()
     rendered = render_envoy_config(
@@ -215,3 +223,23 @@ def start_gateway(
     envoy = Envoy(binary, rendered, listener, admin, log=tmp_path / "envoy.log").start()
     servers.append(envoy)
     return extproc, envoy
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """A Prometheus scrape of ``url``/metrics: value by (sample name, labels)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+        assert r.status == 200
+        text = r.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def sample(metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels`` (0 when none)."""
+    want = set(labels.items())
+    return sum(v for (n, lab), v in metrics.items() if n == name and want <= lab)

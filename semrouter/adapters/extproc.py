@@ -17,6 +17,10 @@ sends us its phases in order; each message gets exactly one answer:
 No routing logic lives here: Envoy's route table maps the routing header to clusters, and retries,
 timeouts and load balancing are Envoy's. If this service is down or slow, Envoy's
 ``failure_mode_allow: true`` sends the request on unchanged (the default route), see deploy/envoy/.
+
+With ``extproc.http_port`` (``--http-port``) the same process and event loop also serve the proxy's
+operator routes over HTTP (:class:`OperatorApp`): ``/metrics`` then counts the requests this service
+routed, since the observer is the one the exchanges record into.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import orjson
+import uvicorn
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -38,7 +44,8 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from semrouter.adapters.http_proxy import API_PATHS, header_value, too_large
+from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
+from semrouter.adapters.http_proxy import API_PATHS, ProxyHandler, header_value, respond_error, too_large
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
 from semrouter.observe.usage import UsageSniffer
@@ -328,11 +335,67 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def serve_extproc(router: Router, host: str, port: int, grace_s: float) -> None:
+class OperatorApp:
+    """The proxy's HTTP routes for operators (metrics, health, status, dry run, dashboard, cache admin) as
+    an ASGI app, without the OpenAI API: behind Envoy, requests must go through the gateway, where
+    retries, limits and the route table apply, not around it."""
+
+    def __init__(self, router: Router) -> None:
+        self.handler = ProxyHandler(router)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no lifespan: serve_extproc starts and stops the router
+            return
+        ex = ASGIExchange(scope, receive, send)
+        if ex.path in API_PATHS:
+            msg = f"{ex.path} is not served on the ext_proc process's operator port; send it through the Envoy gateway"
+            await respond_error(ex, RouterError(404, msg, code="not_found"))
+            return
+        await self.handler.handle(ex)
+
+
+class _InLoopServer(uvicorn.Server):
+    """uvicorn as a task of an event loop it does not own: the signals stay with :func:`serve_extproc`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a taken port fails the start-up with a plain error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port} for HTTP: {exc.strerror}") from None
+
+
+async def _serve_http(router: Router, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    config = uvicorn.Config(
+        OperatorApp(router),
+        lifespan="off",
+        http="httptools",
+        access_log=False,
+        log_config=None,  # keep semrouter's logging set-up
+        timeout_graceful_shutdown=2,  # a dashboard's event stream must not hold up the exit
+    )
+    server = _InLoopServer(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+            raise RuntimeError("the HTTP server stopped during start-up")
+        await asyncio.sleep(0.01)
+    return server, task
+
+
+async def serve_extproc(router: Router, host: str, port: int, grace_s: float, http_port: int | None = None) -> None:
     """Run until SIGTERM/SIGINT, then stop taking streams and give in-flight ones ``grace_s`` to finish.
 
     The health service says NOT_SERVING until the router (embedding model warmed) is ready, and again
-    from the start of shutdown, so an Envoy health check takes this instance out before it goes.
+    from the start of shutdown, so an Envoy health check takes this instance out before it goes. The
+    operator HTTP port (``http_port``) is up before SERVING and closes last, so the drain can be watched.
     """
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     checker = health.aio.HealthServicer()
@@ -343,7 +406,12 @@ async def serve_extproc(router: Router, host: str, port: int, grace_s: float) ->
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"cannot listen on {host}:{port}")
+    sock = _listen(host, http_port) if http_port else None
     await router.start()
+    http: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+    if sock is not None:
+        http = await _serve_http(router, sock)
+        log.info("operator HTTP (metrics, health, status, dashboard) on %s:%d", host, http_port)
     await server.start()
     for name in ("", SERVICE_NAME):
         await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -359,12 +427,18 @@ async def serve_extproc(router: Router, host: str, port: int, grace_s: float) ->
         await checker.enter_graceful_shutdown()
         await server.stop(grace_s)
         await processor.drain()
+        if http is not None:
+            http[0].should_exit = True
+            with contextlib.suppress(Exception):
+                await http[1]
         with contextlib.suppress(Exception):
             await router.stop()
 
 
-def run(config_path: str, host: str, port: int, grace_s: float, log_level: str = "warning") -> None:
+def run(
+    config_path: str, host: str, port: int, grace_s: float, log_level: str = "warning", http_port: int | None = None
+) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("semrouter").setLevel(log_level.upper())
     router = Router.from_file(config_path)
-    asyncio.run(serve_extproc(router, host, port, grace_s))
+    asyncio.run(serve_extproc(router, host, port, grace_s, http_port))

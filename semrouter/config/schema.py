@@ -216,6 +216,13 @@ class ExtProcConfig(_Strict):
         "(response callbacks then see only the status); auto: streamed when a stage needs the body, else none.",
     )
     grace_period_s: float = Field(10.0, ge=0, description="On SIGTERM: how long in-flight requests may finish.")
+    http_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve the operator HTTP routes (/metrics, /health, /ready, /api/v1/status, /api/v1/route, "
+        "the dashboard) on this port of extproc.host, from the same process; off when unset (`--http-port`).",
+    )
 
     @field_validator("routing_header")
     @classmethod

@@ -23,6 +23,7 @@ K8S_VERSIONS = ["1.29.0", "1.35.0"]  # the oldest Kubernetes in upstream support
 # Value sets that together switch every template branch on at least once.
 VALUES: dict[str, dict[str, Any]] = {
     "defaults": {},
+    "extproc-metrics": {"metrics": {"serviceMonitor": {"enabled": True}}},
     "proxy": {"router": {"mode": "proxy"}, "metrics": {"serviceMonitor": {"enabled": True}}},
     "both": {
         "router": {"mode": "both", "env": [{"name": "SEMROUTER_EXTRA", "value": "1"}]},
@@ -126,8 +127,8 @@ def test_values_select_what_is_rendered() -> None:
     assert [d["metadata"]["name"] for d in find(bare, "Deployment")] == ["semrouter-router"]
     with pytest.raises(Exception, match=r"router\.mode"):
         render({"router": {"mode": "sidecar"}})
-    with pytest.raises(Exception, match=r"metrics\.port"):
-        render({"metrics": {"serviceMonitor": {"enabled": True}}})  # extproc mode: nothing serves /metrics
+    with pytest.raises(Exception, match=r"router\.extprocHttpPort"):  # extproc mode, nothing would serve /metrics
+        render({"metrics": {"serviceMonitor": {"enabled": True}}, "router": {"extprocHttpPort": 0}})
 
 
 def _container(objs: list[dict[str, Any]], deployment: str, name: str) -> dict[str, Any]:
@@ -150,7 +151,9 @@ def test_router_processes_ports_and_probes(mode: str) -> None:
         assert "--host=0.0.0.0" in c["args"]  # the config's default 127.0.0.1 is unreachable in a pod
         assert c["readinessProbe"]["grpc"] == {"port": 50051, "service": "envoy.service.ext_proc.v3.ExternalProcessor"}
         assert c["livenessProbe"]["grpc"]["port"] == 50051
-        assert ports["grpc"] == 50051
+        assert "--http-port=8080" in c["args"]  # the operator port: /metrics of the ext_proc process
+        assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 50051, "extproc-http": 8080}
+        assert ports["grpc"] == 50051 and ports["extproc-http"] == 8080
     if mode != "extproc":
         c = _container(objs, "semrouter-router", "proxy")
         assert c["args"][:2] == ["serve", "--config=/etc/semrouter/router.yaml"]
@@ -233,16 +236,40 @@ def test_autoscaling_on_cpu_and_request_rate_and_disruption_budget() -> None:
     assert dep["spec"]["replicas"] == 3
 
 
-@pytest.mark.parametrize("case", ["proxy", "both"])
-def test_service_monitor_scrapes_one_service_on_a_port_it_has(case: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "scraped"),
+    [("extproc-metrics", {"extproc-http"}), ("proxy", {"http"}), ("both", {"extproc-http", "http"})],
+)
+def test_service_monitor_scrapes_every_router_process(case: str, scraped: set[str]) -> None:
+    """Each process of a router pod counts its own requests: the ServiceMonitor scrapes the ext_proc
+    process's operator port and the proxy's port, through one Service, down to a container port."""
     objs = objects(VALUES[case])
     (sm,) = find(objs, "ServiceMonitor")
     selector = sm["spec"]["selector"]["matchLabels"]
     matched = [s for s in find(objs, "Service") if selector.items() <= s["metadata"]["labels"].items()]
     assert [s["metadata"]["name"] for s in matched] == ["semantic-router-svc"]  # not the headless one too
-    (endpoint,) = sm["spec"]["endpoints"]
-    assert endpoint["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
-    assert endpoint["path"] == "/metrics"
+    assert {e["port"] for e in sm["spec"]["endpoints"]} == scraped
+    assert {e["path"] for e in sm["spec"]["endpoints"]} == {"/metrics"}
+    service_ports = {p["name"]: p for p in matched[0]["spec"]["ports"]}
+    (dep,) = find(objs, "Deployment", "semrouter-router")
+    container_ports = {p["name"] for c in dep["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+    for name in scraped:
+        assert service_ports[name]["targetPort"] in container_ports
+
+
+@pytest.mark.parametrize("mode", ["extproc", "proxy", "both"])
+def test_router_container_args_are_accepted_by_the_cli(mode: str) -> None:
+    """The chart's command lines parse with semrouter's own CLI, and name the ports the pod declares."""
+    from semrouter.cli import build_parser
+
+    objs = objects({"router": {"mode": mode}})
+    (dep,) = find(objs, "Deployment", "semrouter-router")
+    for c in dep["spec"]["template"]["spec"]["containers"]:
+        args = build_parser().parse_args(c["args"])
+        declared = {p["containerPort"] for p in c["ports"]}
+        assert args.port in declared
+        if args.command == "extproc":
+            assert args.http_port in declared
 
 
 def _gateway_config(values: dict[str, Any]) -> dict[str, Any]:

@@ -55,10 +55,6 @@ app.kubernetes.io/component: gateway
 {{- printf "%s-headless" .Values.router.service.name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "semrouter.metricsPort" -}}
-{{- default .Values.router.httpPort .Values.metrics.port -}}
-{{- end -}}
-
 {{- define "semrouter.upstreamUrl" -}}
 {{- printf "http://%s:%v" .Values.productionStack.host .Values.productionStack.port -}}
 {{- end -}}
