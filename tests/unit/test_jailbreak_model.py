@@ -62,6 +62,23 @@ def test_recall_and_false_positive_rate_at_shipped_threshold(scored: tuple) -> N
     assert short.sum() >= 100 and short_fpr <= 0.03
 
 
+def test_each_attack_family_is_caught(scored: tuple) -> None:  # type: ignore[type-arg]
+    """The hand-written per-family attacks (dev only): persona, override, developer mode, fiction framing,
+    payload splitting, pasted-document injection, system-prompt extraction, non-English, encoded."""
+    rows, probs, det = scored
+    fam: dict[str, list[bool]] = {}
+    for r, p in zip(rows, probs, strict=True):
+        if r["source"].startswith("families/"):
+            fam.setdefault(r["source"].removeprefix("families/"), []).append(bool(p >= det.threshold))
+    recall = {k: sum(v) / len(v) for k, v in sorted(fam.items())}
+    print("per-family recall:", {k: round(v, 2) for k, v in recall.items()})
+    assert len(recall) == 9 and all(len(v) >= 10 for v in fam.values())
+    pooled = sum(map(sum, fam.values())) / sum(map(len, fam.values()))
+    # fiction framing is the weakest family (a harmful request inside a story reads like a story to the
+    # embedding): no family may fall to the floor, and the pooled recall must hold
+    assert min(recall.values()) >= 0.4 and pooled >= 0.75
+
+
 def test_types_and_obvious_cases() -> None:
     from semrouter.embed.service import EmbeddingService
 
