@@ -85,7 +85,12 @@ def describe(ctx: RequestContext, blocked: bool, block_reason: str | None, laten
         "system_prompt_injected": ctx.system_prompt_injected,
         "tools": ctx.tools_selected,
         "signals": {name: r.to_dict() for name, r in ctx.signals.items()},
-        "jailbreak": {"detected": bool(jb.matched), "score": round(jb.confidence, 4), "type": jb.value}
+        # the decision's own threshold and switch when the policy stage ran, else the detector's
+        "jailbreak": {
+            "detected": bool(jb.detail.get("route_hit", jb.matched)),
+            "score": round(jb.confidence, 4),
+            "type": jb.value,
+        }
         if jb is not None
         else {"detected": False, "score": None, "type": None},
         "pii": {

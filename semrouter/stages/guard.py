@@ -140,6 +140,8 @@ class GuardStage(Stage):
             ctx.faults.append(f"guard:{what}")
             # the exception type only: a detector's message might quote the text it choked on
             log.warning("%s guard failed for request %s: %s", what, ctx.request_id, type(exc).__name__)
+            if what == "pii":  # unscanned text may hold personal data: it must not reach the cache either
+                ctx.cache_bypass = "pii_unchecked"
             if on_error == "closed":
                 raise RouterError(
                     503,
@@ -228,6 +230,7 @@ class GuardPolicyStage(Stage):
         if policy is not None and policy.threshold is not None:
             threshold = policy.threshold
         hit = enabled and result.confidence >= threshold
+        result.detail.update(route_threshold=round(threshold, 4), route_hit=hit)  # the verdict for this route
         blocked = hit and cfg.action == "block"
         ctx.response_headers["x-vsr-jailbreak-blocked"] = "true" if blocked else "false"
         ctx.response_headers["x-vsr-jailbreak-confidence"] = f"{result.confidence:.4f}"
@@ -366,4 +369,3 @@ class RestoreFilter:
         obj: dict[str, Any] = {k: base[k] for k in ("id", "object", "created", "model") if k in base}
         obj["choices"] = list(choices.values())
         return b"data: " + orjson.dumps(obj) + b"\n\n"
-

@@ -211,3 +211,55 @@ def test_restore_filter_on_a_json_answer() -> None:
     body = orjson.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Dear <PERSON>,"}}]})
     out = f.feed(body[:10]) + f.feed(body[10:]) + f.finish()
     assert orjson.loads(out)["choices"][0]["message"]["content"] == "Dear Ann Lee,"
+
+
+async def test_dry_run_reports_the_jailbreak_verdict_of_the_decision() -> None:
+    from semrouter.route import route_request
+
+    decisions = """
+  - name: banking
+    priority: 10
+    rules: {signal: banking}
+    models: [{model: large}]
+    jailbreak: {threshold: 0.000001, action: flag}
+"""
+    flagging = config("  jailbreak: {enabled: true, action: flag}", decisions.replace(", action: flag", ""))
+    pipeline = build_pipeline(flagging)
+    banking = await route_request(flagging, pipeline, {"text": BANKING})
+    assert banking["decision"] == "banking" and banking["jailbreak"]["detected"]  # the decision's threshold
+    assert banking["signals"]["jailbreak"]["matched"] is False  # the detector's own threshold
+    assert not (await route_request(flagging, pipeline, {"text": BENIGN}))["jailbreak"]["detected"]
+    off = config(JB, decisions.replace("{threshold: 0.000001, action: flag}", "{enabled: false}"))
+    quiet = await route_request(off, build_pipeline(off), {"text": ATTACK + " bank"})
+    assert quiet["decision"] == "banking" and not quiet["jailbreak"]["detected"] and not quiet["blocked"]
+
+
+async def test_decision_rule_on_the_pii_signal() -> None:
+    decisions = """
+  - name: private
+    priority: 10
+    rules: {signal: pii}
+    models: [{model: large}]
+"""
+    cfg = config("  pii: {enabled: true, action: allow}", decisions)
+    ctx = await run(cfg, "Please send the invoice to maria.lopez@gmail.com by Friday.")
+    assert ctx.decision is not None and ctx.decision.name == "private" and ctx.model == "large"
+    assert (await run(cfg, BENIGN)).model == "small"
+
+
+class _FailingPii:
+    def detect(self, text: str) -> list[Any]:
+        raise RuntimeError("recognizer crashed")
+
+
+async def test_pii_fault_fails_open_without_caching_the_unchecked_prompt() -> None:
+    cfg = config("  pii: {enabled: true, action: mask}")
+    pipeline = build_pipeline(cfg)
+    guard = next(s for s in pipeline.stages if isinstance(s, GuardStage))
+    guard.pii = _FailingPii()  # type: ignore[assignment]
+    ctx = RequestContext(
+        ApiKind.CHAT, orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": BENIGN}]}), {}, cfg
+    )
+    await pipeline.run_request(ctx)
+    assert ctx.model == "small" and "guard:pii" in ctx.faults
+    assert ctx.cache_bypass == "pii_unchecked"
