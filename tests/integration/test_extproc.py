@@ -70,6 +70,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         large = fake_worker("qwen3-32b", log=tmp / "large.log").start()
         started.append(large)
         cfg = builtin_config(small.url, large.url)
+        (general,) = [d for d in cfg["decisions"] if d["name"] == "general"]
+        general["tools"] = {"top_k": 2, "threshold": 0.25}  # tool selection, as the proxy tests configure it
         extproc, envoy = start_gateway(started, tmp, cfg, {"qwen3-8b": small.port, "qwen3-32b": large.port})
         yield Gateway(small, large, extproc, envoy)
     finally:
@@ -176,6 +178,39 @@ def test_router_errors_are_openai_errors_sent_by_envoy(gateway: Gateway) -> None
     assert status == 400
     assert body["error"]["param"] == "messages"
     assert gateway.small.requests() == [] and gateway.large.requests() == []
+
+
+def tool(name: str, description: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": {}}}
+
+
+TOOLS = [
+    tool("send_email", "Send an email message to a recipient"),
+    tool("get_weather", "Get the current weather forecast for a city"),
+    tool("search_flights", "Search for airline flights between two airports"),
+    tool("get_stock_price", "Current stock market price for a ticker symbol"),
+]
+
+
+def test_tools_are_trimmed_in_the_body_envoy_sends_on(gateway: Gateway) -> None:
+    """Tool selection shortens the body: the worker gets the one relevant tool, intact (the new
+    content-length matches), and the client sees which tools were kept."""
+    gateway.clear()
+    question = "What's the weather forecast for Paris tomorrow?"
+    body = chat("auto", question, tools=TOOLS, tool_choice="auto")
+    status, headers, answer = gateway.post(body)
+    assert status == 200, answer
+    assert headers["x-vsr-selected-decision"] == "general"
+    assert headers["x-vsr-tools-selected"] == "get_weather"
+    assert answer["echo"]["tools"] == ["get_weather"]
+    (received,) = gateway.small.requests()
+    assert received["body"]["tools"] == [TOOLS[1]]
+    assert received["body"]["tool_choice"] == "auto"
+    assert received["body"]["messages"][-1] == {"role": "user", "content": question}
+    # the math decision selects no tools: they pass through, all of them
+    status, headers, answer = gateway.post(chat("auto", MATH, tools=TOOLS))
+    assert status == 200 and "x-vsr-tools-selected" not in headers
+    assert answer["echo"]["tools"] == [t["function"]["name"] for t in TOOLS]
 
 
 def test_other_paths_go_through_unchanged(gateway: Gateway) -> None:
@@ -417,3 +452,92 @@ def test_guard_blocks_are_openai_errors_sent_by_envoy(stack: Callable[..., Any])
     status, headers, _ = http_json("POST", envoy.url + "/v1/chat/completions", chat("auto", OTHER))
     assert status == 200 and headers["x-vsr-jailbreak-blocked"] == "false"
     assert len(small.requests()) == 1
+
+
+# -- how Envoy shows semrouter the answer: extproc.response_body ----------------------------------
+
+
+def _timed_stream(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[dict[str, str], float, bytes]:
+    """(response headers, seconds until the first body byte, the whole body) of a streamed request."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        start = time.monotonic()
+        conn.request("POST", "/v1/chat/completions", json.dumps(body), {"content-type": "application/json", **headers})
+        resp = conn.getresponse()
+        first = resp.read(1)
+        first_byte = time.monotonic() - start
+        rest = resp.read()
+        return {k.lower(): v for k, v in resp.getheaders()}, first_byte, first + rest
+    finally:
+        conn.close()
+
+
+def test_buffered_response_body_holds_the_answer_in_envoy_and_still_feeds_the_cache(
+    stack: Callable[..., Any],
+) -> None:
+    """``response_body: buffered``: Envoy keeps the whole answer and shows it to semrouter in one message
+    before the client gets a byte of it. The answer still arrives whole, is stored in the cache, and its
+    usage (the stream's last event) is counted."""
+    reply = "Light is split by the raindrops into colours."
+    # 4 characters a chunk, 20 chunks a second: the worker needs more than 0.5 s for the whole answer
+    small, large, extproc, envoy = stack("--tokens-per-s", "20", extproc={"response_body": "buffered"})
+    streamed = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "Explain what a rainbow is."}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    before = scrape(extproc.http_url)
+    headers, first_byte, raw = _timed_stream(envoy.url, streamed, {"x-fake-reply": reply})
+    assert headers["x-vsr-cache-hit"] == "false"
+    assert headers["content-type"].startswith("text/event-stream")
+    model = headers["x-vsr-selected-model"]
+    generation = (len(reply) / 4) / 20
+    assert first_byte >= generation  # nothing reached the client before the worker had finished
+    events = _sse(raw)
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"]) == reply
+    (usage,) = [e["usage"] for e in events if e.get("usage")]
+    after = _settled(extproc.http_url, "semrouter_tokens_total", usage["completion_tokens"], model=model)
+    for direction, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
+        got = sample(after, "semrouter_tokens_total", model=model, direction=direction)
+        assert got - sample(before, "semrouter_tokens_total", model=model, direction=direction) == usage[key]
+    assert sample(after, "semrouter_upstream_ttft_seconds_count", model=model) == 1
+    misses = _until_hit(lambda: _post_raw(envoy.url, streamed)[0])
+    assert len(small.requests()) + len(large.requests()) == 1 + misses
+
+
+def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]) -> None:
+    """``response_body: none``: Envoy relays the answer without showing it to semrouter. The client still
+    gets the x-vsr-* headers (the response headers are seen) and the whole answer, but what needs the
+    body does not happen: nothing is stored in the cache and no token usage is counted. The request is
+    counted, on the upstream path, with its time to the response headers."""
+    small, _large, extproc, envoy = stack(extproc={"response_body": "none"})
+    # no max_tokens: a complete answer, which the cache would store if it saw it
+    question = {"model": "auto", "messages": [{"role": "user", "content": "What is cognitive dissonance?"}]}
+    for _ in range(3):
+        status, headers, body = http_json(
+            "POST", envoy.url + "/v1/chat/completions", question, {"x-fake-reply": "A mental conflict."}
+        )
+        assert status == 200, body
+        assert headers["x-vsr-selected-model"] == "qwen3-8b"
+        assert headers["x-vsr-cache-hit"] == "false"  # looked up, never stored
+        assert body["choices"][0]["message"]["content"] == "A mental conflict."
+        assert body["usage"]["completion_tokens"] > 0
+    headers, raw = _post_raw(envoy.url, {**question, "stream": True}, {"x-fake-reply": "A mental conflict."})
+    assert headers["x-vsr-selected-model"] == "qwen3-8b"
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in _sse(raw) if e["choices"]) == (
+        "A mental conflict."
+    )
+    assert len(small.requests()) == 4  # every one reached the worker
+    labels = {"model": "qwen3-8b", "path": "upstream"}
+    metrics = _settled(extproc.http_url, "semrouter_requests_total", 4, **labels)
+    assert sample(metrics, "semrouter_requests_total", **labels) == 4
+    assert sample(metrics, "semrouter_tokens_total") == 0
+    assert sample(metrics, "semrouter_upstream_ttft_seconds_count", model="qwen3-8b") == 4
+    stats = http_json("GET", extproc.http_url + "/api/v1/cache/stats")[2]["stage"]
+    assert stats["stores"] == 0
+    assert stats["store_skips"] == {"body_not_observed": 4}
