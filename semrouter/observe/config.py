@@ -40,7 +40,17 @@ class TracingConfig(Strict):
 
 class DecisionLogConfig(Strict):
     size: int = Field(1000, ge=1, description="Recent decisions kept in memory (the dashboard's history).")
-    jsonl_path: str | None = Field(None, description="Also append every decision to this JSONL file.")
+    jsonl_path: str | None = Field(
+        None,
+        description="Also append every decision to this JSONL file (on a background thread; several server "
+        "workers may share one file).",
+    )
+    max_bytes: int = Field(
+        100 * 2**20,
+        ge=1024,
+        description="Rotate the JSONL file when it reaches this size: it becomes <path>.1 (one backup, the older "
+        "one is dropped) and a new file is started.",
+    )
     redact_prompts: bool = Field(
         True,
         description="true: no prompt text at all. false: a short prefix, but only when the PII guard checked the "

@@ -2,7 +2,11 @@
 
 A bounded ring in memory (the dashboard's history and ``GET /api/v1/decisions``), fan-out to live
 subscribers (the dashboard's server-sent event stream), and optionally one JSON line per decision
-appended to a file.
+appended to a size-rotated file by a background thread (:mod:`semrouter.observe.jsonl`).
+
+With ``server.workers > 1`` each worker process has its own ring and stream, so the dashboard shows the
+decisions of the worker that served the page (it says which); the JSONL file and the Prometheus metrics
+cover every worker.
 
 What a record never holds: prompt text (unless ``redact_prompts: false``, and then only a short prefix of
 a prompt the PII guard checked and found clean), PII values (only entity types), the values of header
@@ -12,20 +16,16 @@ and metadata signals (they carry user ids and tenant names), or signal details (
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
+import os
 import time
 from collections import deque
-from typing import IO, TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from semrouter.observe.config import DecisionLogConfig
+from semrouter.observe.jsonl import JsonlWriter
 
 if TYPE_CHECKING:
     from semrouter.context import RequestContext
-
-log = logging.getLogger("semrouter.observe")
 
 # Signal types whose value comes from the router itself (a label, a level, a count), never from the client.
 _VALUE_SAFE = frozenset({"domain", "complexity", "context_length", "keyword", "similarity", "pii", "jailbreak"})
@@ -113,8 +113,9 @@ class DecisionLog:
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.total = 0
         self.dropped = 0  # records a slow subscriber did not take
-        self._file: IO[bytes] | None = None
-        self._file_path: str | None = None
+        self.file_dropped = 0  # records the file writer had no room for (it fell behind, or stopped on an error)
+        self.pid = os.getpid()  # which worker's ring this is (the dashboard shows it)
+        self._writer: JsonlWriter | None = None
         self.apply(cfg)
 
     def apply(self, cfg: DecisionLogConfig) -> None:
@@ -122,26 +123,19 @@ class DecisionLog:
         self.cfg = cfg
         if self.ring.maxlen != cfg.size:
             self.ring = deque(self.ring, maxlen=cfg.size)
-        if cfg.jsonl_path != self._file_path:
-            self.close()
-            if cfg.jsonl_path:
-                try:
-                    self._file = open(cfg.jsonl_path, "ab", buffering=0)  # noqa: SIM115  (closed in close())
-                except OSError as exc:
-                    log.error("decision log file %s cannot be opened: %s", cfg.jsonl_path, exc)
-                    self._file = None
-            self._file_path = cfg.jsonl_path
+        writer = self._writer
+        if writer is not None and writer.path == cfg.jsonl_path and writer.error is None:
+            writer.max_bytes = cfg.max_bytes
+        elif cfg.jsonl_path or writer is not None:
+            if writer is not None:
+                writer.close(timeout=None)  # it finishes its queue on its own thread: a reload never waits on disk
+            self._writer = JsonlWriter(cfg.jsonl_path, cfg.max_bytes) if cfg.jsonl_path else None
 
     def add(self, record: dict[str, Any]) -> None:
         self.total += 1
         self.ring.append(record)
-        if self._file is not None:
-            try:
-                # one write() of one line to an O_APPEND file: several workers may share it without tearing lines
-                self._file.write(orjson.dumps(record) + b"\n")
-            except OSError as exc:
-                log.error("decision log write failed (%s); file logging stopped", exc)
-                self.close()
+        if self._writer is not None and not self._writer.put(record):
+            self.file_dropped += 1
         for q in self.subscribers:
             try:
                 q.put_nowait(record)
@@ -160,12 +154,11 @@ class DecisionLog:
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self.subscribers.discard(q)
 
-    def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
-            self._file_path = None
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush the file (waits up to ``timeout`` for the writer to write what is queued) and stop writing."""
+        if self._writer is not None:
+            self._writer.close(timeout)
+            self._writer = None
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:

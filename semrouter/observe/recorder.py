@@ -203,7 +203,7 @@ class Observer:
             await asyncio.sleep(self.router.runtime.config.observability.metrics.state_interval_s)
             if self.state is not None:
                 try:
-                    self.state.sync(self.router)
+                    await asyncio.to_thread(self.state.sync, self.router)  # as a scrape does: off the loop
                 except Exception:
                     log.exception("metrics state sync failed")
 
@@ -211,7 +211,7 @@ class Observer:
         if self._sync_task is not None:
             self._sync_task.cancel()
             self._sync_task = None
-        self.log.close()
+        await asyncio.to_thread(self.log.close)  # writes the decisions still queued for the file
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.close)
         if self.metrics is not None:

@@ -108,6 +108,8 @@ class Tracing:
                     result = ctx.signals.get(name)
                     if result is not None:
                         span.set_attribute("semrouter.signal.matched", result.matched)
+                    elif rec.stage in ctx.faults:  # the signal raised and was left out (fail-open)
+                        span.set_status(Status(StatusCode.ERROR, "signal failed"))
                     span.end(clock(rec.start + rec.ms / 1e3))
             obs = ctx.obs
             if "embed_end" in obs:

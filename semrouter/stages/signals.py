@@ -34,7 +34,7 @@ class SignalStage(Stage):
             if isinstance(result, SignalResult):
                 ctx.signals[signal.name] = result
             else:
-                ctx.faults.append(f"signal:{signal.name}")
+                ctx.faults.append(f"signal.{signal.name}")  # the name its timing and span have
                 log.warning("signal %s failed for request %s: %r", signal.name, ctx.request_id, result)
         return None
 

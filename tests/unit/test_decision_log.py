@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -70,6 +72,86 @@ def test_ring_is_bounded_and_jsonl_gets_every_record(tmp_path: Path) -> None:
     assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [0, 1, 2, 3, 4]
     s = summary(log.recent())
     assert s["requests"] == 3 and s["cache_hit_ratio"] == 0.0 and s["latency_ms"]["p50"] == 3.0
+
+
+def _wait(pred: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "the writer thread did not catch up"
+        time.sleep(0.005)
+
+
+def _lines(path: Path) -> Callable[[], int]:
+    return lambda: path.read_text().count("\n") if path.exists() else 0
+
+
+def test_jsonl_is_rotated_by_size_keeping_one_backup(tmp_path: Path) -> None:
+    """Records go to the file on the writer thread; past ``max_bytes`` the file becomes ``.1`` (the older
+    backup is dropped). PII in a prompt is never written: only its type."""
+    path = tmp_path / "decisions.jsonl"
+    log = DecisionLog(DecisionLogConfig(jsonl_path=str(path), max_bytes=4096, redact_prompts=False))
+    writer = log._writer
+    assert writer is not None
+    cfg = _config()
+    n = 60
+    for i in range(n):
+        ctx = _ctx(f"Mail {EMAIL} about invoice {i}", cfg)
+        ctx.signals["pii"] = SignalResult(True, 0.9, "EMAIL_ADDRESS")  # prefixes allowed, but not of this one
+        ctx.pii_types = ["EMAIL_ADDRESS"]
+        record = _record(ctx, log.cfg)
+        record["n"] = i
+        log.add(record)
+        _wait(lambda: writer.written == log.total)  # one record per batch: the file grows in small steps
+    assert writer.rotations >= 2
+    log.close()
+    current = [json.loads(line)["n"] for line in path.read_text().splitlines()]
+    backup = [json.loads(line)["n"] for line in (tmp_path / "decisions.jsonl.1").read_text().splitlines()]
+    assert not (tmp_path / "decisions.jsonl.2").exists()
+    assert backup + current == list(range(n - len(backup) - len(current), n))  # the newest, in order, no gaps
+    assert len(backup) + len(current) < n  # the records of the first file went with the second rotation
+    assert (tmp_path / "decisions.jsonl.1").stat().st_size >= 4096 > path.stat().st_size
+    for f in (path, tmp_path / "decisions.jsonl.1"):
+        text = f.read_text()
+        assert EMAIL not in text and "jane.doe" not in text and "invoice" not in text
+    assert "EMAIL_ADDRESS" in (tmp_path / "decisions.jsonl.1").read_text()
+
+
+def test_a_stuck_file_never_blocks_a_request_records_are_dropped_and_counted(tmp_path: Path) -> None:
+    """The file is a FIFO nobody reads yet, so the writer thread hangs in open(): ``add`` keeps returning
+    at once, fills the bounded queue and then drops (counted). Once a reader appears, close() flushes the
+    queue."""
+    fifo = tmp_path / "stuck.jsonl"
+    os.mkfifo(fifo)
+    log = DecisionLog(DecisionLogConfig(jsonl_path=str(fifo)))
+    writer = log._writer
+    assert writer is not None
+    queue_size = writer._queue.maxsize
+    for i in range(queue_size + 7):
+        log.add({"n": i})
+    assert log.file_dropped == 7 and log.total == queue_size + 7 and writer.written == 0
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(open(fifo, "rb").read().splitlines()))  # noqa: SIM115
+    reader.start()
+    log.close()  # flush: everything queued is written, then the file is closed (the reader sees EOF)
+    reader.join(10)
+    assert not reader.is_alive()
+    assert [json.loads(line)["n"] for line in lines] == list(range(queue_size))
+
+
+def test_a_new_path_by_reload_switches_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    log = DecisionLog(DecisionLogConfig(jsonl_path=str(first)))
+    log.add({"n": 1})
+    log.apply(DecisionLogConfig(jsonl_path=str(second)))
+    log.add({"n": 2})
+    log.apply(DecisionLogConfig(jsonl_path=None))
+    log.add({"n": 3})
+    log.close()
+    for count in (_lines(first), _lines(second)):  # a replaced writer finishes its queue on its own thread
+        _wait(lambda: count() == 1)  # noqa: B023  (called at once)
+    assert [json.loads(x)["n"] for x in first.read_text().splitlines()] == [1]
+    assert [json.loads(x)["n"] for x in second.read_text().splitlines()] == [2]
+    assert log.file_dropped == 0
 
 
 def test_resize_keeps_newest() -> None:
