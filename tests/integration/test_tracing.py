@@ -15,6 +15,7 @@ import pytest
 from servers import Server, free_port, http_json
 
 MATH = "What is the integral of x^2 from 0 to 3?"
+EMAIL, PHONE = "maria.gonzalez@corpmail.io", "+44 20 7946 0958"
 
 
 class Receiver:
@@ -24,11 +25,14 @@ class Receiver:
         self.spans: list[dict[str, Any]] = []
         self.resources: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []  # (path, content-type)
+        self.bodies: list[bytes] = []  # every export as it arrived
         self.lock = threading.Lock()
 
-    def export(self, path: str, content_type: str, request: dict[str, Any]) -> None:
+    def export(self, path: str, content_type: str, body: bytes) -> None:
+        request = json.loads(body)
         with self.lock:
             self.requests.append((path, content_type))
+            self.bodies.append(body)
             for rs in request["resourceSpans"]:
                 attrs = {a["key"]: a["value"].get("stringValue") for a in rs["resource"]["attributes"]}
                 for ss in rs["scopeSpans"]:
@@ -48,7 +52,7 @@ def otlp() -> Iterator[tuple[Receiver, int]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
-            receiver.export(self.path, self.headers["content-type"], json.loads(body))
+            receiver.export(self.path, self.headers["content-type"], body)
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", "2")
@@ -175,3 +179,44 @@ def test_sampling_ratio_zero_exports_nothing_but_still_propagates(
     unsampled = [r["echo"]["traceparent"] for r in worker.requests()[:3]]
     # ids still flow to the worker, with the sampled bit clear (bit 1, "random trace id", may be set)
     assert all(tp is not None and int(tp.split("-")[3], 16) & 1 == 0 for tp in unsampled)
+
+
+def test_pii_masked_prompt_leaves_no_trace_in_spans(
+    start_worker: Callable[..., Server], start_router: Callable[..., Server], otlp: tuple[Receiver, int]
+) -> None:
+    """PII guard in mask mode with tracing on: the prompt's e-mail address and phone number (and the answer
+    they are restored into) appear in no span name, attribute or event, nor anywhere in what was exported."""
+    receiver, port = otlp
+    worker = start_worker("w")
+    cfg = config(worker.url, port)
+    cfg["guards"] = {"pii": {"enabled": True, "action": "mask", "restore": True, "ner": False}}
+    router = start_router(cfg, env={"OTEL_BSP_SCHEDULE_DELAY": "100"})
+    trace_id = os.urandom(16).hex()
+    prompt = f"Please email {EMAIL} or call {PHONE} about the invoice before Friday."
+    body = {"model": "auto", "messages": [{"role": "user", "content": prompt}]}
+    status, headers, answer = http_json(
+        "POST",
+        router.url + "/v1/chat/completions",
+        body,
+        headers={
+            "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01",
+            "x-fake-reply": "I will write to <EMAIL_ADDRESS> and ring <PHONE_NUMBER>.",
+        },
+    )
+    assert status == 200 and headers["x-vsr-pii-action"] == "mask"
+    assert answer["choices"][0]["message"]["content"] == f"I will write to {EMAIL} and ring {PHONE}."  # restored
+    sent = json.dumps(worker.requests()[-1]["body"])
+    assert "<EMAIL_ADDRESS>" in sent and "<PHONE_NUMBER>" in sent and EMAIL not in sent  # the guard did mask
+
+    spans = wait_spans(receiver, trace_id, "POST /v1/chat/completions")
+    names = {s["name"] for s in spans}
+    assert {"stage.guard", "upstream", "stage.signals"} <= names, names
+    upstream = next(s for s in spans if s["name"] == "upstream")
+    assert [e["name"] for e in upstream.get("events", [])] == ["first_byte"]  # events are checked too
+    with receiver.lock:
+        exported = b"".join(receiver.bodies).decode()
+    fragments = (EMAIL, PHONE, "maria.gonzalez", "corpmail", "7946", "0958", "invoice before Friday")
+    for span in spans:
+        text = json.dumps([span["name"], span.get("attributes", []), span.get("events", []), span.get("status")])
+        assert not any(f in text for f in fragments), span["name"]
+    assert not any(f in exported for f in fragments)
