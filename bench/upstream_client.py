@@ -333,6 +333,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--only", action="append", choices=[*CONFIGS, "direct"])
     ap.add_argument("--client-only", action="store_true", help="measure the clients alone, in-process")
+    ap.add_argument("--write", action="store_true", help="write the upstream section of docs/benchmarks.md")
     args = ap.parse_args()
     if args.client_only:
         run_client_only(args.duration)
@@ -384,11 +385,32 @@ def main() -> None:
 
     sizes = f"POST {len(REQUEST_BODY)} B, response {len(CHAT_RESPONSE)} B"
     print(f"\nwrk -t1 -c64 -d{args.duration}s, {sizes}, {os.cpu_count()} cores\n")
-    print("| proxy | req/s | p50 ms | p99 ms | CPU µs/req (proxy) | non-2xx / socket errors |")
-    print("|---|---|---|---|---|---|")
+    table = [
+        "| proxy | req/s | p50 ms | p99 ms | CPU µs/req (proxy) | non-2xx / socket errors |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, res, cpu_us in rows:
         lat = f"{res['p50']:.1f} | {res['p99']:.1f}"
-        print(f"| {label} | {res['rps']:,.0f} | {lat} | {cpu_us:.0f} | {res['bad']} {res['errors']} |")
+        table.append(f"| {label} | {res['rps']:,.0f} | {lat} | {cpu_us:.0f} | {res['bad']} {res['errors']} |")
+    print("\n".join(table))
+    if args.write:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from common import machine, write_section
+
+        write_section(
+            "upstream",
+            "\n".join(
+                [
+                    "## Upstream client (`bench/upstream_client.py`)",
+                    "",
+                    f"Machine: {machine()}. A minimal forwarding proxy with each HTTP client, same upstream, "
+                    f"`wrk -t1 -c64 -d{args.duration}s`, {sizes}. Command: "
+                    f"`python bench/upstream_client.py --duration {args.duration} --write`",
+                    "",
+                    *table,
+                ]
+            ),
+        )
 
 
 if __name__ == "__main__":
