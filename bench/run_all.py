@@ -4,7 +4,7 @@
     python bench/run_all.py --quick         # shorter loads and fewer repeats: a smoke run of the suite
     python bench/run_all.py --only eval-classify --only load
     python bench/run_all.py --list | --dry-run
-    python bench/run_all.py --reasoning-backend http://127.0.0.1:8000 --reasoning-data mmlu_mc.jsonl
+    python bench/run_all.py --reasoning-backend http://127.0.0.1:8000 --served-model Qwen/Qwen3-8B
 
 Steps run one after the other (benchmarks must not compete for the two cores) and the first failure stops
 the run. Every benchmark script writes its own section of docs/benchmarks.md; the evaluation steps write
@@ -152,7 +152,7 @@ def steps(args: argparse.Namespace) -> list[Step]:
         Step("load", "semrouter bench load: worker, passthrough, auto, vllm-router", section="load", run=run_load),
     ]
     if args.reasoning_backend:
-        data = args.reasoning_data or str(ROOT / "tests/data/eval/reasoning.jsonl")
+        data = args.reasoning_data or str(ROOT / "data/reasoning/mmlu_mc.jsonl")
         out.append(
             Step(
                 "eval-reasoning",
@@ -373,7 +373,7 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="list the steps and exit")
     ap.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     ap.add_argument("--reasoning-backend", help="OpenAI-compatible URL for the when-to-reason evaluation")
-    ap.add_argument("--reasoning-data", help="multiple-choice JSONL for it (default: the small test fixture)")
+    ap.add_argument("--reasoning-data", help="multiple-choice JSONL for it (default: data/reasoning/mmlu_mc.jsonl)")
     ap.add_argument("--served-model", help="model name the reasoning backend serves")
     args = ap.parse_args()
     all_steps = steps(args)

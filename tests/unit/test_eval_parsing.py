@@ -163,3 +163,18 @@ def test_eval_config_enables_what_it_needs_and_says_so(tmp_path: Path) -> None:
     config, _, notes = load_eval_config(str(cfg), {"cache": {"enabled": True}}, {"cache.threshold": 0.8})
     assert config.cache.threshold == 0.8
     assert notes == ["`cache.threshold` set to 0.8 for this evaluation (r.yaml: 'unset')."]
+
+
+def test_shipped_multiple_choice_set_parses_and_covers_every_category() -> None:
+    """data/reasoning/mmlu_mc.jsonl (scripts/build_reasoning_data.py) is what `semrouter eval reasoning` runs
+    on against a real backend: every line must be a valid question, and every MMLU-Pro category present."""
+    from semrouter.eval.reasoning import _question
+
+    path = Path(__file__).resolve().parents[2] / "data" / "reasoning" / "mmlu_mc.jsonl"
+    questions = [_question(str(path), row) for row in load_rows(path)]
+    per_cat: dict[str, int] = {}
+    for q in questions:
+        per_cat[q["category"]] = per_cat.get(q["category"], 0) + 1
+    assert len(per_cat) == 14 and min(per_cat.values()) >= 20
+    assert len({q["question"] for q in questions}) == len(questions)
+    assert {q["answer"] for q in questions} == set("ABCD")
