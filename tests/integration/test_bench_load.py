@@ -160,6 +160,11 @@ def test_several_targets_through_semrouter_with_ratios(
     assert [t["name"] for t in out["targets"]] == ["direct", "passthrough", "auto"]
     assert out["targets"][0]["vs_first"]["rps"] == 1.0 and all(t["vs_first"]["rps"] > 0 for t in out["targets"])
     assert all(t["ok"] == 30 for t in out["targets"])
+    # semrouter's own per-stage breakdown, scraped from its /metrics around the run: the worker has none
+    assert out["targets"][0]["stages"] is None
+    auto = out["targets"][2]["stages"]["semrouter_stage_duration_seconds"]
+    for stage in ("parse", "decision", "selection", "enrich"):
+        assert auto[stage]["count"] == 30 and auto[stage]["p50_ms"] is not None, stage
 
 
 def test_spec_file(capsys: pytest.CaptureFixture[str], start_worker: Callable[..., Server], tmp_path: Path) -> None:
