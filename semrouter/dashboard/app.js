@@ -1,17 +1,20 @@
 // semrouter dashboard: plain JS, no build step, no third-party code. Data comes from the router's
-// read-only APIs: /api/v1/decisions (recent ring), /api/v1/decisions/stream (server-sent events),
-// /api/v1/policy (the configured graph) and POST /api/v1/route (dry run). Text from the server is only
-// ever set with textContent, never parsed as HTML.
+// read-only APIs: /api/v1/decisions/stream (server-sent events: a "hello" naming the worker, that worker's
+// recent ring, then its live decisions), /api/v1/policy (the configured graph) and POST /api/v1/route (dry
+// run). Everything on the Live tab comes from the one worker that serves the stream (with several server
+// workers, each keeps its own decisions; /metrics covers them all). Text from the server is only ever set
+// with textContent, never parsed as HTML.
 "use strict";
 
-const BUCKET_S = 10;
-const BUCKETS = 30; // five minutes of history in the charts
+const BUCKETS = 30; // bars per chart; the window grows from one to five minutes as history builds up
+const MIN_WINDOW_S = 60;
+const MAX_WINDOW_S = 300;
 const MAX_ROWS = 200;
 const PALETTE = ["#2f6fde", "#1f9d55", "#d97706", "#9333ea", "#d64545", "#0891b2", "#a16207", "#db2777",
                  "#4b5563", "#65a30d", "#7c3aed", "#ea580c", "#0d9488", "#be123c"];
 const $ = (id) => document.getElementById(id);
 
-const state = { records: [], colors: new Map(), policy: null, total: 0 };
+const state = { records: [], colors: new Map(), policy: null, total: 0, backlog: 0 };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -55,9 +58,11 @@ function addRecord(r, fresh) {
   if (r.guard && r.guard.pii_types && r.guard.pii_types.length) guards.push("PII " + r.guard.pii_types.join(","));
   if (r.guard && r.guard.jailbreak && r.guard.jailbreak.detected) guards.push("jailbreak " + (r.guard.jailbreak.type || ""));
   const tokens = r.tokens ? `${r.tokens.input ?? "?"} → ${r.tokens.output ?? "?"}` : "";
-  const row = el("tr", { class: fresh ? "fresh" : "", "data-decision": r.decision || "none" },
+  const dot = el("i", { class: "dot" });
+  dot.style.background = colorOf(r.decision || "none"); // the decision's colour in the traffic chart
+  const row = el("tr", { class: fresh ? "fresh" : "", "data-decision": r.decision || "none", "data-worker": r.worker || "" },
     new Date(r.ts * 1000).toLocaleTimeString(),
-    el("td", {}, el("span", { class: "pill" }, r.decision || "—")),
+    el("td", {}, el("span", { class: "pill" }, dot, r.decision || "—")),
     r.category || "—",
     r.model || "—",
     r.reasoning ? (r.reasoning_effort ? "on (" + r.reasoning_effort + ")" : "on") : "off",
@@ -83,18 +88,34 @@ function scheduleDraw() {
 function connect() {
   const es = new EventSource("/api/v1/decisions/stream");
   es.onopen = () => { $("conn").textContent = "live"; $("conn").className = "conn on"; };
-  es.onmessage = (ev) => { addRecord(JSON.parse(ev.data), true); scheduleDraw(); };
+  // each (re)connection starts afresh: the worker's ring follows, possibly another worker's than before
+  es.addEventListener("hello", (ev) => {
+    const h = JSON.parse(ev.data);
+    state.records = [];
+    $("decisions").replaceChildren();
+    state.total = h.total - h.backlog;
+    state.backlog = h.backlog;
+    showWorker(h);
+    scheduleDraw();
+  });
+  es.onmessage = (ev) => {
+    const fresh = state.backlog <= 0;
+    if (!fresh) state.backlog -= 1;
+    addRecord(JSON.parse(ev.data), fresh);
+    scheduleDraw();
+  };
   es.onerror = () => { $("conn").textContent = "reconnecting…"; $("conn").className = "conn off"; };
 }
 
-async function loadRecent() {
-  const resp = await fetch("/api/v1/decisions");
-  if (!resp.ok) return;
-  const data = await resp.json();
-  for (const r of data.decisions) addRecord(r, false);
-  state.total = data.total;
-  updateStats();
-  drawCharts();
+function showWorker(h) {
+  const many = h.workers > 1;
+  $("worker").textContent = many ? `worker pid ${h.pid} · one of ${h.workers}` : `pid ${h.pid}`;
+  $("scope").classList.toggle("hidden", !many);
+  $("scope").textContent = many
+    ? `This page shows worker pid ${h.pid}, one of ${h.workers} server workers: each keeps its own decisions, so ` +
+      "the numbers, charts and table here cover only the requests this worker served. Prometheus (/metrics, " +
+      "the Grafana dashboard) and the JSONL decision log cover all workers."
+    : "";
 }
 
 // ---------------------------------------------------------------------------- numbers and charts
@@ -117,13 +138,22 @@ function updateStats() {
   $("stat-errors").textContent = String(rs.filter((r) => r.path === "error").length);
 }
 
-function buckets() {
+// The chart window: one minute (2 s bars) for a fresh router, growing with the history to five (10 s bars).
+function chartWindow() {
   const now = Date.now() / 1000;
-  const end = Math.floor(now / BUCKET_S) * BUCKET_S + BUCKET_S;
-  const start = end - BUCKETS * BUCKET_S;
-  const out = Array.from({ length: BUCKETS }, (_, i) => ({ t: start + i * BUCKET_S, recs: [] }));
+  const oldest = state.records.length ? state.records[0].ts : now;
+  const need = Math.ceil((now - oldest) / MIN_WINDOW_S) * MIN_WINDOW_S;
+  const span = Math.min(MAX_WINDOW_S, Math.max(MIN_WINDOW_S, need));
+  return { span, bucket: span / BUCKETS };
+}
+
+function buckets(win) {
+  const now = Date.now() / 1000;
+  const end = Math.floor(now / win.bucket) * win.bucket + win.bucket;
+  const start = end - BUCKETS * win.bucket;
+  const out = Array.from({ length: BUCKETS }, (_, i) => ({ t: start + i * win.bucket, recs: [] }));
   for (const r of state.records) {
-    const i = Math.floor((r.ts - start) / BUCKET_S);
+    const i = Math.floor((r.ts - start) / win.bucket);
     if (i >= 0 && i < BUCKETS) out[i].recs.push(r);
   }
   return out;
@@ -141,16 +171,26 @@ function canvasCtx(id) {
   return { g, w, h };
 }
 
-function axes(g, w, h, max, unit) {
+// The y axis for values up to v: a tick step of 1, 2 or 5 × 10^k (whole numbers for counts), at most
+// five ticks, and the top at a tick, so every label is a round number.
+function scale(v, integer) {
+  const raw = Math.max(v, 1e-9) / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  let step = [1, 2, 5, 10].map((m) => m * p).find((x) => x >= raw);
+  if (integer) step = Math.max(1, Math.round(step));
+  return { top: step * Math.max(1, Math.ceil(v / step - 1e-9)), step };
+}
+
+function axes(g, w, h, sc, unit, span) {
   const L = 42, B = 18, T = 8;
   g.strokeStyle = "#e3e6eb"; g.fillStyle = "#6b7280"; g.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = T + (h - B - T) * (1 - i / 4);
+  const decimals = Math.max(0, -Math.floor(Math.log10(sc.step)));
+  for (let v = 0; v <= sc.top * (1 + 1e-9); v += sc.step) {
+    const y = T + (h - B - T) * (1 - v / sc.top);
     g.beginPath(); g.moveTo(L, y); g.lineTo(w - 4, y); g.stroke();
-    const v = max * i / 4;
-    g.fillText((Number.isInteger(v) ? String(v) : v.toFixed(1)) + (unit || ""), 2, y + 4);
+    g.fillText(v.toFixed(decimals) + (unit || ""), 2, y + 4);
   }
-  g.fillText("-5 min", L, h - 4);
+  g.fillText("-" + Math.round(span / 60) + " min", L, h - 4);
   g.fillText("now", w - 28, h - 4);
   return { L, B, T, pw: w - 4 - L, ph: h - B - T };
 }
@@ -165,20 +205,25 @@ function legend(id, names) {
 
 function drawCharts() {
   if (!$("tab-live").classList.contains("active")) return;
-  const bs = buckets();
+  const win = chartWindow();
+  const bs = buckets(win);
+  const per = `per ${win.bucket} s`;
+  $("cap-traffic").textContent = `Requests ${per}, by decision`;
+  $("cap-latency").textContent = `Latency ${per} (ms): p50, p95, p99`;
+  $("cap-cache").textContent = `Cache hit ratio (line) and blocked requests (bars) ${per}`;
   // traffic by decision, stacked bars
   {
     const { g, w, h } = canvasCtx("chart-traffic");
     const names = [...new Set(state.records.map((r) => r.decision || "none"))];
-    const max = Math.max(1, ...bs.map((b) => b.recs.length));
-    const a = axes(g, w, h, niceMax(max));
+    const sc = scale(Math.max(1, ...bs.map((b) => b.recs.length)), true);
+    const a = axes(g, w, h, sc, "", win.span);
     const bw = a.pw / BUCKETS;
     bs.forEach((b, i) => {
       let y = a.T + a.ph;
       for (const name of names) {
         const n = b.recs.filter((r) => (r.decision || "none") === name).length;
         if (!n) continue;
-        const bh = a.ph * n / niceMax(max);
+        const bh = a.ph * n / sc.top;
         g.fillStyle = colorOf(name);
         g.fillRect(a.L + i * bw + 1, y - bh, bw - 2, bh);
         y -= bh;
@@ -193,17 +238,18 @@ function drawCharts() {
       const lat = b.recs.map((r) => r.latency_ms).sort((x, y) => x - y);
       return percentile(lat, p);
     })]);
-    const max = niceMax(Math.max(1, ...series.flatMap((s) => s[2].filter((v) => v != null))));
-    const a = axes(g, w, h, max, "");
-    for (const [, color, values] of series) line(g, a, values, max, color);
+    const sc = scale(Math.max(1, ...series.flatMap((s) => s[2].filter((v) => v != null))), false);
+    const a = axes(g, w, h, sc, "", win.span);
+    // p99 first, with the largest markers: where few requests make the percentiles equal, all three show
+    [...series].reverse().forEach(([, color, values], i) => line(g, a, values, sc.top, color, 4 - i));
     legend("legend-latency", series.map(([p, color]) => ["p" + Math.round(p * 100), color]));
   }
   // cache hit ratio and blocks
   {
     const { g, w, h } = canvasCtx("chart-cache");
     const blocks = bs.map((b) => b.recs.filter((r) => r.path === "blocked").length);
-    const maxB = niceMax(Math.max(1, ...blocks));
-    const a = axes(g, w, h, 100, "%");
+    const maxB = scale(Math.max(1, ...blocks), true).top;
+    const a = axes(g, w, h, { top: 100, step: 25 }, "%", win.span);
     const bw = a.pw / BUCKETS;
     g.fillStyle = "rgba(217, 119, 6, 0.55)";
     blocks.forEach((n, i) => { if (n) { const bh = a.ph * n / maxB; g.fillRect(a.L + i * bw + 2, a.T + a.ph - bh, bw - 4, bh); } });
@@ -238,13 +284,7 @@ function drawCharts() {
   }
 }
 
-function niceMax(v) {
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return v;
-}
-
-function line(g, a, values, max, color) {
+function line(g, a, values, max, color, radius = 2.5) {
   g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
   const bw = a.pw / values.length;
   let started = false;
@@ -257,7 +297,7 @@ function line(g, a, values, max, color) {
   g.fillStyle = color;
   values.forEach((v, i) => {
     if (v == null) return;
-    g.beginPath(); g.arc(a.L + i * bw + bw / 2, a.T + a.ph * (1 - Math.min(v, max) / max), 2.5, 0, 7); g.fill();
+    g.beginPath(); g.arc(a.L + i * bw + bw / 2, a.T + a.ph * (1 - Math.min(v, max) / max), radius, 0, 7); g.fill();
   });
 }
 
@@ -398,4 +438,4 @@ async function runPlayground() {
 // ---------------------------------------------------------------------------- start
 
 loadPolicy();
-loadRecent().then(connect);
+connect();

@@ -76,6 +76,7 @@ def build_record(
     record: dict[str, Any] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,
+        "worker": os.getpid(),  # several server workers may share one JSONL file
         "api": ctx.api.value,
         "requested_model": ctx.requested_model or None,
         "routed": ctx.routed,
@@ -114,7 +115,6 @@ class DecisionLog:
         self.total = 0
         self.dropped = 0  # records a slow subscriber did not take
         self.file_dropped = 0  # records the file writer had no room for (it fell behind, or stopped on an error)
-        self.pid = os.getpid()  # which worker's ring this is (the dashboard shows it)
         self._writer: JsonlWriter | None = None
         self.apply(cfg)
 

@@ -3,12 +3,18 @@
 All of them only read. The dashboard's one state-changing action (flushing the cache) goes to the cache
 admin API, which requires the admin token. The routes check the live config on each call, so turning
 the dashboard or metrics off by a config reload takes effect at once (404).
+
+With ``server.workers > 1`` each worker process has its own decision ring, and a browser's requests may land
+on different workers. So the live stream starts with a ``hello`` event (which worker, how many there are)
+followed by that worker's ring, then its new decisions: the page's table and charts always come from one
+worker, over one connection, and say which. ``/metrics`` covers every worker (multiprocess mode).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +89,11 @@ def policy_view(config: RouterConfig) -> dict[str, Any]:
     }
 
 
+def worker_info(config: RouterConfig) -> dict[str, int]:
+    """Which server worker answers, and how many there are: the decision ring is per worker."""
+    return {"pid": os.getpid(), "workers": config.server.workers}
+
+
 class ObserveRoutes:
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -120,22 +131,27 @@ class ObserveRoutes:
     async def decisions(self, ex: Exchange) -> None:
         self._dashboard_on()
         log = self.router.observer.log
-        await respond_json(ex, 200, orjson.dumps({"total": log.total, "decisions": log.recent()}))
+        worker = worker_info(self.router.runtime.config)
+        await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, "decisions": log.recent()}))
 
     async def summary(self, ex: Exchange) -> None:
         self._dashboard_on()
         log = self.router.observer.log
-        await respond_json(ex, 200, orjson.dumps({"total": log.total, **summary(log.recent())}))
+        worker = worker_info(self.router.runtime.config)
+        await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, **summary(log.recent())}))
 
     async def policy(self, ex: Exchange) -> None:
         self._dashboard_on()
         await respond_json(ex, 200, orjson.dumps(policy_view(self.router.runtime.config)))
 
     async def stream(self, ex: Exchange) -> None:
-        """Server-sent events: one ``data:`` line per decision as requests finish, a comment every 15 s."""
+        """Server-sent events: a ``hello`` event (this worker, and how many records of its ring follow), the
+        ring, then one ``data:`` line per decision as requests finish; a comment every 15 s."""
         self._dashboard_on()
         log = self.router.observer.log
-        queue = log.subscribe()
+        queue = log.subscribe()  # with the snapshot below in one step: no record is missed or sent twice
+        backlog, total = log.recent(), log.total
+        hello = {**worker_info(self.router.runtime.config), "total": total, "backlog": len(backlog)}
         gone = asyncio.ensure_future(ex.wait_disconnect())
         try:
             await ex.start_stream(
@@ -146,7 +162,9 @@ class ObserveRoutes:
                     (b"x-accel-buffering", b"no"),
                 ],
             )
-            await ex.send_chunk(b": connected\n\n")
+            await ex.send_chunk(b": connected\n\nevent: hello\ndata: " + orjson.dumps(hello) + b"\n\n")
+            for i in range(0, len(backlog), 64):
+                await ex.send_chunk(b"".join(b"data: " + orjson.dumps(r) + b"\n\n" for r in backlog[i : i + 64]))
             while True:
                 get = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait({get, gone}, timeout=_SSE_KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)

@@ -1,8 +1,14 @@
 """The web dashboard in headless Chromium: live decisions appear as requests flow, the policy graph draws
-the configured decisions, and the playground shows the decision for a typed prompt (dry run)."""
+the configured decisions, and the playground shows the decision for a typed prompt (dry run).
+
+Screenshots are test output: taken under the test's ``tmp_path`` and copied to ``build/test-output/dashboard/``
+(ignored by git; pytest's own directories are pruned after a few runs). The one shown in the README,
+``docs/img/dashboard.png``, is replaced only when ``SEMROUTER_UPDATE_DOCS=1``.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,7 +31,10 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
+REPO = Path(__file__).resolve().parents[2]
+DOCS_IMG = REPO / "docs" / "img" / "dashboard.png"
+TEST_OUTPUT = REPO / "build" / "test-output" / "dashboard"
+UPDATE_DOCS = os.environ.get("SEMROUTER_UPDATE_DOCS") == "1"
 MATH = "What is the integral of x^2 from 0 to 3?"
 NOVEL = "Can you recommend a good novel to read on holiday?"
 
@@ -80,6 +89,15 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def screenshot(page: Any, tmp_path: Path, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot (animations finished) under ``tmp_path`` and keep a copy in ``build/test-output``."""
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, TEST_OUTPUT / name)
+    return path
+
+
 def test_dashboard_live_policy_playground(
     start_worker: Callable[..., Server], start_router: Callable[..., Server], browser: Any, tmp_path: Path
 ) -> None:
@@ -97,6 +115,8 @@ def test_dashboard_live_policy_playground(
     rows.first.wait_for()
     assert rows.count() == 1
     page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=10_000)
+    expect(page.get_by_test_id("worker")).to_have_text(f"pid {router_pid(router)}")  # the one server worker
+    expect(page.get_by_test_id("scope")).to_be_hidden()  # one worker: its decisions are all of them
 
     # live: decisions appear while requests flow
     for text in (MATH, MATH, NOVEL, "Here is a stack trace: ```Traceback```", MATH):
@@ -106,9 +126,10 @@ def test_dashboard_live_policy_playground(
     assert decisions[0] == "math"  # newest first
     assert sorted(decisions) == ["coding", "general", "general", "math", "math", "math"]
     expect(page.get_by_test_id("stat-total")).to_have_text("6")
-    page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
-    DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG))
+    screenshot(page, tmp_path, "live-full.png")
+    live = screenshot(page, tmp_path, "live.png", full_page=False)  # the viewport: the README's picture
+    if UPDATE_DOCS:
+        shutil.copyfile(live, DOCS_IMG)
 
     # policy: the configured signals → decisions → models graph
     page.get_by_role("button", name="Routing policy").click()
@@ -119,7 +140,7 @@ def test_dashboard_live_policy_playground(
     assert {"signal:domain", "signal:code", "signal:pii", "model:qwen3-32b", "model:qwen3-8b"} <= set(nodes)
     assert graph.locator("path.edge").count() == 2 + 3 + 1  # rule edges + model edges (coding has two models)
     assert "default" in (graph.locator("[data-node='decision:general']").get_attribute("class") or "")
-    page.screenshot(path=str(tmp_path / "policy.png"), full_page=True)
+    screenshot(page, tmp_path, "policy.png")
 
     # playground: a dry run shows decision, model, reasoning and the decision's system prompt
     page.get_by_role("button", name="Playground").click()
@@ -132,7 +153,7 @@ def test_dashboard_live_policy_playground(
     assert "careful mathematician" in page.locator("#r-system").inner_text()
     assert "domain" in page.locator("#r-signals").inner_text()
     assert len(worker.requests()) == before  # a dry run calls no worker
-    page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
+    screenshot(page, tmp_path, "playground.png")
 
     # and optionally the real answer, through the router
     page.locator("#want-answer").check()
@@ -140,6 +161,64 @@ def test_dashboard_live_policy_playground(
     page.get_by_test_id("route-button").click()
     page.get_by_test_id("answer").filter(has_text="Answer from w").wait_for(timeout=10_000)
     assert len(worker.requests()) == before + 1
+    assert not errors, errors
+
+
+def router_pid(router: Server) -> int:
+    """The pid of the process serving requests: with one worker, the router process itself (granian and
+    uvicorn serve in-process then)."""
+    return int(http_json("GET", router.url + "/api/v1/decisions")[2]["worker"]["pid"])
+
+
+def test_several_workers_the_page_says_whose_decisions_it_shows(
+    start_worker: Callable[..., Server], start_router: Callable[..., Server], browser: Any, tmp_path: Path
+) -> None:
+    """Each server worker keeps its own decision ring: the page shows one worker's, names it and says that
+    Prometheus covers all; every row it shows comes from that worker, while /metrics counts every request."""
+    worker = start_worker("w")
+    cfg = {
+        "models": [{"name": "m", "endpoints": [{"url": worker.url}]}],
+        "signals": [{"name": "code", "type": "keyword", "keywords": ["stack trace"]}],
+        "decisions": [
+            {"name": "coding", "rules": {"signal": "code"}, "models": [{"model": "m"}]},
+            {"name": "general", "models": [{"model": "m"}]},
+        ],
+        "routing": {"default_decision": "general"},
+        "server": {"workers": 2},
+    }
+    router = start_router(cfg)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(router.url + "/dashboard")
+    page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=10_000)
+    scope = page.get_by_test_id("scope")
+    expect(scope).to_be_visible()
+    expect(scope).to_contain_text("one of 2 server workers")
+    expect(scope).to_contain_text("Prometheus")
+    pid = int(page.get_by_test_id("worker").inner_text().split()[2])  # "worker pid N · one of 2"
+    rows = page.get_by_test_id("decisions").locator("tr")
+    sent = 0
+    while rows.count() == 0:  # each request is a new connection: the kernel spreads them over both workers
+        assert sent < 60, "no request reached the page's worker"
+        body = {"model": "auto", "messages": [{"role": "user", "content": f"hello {sent}"}]}
+        assert http_json("POST", router.url + "/v1/chat/completions", body)[0] == 200
+        sent += 1
+        page.wait_for_timeout(100)
+    for i in range(6):
+        body = {"model": "auto", "messages": [{"role": "user", "content": f"hello again {i}"}]}
+        assert http_json("POST", router.url + "/v1/chat/completions", body)[0] == 200
+        sent += 1
+    page.wait_for_timeout(500)
+    shown = page.locator("[data-testid=decisions] tr").evaluate_all("rs => rs.map(r => Number(r.dataset.worker))")
+    assert shown and set(shown) == {pid}
+    screenshot(page, tmp_path, "two-workers.png", full_page=False)
+    with urllib.request.urlopen(router.url + "/metrics", timeout=5) as r:
+        metrics = r.read().decode()
+    counted = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("semrouter_requests_total{")
+    )
+    assert counted == sent  # the metrics cover both workers
     assert not errors, errors
 
 
