@@ -4,6 +4,6 @@ Backends implement :class:`CacheBackend` and are imported where used (``semroute
 ``semrouter.cache.milvus``): this package is imported by the config schema, which must stay light.
 """
 
-from semrouter.cache.base import CacheBackend, CachedAnswer, CacheHit, CacheStats, Vector
+from semrouter.cache.base import BackendNotReady, CacheBackend, CachedAnswer, CacheHit, CacheStats, Vector
 
-__all__ = ["CacheBackend", "CacheHit", "CacheStats", "CachedAnswer", "Vector"]
+__all__ = ["BackendNotReady", "CacheBackend", "CacheHit", "CacheStats", "CachedAnswer", "Vector"]

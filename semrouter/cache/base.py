@@ -24,6 +24,12 @@ Vector = npt.NDArray[np.float32]
 """A unit-norm float32 (384,) request embedding, as :class:`semrouter.embed.service.EmbeddingService` gives."""
 
 
+class BackendNotReady(RuntimeError):
+    """Raised by ``lookup``/``store`` while a backend is still starting (e.g. its first connection is being
+    opened in the background). Not a fault: the stage serves the request without the cache, counts a
+    ``not_ready`` bypass and leaves the circuit breaker alone, so a slow start cannot trip it."""
+
+
 @dataclass(frozen=True, slots=True)
 class CachedAnswer:
     """Everything needed to answer a later request, as JSON or as an SSE replay, whichever way it was stored.
@@ -76,6 +82,10 @@ class CacheBackend(Protocol):
 
     ``now`` is passed in (Unix seconds, ``time.time()`` in production) so expiry is deterministic in tests
     and one request uses one clock reading for lookup and store.
+
+    A backend that needs slow set-up (a connection, a collection) may also have a ``start()`` method: the
+    router calls it once at start-up and it must return at once, doing the work in the background; until
+    that is done, ``lookup`` and ``store`` raise :class:`BackendNotReady` instead of waiting.
     """
 
     async def lookup(self, vector: Vector, partition: str, threshold: float, now: float) -> CacheHit | None:

@@ -27,6 +27,13 @@ Why it is built this way (measured with pymilvus 2.5.18 / milvus-lite 2.5.1; num
   back-off for seconds (6 s+ in a probe). Any failed RPC therefore drops the connection; the next call
   opens a fresh one (one thread at a time; the others fail fast), and a failed connect closes the backend
   for ``retry_interval_s``. A restarted server is used again within about ``retry_interval_s``.
+* **Connect at start-up, never inside a request.** Opening Milvus Lite takes ~2 s (it starts the embedded
+  server) and the first insert and search on a fresh connection another ~0.2 s, far beyond a request's
+  cache deadline (50 ms by default). ``start()`` (the cache service calls it as soon as it builds the
+  backend, at router start-up or in a reload; otherwise the first call does) opens the connection,
+  creates the collection and warms it up on the maintenance thread; until that first attempt ends,
+  lookups and stores raise :class:`MilvusNotReady` at once, which the stage counts as a ``not_ready``
+  bypass, not as a fault that could trip the breaker.
 * **Ids** are random 63-bit integers, so several router processes can share one server collection. (A Lite
   file can only be opened by one process: use a server URI with ``server.workers > 1``.)
 * **Not enforced here:** ``max_entries`` and per-category quotas (the memory backend's LRU). Rows live until
@@ -56,7 +63,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from semrouter.cache.base import CachedAnswer, CacheHit, Vector
+from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector
 
 if TYPE_CHECKING:
     from semrouter.cache.config import CacheConfig
@@ -71,6 +78,7 @@ _LITE_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,36}")  # what milvus_lite.server.Ser
 _RAW_CHARS = 256  # raw partition / decision / category kept for prefix matching and inspection
 _RAW_BYTES = 4 * _RAW_CHARS  # VARCHAR max_length counts bytes; utf-8 is at most 4 per character
 _aliases = itertools.count(1)
+_SENTINEL_ID = -1  # the warm-up row's id; real ids are >= 0
 
 
 class MilvusUnavailable(RuntimeError):
@@ -78,6 +86,10 @@ class MilvusUnavailable(RuntimeError):
 
     The cache stage treats it like a timeout: the request is served without the cache and the fault counted.
     """
+
+
+class MilvusNotReady(MilvusUnavailable, BackendNotReady):
+    """The first connection is still being opened in the background (see ``MilvusCache.start``)."""
 
 
 def _digest(text: str) -> str:
@@ -122,7 +134,7 @@ def _import_pymilvus() -> Any:
 class MilvusCache:
     """The Milvus cache backend (see the module docstring for the design and its reasons).
 
-    ``uri``: a local file ending in ``.db`` (Milvus Lite, started inside this process on first use) or
+    ``uri``: a local file ending in ``.db`` (Milvus Lite, started inside this process by ``start()``) or
     ``http://host:port``. ``timeout_s``: gRPC deadline of a lookup or store; ``admin_timeout_s``: of
     invalidation, sweeps and counts; ``connect_timeout_s``: of opening a connection (and creating the
     collection on first use). ``retry_interval_s``: how long a failed connect keeps the backend closed.
@@ -172,6 +184,7 @@ class MilvusCache:
         self._lock = threading.Lock()  # counters, pending count, connection state
         self._connect_lock = threading.Lock()
         self._client: Any = None
+        self._warm: concurrent.futures.Future[None] | None = None  # the first connect, started by start()
         self._alias = ""
         self._retry_at = 0.0  # monotonic time before which no connect is attempted
         self._down_since: float | None = None
@@ -275,6 +288,7 @@ class MilvusCache:
                     round(time.monotonic() - self._entries_at, 1) if self._entries_at is not None else None
                 ),
                 "connected": self._client is not None,
+                "starting": not self.ready,
                 "down_for_s": round(time.monotonic() - self._down_since, 1) if self._down_since else None,
                 "last_error": self._last_error or None,
                 "pending_calls": self._pending,
@@ -283,8 +297,29 @@ class MilvusCache:
 
     # -- extras (tests, admin, shutdown) -------------------------------------------------------------
 
+    def start(self) -> concurrent.futures.Future[None]:
+        """Begin opening the connection (and creating the collection) on the maintenance thread; returns at
+        once. Idempotent: the future of the first attempt (``MilvusUnavailable`` if it failed)."""
+        with self._lock:
+            if self._warm is None:
+                try:
+                    self._warm = self._maint.submit(self._client_or_raise, True)
+                except RuntimeError:  # closed
+                    self._warm = concurrent.futures.Future()
+                    self._warm.set_exception(MilvusUnavailable("the Milvus cache backend is closed"))
+            return self._warm
+
+    @property
+    def ready(self) -> bool:
+        """The first connection attempt has ended (whether it worked: ``stats()["connected"]``)."""
+        return self._warm is not None and self._warm.done()
+
     async def connect(self) -> None:
-        """Open the connection (and create the collection) now instead of on the first request."""
+        """Open the connection (and create the collection) now and wait for it (tests, admin)."""
+        warm = asyncio.wrap_future(self.start())
+        await asyncio.wait([warm])
+        if not warm.cancelled():
+            warm.exception()  # retrieved here; the call below reports a failure with its reason
         await self._run(lambda c: None, admin=True)
 
     async def sweep(self, now: float) -> int:
@@ -346,6 +381,9 @@ class MilvusCache:
         """
         if self._closed:
             raise MilvusUnavailable("the Milvus cache backend is closed")
+        if not admin and self._client is None and not self.ready:
+            self.start()  # no-op once started; a backend nobody started (a reload built it) starts here
+            raise MilvusNotReady("the first connection to Milvus is still being opened")
         with self._lock:
             if self._pending >= self.max_pending and not admin:
                 self._counts["rejected"] += 1
@@ -365,7 +403,7 @@ class MilvusCache:
             self._pending -= 1
 
     def _call(self, op: Callable[..., T], args: tuple[Any, ...], admin: bool) -> T:
-        client = self._client_or_raise()
+        client = self._client_or_raise(admin)
         try:
             return op(client, *args)
         except ValueError:
@@ -382,17 +420,21 @@ class MilvusCache:
                     self._drop_connection_locked()
             raise MilvusUnavailable(f"Milvus call failed: {_describe(exc)}") from exc
 
-    def _client_or_raise(self) -> Any:
+    def _client_or_raise(self, wait: bool = False) -> Any:
+        """The open client, connecting if there is none. ``wait`` (admin calls, the first connect): wait for
+        a connect another thread is running; otherwise fail fast while one runs."""
         client = self._client
         if client is not None:
             return client
         if time.monotonic() < self._retry_at:
             raise MilvusUnavailable(f"Milvus is unreachable ({self._last_error}); next attempt shortly")
-        if not self._connect_lock.acquire(blocking=False):
+        if not self._connect_lock.acquire(blocking=wait, timeout=2 * self.connect_timeout_s if wait else -1):
             raise MilvusUnavailable("connecting to Milvus")
         try:
             if self._client is not None:
                 return self._client
+            if time.monotonic() < self._retry_at:  # the connect we waited for failed just now
+                raise MilvusUnavailable(f"Milvus is unreachable ({self._last_error}); next attempt shortly")
             try:
                 client, alias = self._open()
             except Exception as exc:
@@ -427,10 +469,34 @@ class MilvusCache:
         client = pymilvus.MilvusClient(uri, token=self._token, timeout=self.connect_timeout_s, alias=alias)
         try:
             self._ensure_collection(pymilvus, client)
+            self._warm_up(client)
         except Exception:
             _close_quietly(client)
             raise
         return client, alias
+
+    def _warm_up(self, client: Any) -> None:
+        """One insert, search and delete of a sentinel row, so the first request's calls are not the slow
+        ones: on a fresh Milvus Lite connection the first insert took ~50 ms and the first search ~120-200 ms
+        (then 3-10 ms), over the default 50 ms cache deadline. The sentinel (id -1, empty ``pkey``, expired)
+        can never be found by a lookup nor counted by a flush (``id >= 0``) even if the delete is lost."""
+        t = self.connect_timeout_s
+        vec = np.full(self.dim, self.dim**-0.5, dtype=np.float32)
+        row = self._row(vec, "", CachedAnswer(None, "", 0.0), 1.0, None, 0.0, None)
+        row["id"] = _SENTINEL_ID
+        client.insert(self.collection, [row], timeout=t, retry_times=0)
+        client.search(
+            self.collection,
+            [vec],
+            filter='pkey == ""',
+            limit=1,
+            output_fields=["answer"],
+            search_params={"metric_type": "COSINE"},
+            consistency_level="Strong",
+            timeout=t,
+            retry_times=0,
+        )
+        client.delete(self.collection, filter=f"id == {_SENTINEL_ID}", timeout=t, retry_times=0)
 
     def _ensure_collection(self, pymilvus: Any, client: Any) -> None:
         t = self.connect_timeout_s

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from semrouter.cache.answer import Unstorable, iterate, parse_answer, to_json, to_sse
+from semrouter.cache.base import BackendNotReady
 from semrouter.cache.keys import cacheability, partition_key, partition_prefix
 from semrouter.cache.match import compatible, normalize
 from semrouter.cache.registry import create_backend
@@ -63,8 +64,8 @@ _ADMIN_TIMEOUT_S = 30.0  # invalidate/flush may touch every entry: a person wait
 
 
 class BackendUnavailable(Exception):
-    """The backend was skipped (``reason`` "circuit_open") or failed ("fault": timeout or error, already
-    counted and logged); the request goes on without the cache."""
+    """The backend was skipped (``reason`` "circuit_open"), is still starting ("not_ready": not a fault) or
+    failed ("fault": timeout or error, already counted and logged); the request goes on without the cache."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -145,10 +146,15 @@ class CacheService:
         self.store_skips: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()  # by operation: lookup / store
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
 
     @classmethod
     def from_config(cls, cfg: CacheConfig) -> CacheService:
-        return cls(create_backend(cfg), cfg.backend_settings())
+        """The router's service, started at once: the backend's set-up (opening Milvus Lite takes ~2 s)
+        then overlaps the pipeline build and server start, at router start-up or while a reload builds."""
+        service = cls(create_backend(cfg), cfg.backend_settings())
+        service.start()
+        return service
 
     async def call(
         self,
@@ -166,6 +172,9 @@ class CacheService:
         except asyncio.CancelledError:
             self.breaker.release()
             raise
+        except BackendNotReady:
+            self.breaker.release()  # neither a success nor a fault: a probe let through may go again
+            raise BackendUnavailable("not_ready") from None
         except Exception as exc:
             self.faults[op] += 1
             self.breaker.fault(cfg.circuit_breaker, time.monotonic())
@@ -176,6 +185,14 @@ class CacheService:
             raise BackendUnavailable("fault") from None
         self.breaker.success()
         return result
+
+    def start(self) -> None:
+        """Let the backend begin its slow set-up (a Milvus connection) on its own thread, off any request;
+        returns at once. Requests that come before it is done bypass the cache (``not_ready``)."""
+        start = getattr(self.backend, "start", None)
+        if start is not None and not self._started:
+            self._started = True
+            start()
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run ``coro`` in the background, keeping a reference until it ends (so it is not collected)."""
@@ -382,8 +399,8 @@ class CacheStage(Stage):
                 )
                 looked_up = True
             except BackendUnavailable as exc:
-                if exc.reason == "circuit_open":
-                    self._bypass("circuit_open")
+                if exc.reason != "fault":  # faults are counted as such by ``call``
+                    self._bypass(exc.reason)
             if hit is not None and not compatible(text, hit.answer.prompt):
                 svc.near_misses += 0 if dry_run else 1
                 hit = None
@@ -462,7 +479,7 @@ class CacheStage(Stage):
                 ctx,
             )
         except BackendUnavailable as exc:
-            if exc.reason == "circuit_open":
-                svc.store_skips["circuit_open"] += 1
+            if exc.reason != "fault":
+                svc.store_skips[exc.reason] += 1
             return
         svc.stores += 1

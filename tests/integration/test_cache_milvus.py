@@ -29,7 +29,14 @@ milvus_lite_server = pytest.importorskip("milvus_lite.server", reason="milvus-li
 
 from semrouter.cache.base import CachedAnswer  # noqa: E402
 from semrouter.cache.config import CacheConfig  # noqa: E402
-from semrouter.cache.milvus import MilvusCache, MilvusUnavailable, decode_answer, encode_answer  # noqa: E402
+from semrouter.cache.milvus import (  # noqa: E402
+    MilvusCache,
+    MilvusNotReady,
+    MilvusUnavailable,
+    decode_answer,
+    encode_answer,
+)
+from semrouter.stages.cache import BackendUnavailable, CacheService  # noqa: E402
 
 DIM = 384
 NOW = 1_700_000_000.0
@@ -320,9 +327,11 @@ async def test_existing_collection_with_another_dimension_is_refused(make_cache:
 
 async def test_entries_reopen_from_the_same_collection(make_cache: Callable[..., MilvusCache]) -> None:
     first = make_cache()
+    await first.connect()
     await first.store(unit(60), key("t"), answer("persisted"), 3600, None, NOW)
     first.close()
     again = make_cache(collection=first.collection)
+    await again.connect()
     hit = await again.lookup(unit(60), key("t"), 0.9, NOW)
     assert hit is not None and hit.answer.content == "persisted"
 
@@ -379,6 +388,7 @@ async def test_server_down_then_back(tmp_path: pathlib.Path) -> None:
     server = MilvusServer(tmp_path / "down.db").start()
     cache = MilvusCache(server.uri, collection="down", timeout_s=2.0, connect_timeout_s=2.0, retry_interval_s=0.2)
     try:
+        await cache.connect()
         v = unit(70)
         await cache.store(v, key("t"), answer("before"), 3600, None, NOW)
         assert await cache.lookup(v, key("t"), 0.9, NOW) is not None
@@ -419,12 +429,52 @@ async def test_unreachable_server_from_the_start(tmp_path: pathlib.Path) -> None
     cache = MilvusCache(f"http://127.0.0.1:{_free_port()}", collection="c", connect_timeout_s=0.5)
     try:
         with pytest.raises(MilvusUnavailable, match="connect"):
+            await asyncio.wait_for(cache.connect(), HANG_GUARD_S)
+        assert cache.ready and cache.stats()["starting"] is False
+        with pytest.raises(MilvusUnavailable) as failed:  # within retry_interval_s: no other attempt
             await asyncio.wait_for(cache.lookup(unit(1), key("t"), 0.9, NOW), HANG_GUARD_S)
-        with pytest.raises(MilvusUnavailable):  # within retry_interval_s: fails without another attempt
-            await asyncio.wait_for(cache.lookup(unit(1), key("t"), 0.9, NOW), HANG_GUARD_S)
+        assert not isinstance(failed.value, MilvusNotReady)  # down, not starting: the stage counts a fault
         assert cache.stats()["reconnects"] == 0
     finally:
         cache.close()
+
+
+async def test_first_connection_is_opened_in_the_background(tmp_path: pathlib.Path) -> None:
+    """A request never pays for opening Milvus Lite (~2 s, far over the 50 ms cache deadline): before the
+    first connection is up, lookups and stores raise ``MilvusNotReady`` at once, which the cache service
+    turns into a ``not_ready`` bypass: no fault counted, the circuit breaker untouched."""
+    backend = MilvusCache(str(tmp_path / "warm.db"), collection="warm", timeout_s=10.0)  # RPC deadline
+    service = CacheService(backend)
+    cfg = CacheConfig(timeout_s=0.05)
+    try:
+        # Nobody called start() (as for a backend a config reload built): the first call starts the connect.
+        with pytest.raises(BackendUnavailable) as skipped:
+            await service.call("lookup", lambda: backend.lookup(unit(1), key("t"), 0.9, NOW), cfg)
+        assert skipped.value.reason == "not_ready"
+        assert backend.stats()["starting"] is True and backend.stats()["connected"] is False
+        with pytest.raises(MilvusNotReady):
+            await backend.store(unit(1), key("t"), answer("early"), 3600, None, NOW)
+        for _ in range(5):  # more than circuit_breaker.failures calls: it must stay closed
+            with pytest.raises(BackendUnavailable, match="not_ready"):
+                await service.call("lookup", lambda: backend.lookup(unit(1), key("t"), 0.9, NOW), cfg)
+        assert service.faults == {} and service.breaker.state(time.monotonic())["opened"] == 0
+
+        await _wait(lambda: backend.ready)  # the background connect finishes by itself
+        st = backend.stats()
+        assert (st["connected"], st["starting"], st["reconnects"], st["errors"], st["timeouts"]) == (
+            True,
+            False,
+            1,
+            0,
+            0,
+        )
+        cfg = CacheConfig(timeout_s=HANG_GUARD_S)  # now real RPCs: generous for a busy machine
+        await service.call("store", lambda: backend.store(unit(2), key("t"), answer("later"), 3600, None, NOW), cfg)
+        hit = await service.call("lookup", lambda: backend.lookup(unit(2), key("t"), 0.9, NOW), cfg)
+        assert hit is not None and hit.answer.content == "later"
+        assert service.faults == {}
+    finally:
+        backend.close()
 
 
 async def _wait(check: Callable[[], bool], timeout: float = HANG_GUARD_S) -> None:
@@ -491,3 +541,23 @@ def test_proxy_hits_from_milvus_and_serves_when_it_dies(
         assert body["choices"][0]["message"]["content"] == "A mental conflict."
     finally:
         server.kill()
+
+
+def test_router_opens_milvus_lite_at_start_up_not_in_a_request(
+    start_worker: Callable[..., Any], start_router: Callable[..., Any], tmp_path: pathlib.Path
+) -> None:
+    """Opening Milvus Lite (~2 s) happens at router start-up: the backend is connected before any request
+    came, and no request counts a cache fault. The deadline is 0.5 s rather than the default 50 ms so a
+    busy test machine's slow RPC cannot fail it, while a connect inside a request (~2 s) still would."""
+    w = start_worker("m1")
+    cache = {"enabled": True, "backend": "milvus", "timeout_s": 0.5, "milvus": {"uri": str(tmp_path / "startup.db")}}
+    r = start_router(simple_config({"m1": [w.url]}, cache=cache))
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not (st := http_json("GET", r.url + "/api/v1/cache/stats")[2])["backend"]["connected"]:
+        assert time.monotonic() < deadline, st
+        time.sleep(0.1)
+    assert len(w.requests()) == 0 and st["backend"]["hits"] + st["backend"]["misses"] == 0  # no request yet
+    _, body = _until_hit(r, "What is the boiling point of water at sea level?", {"x-fake-reply": "100 degrees C."})
+    assert body["choices"][0]["message"]["content"] == "100 degrees C."
+    stage = http_json("GET", r.url + "/api/v1/cache/stats")[2]["stage"]
+    assert stage["faults"] == 0 and stage["circuit_breaker"]["opened"] == 0, stage

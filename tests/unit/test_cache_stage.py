@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from semrouter.cache.base import CachedAnswer, CacheHit, Vector
+from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector
 from semrouter.cache.config import CacheConfig
 from semrouter.cache.memory import MemoryCache
 from semrouter.cache.registry import BACKENDS, backend_class, create_backend
@@ -25,12 +25,17 @@ from semrouter.stages.cache import CacheService, CacheStage, Policy
 
 
 class Switchable:
-    """A working memory backend that can be made to hang (``"hang"``) or raise (``"fail"``)."""
+    """A working memory backend that can be made to hang (``"hang"``), raise (``"fail"``) or say it is still
+    starting (``"starting"``, as Milvus does while its first connection opens)."""
 
     def __init__(self) -> None:
         self.inner = MemoryCache(1000)
         self.mode = "ok"
         self.calls = 0
+        self.started = 0
+
+    def start(self) -> None:
+        self.started += 1
 
     async def _gate(self) -> None:
         self.calls += 1
@@ -38,6 +43,8 @@ class Switchable:
             await asyncio.sleep(30)
         if self.mode == "fail":
             raise ConnectionError("backend down")
+        if self.mode == "starting":
+            raise BackendNotReady("still connecting")
 
     async def lookup(self, vector: Vector, partition: str, threshold: float, now: float) -> CacheHit | None:
         await self._gate()
@@ -146,6 +153,27 @@ async def test_failing_backend_never_fails_the_request() -> None:
     await svc.drain()
     assert "cache" in ctx.faults and svc.faults == {"lookup": 1, "store": 1} and svc.stores == 0
     assert pipe.fault_count == 0  # handled by the stage itself, not by the pipeline's fail-open net
+
+
+async def test_backend_still_starting_is_a_counted_bypass_not_a_fault() -> None:
+    cfg = config(circuit_breaker={"failures": 1, "backoff_s": 60})
+    backend = Switchable()
+    svc = CacheService(backend)
+    svc.start()
+    assert backend.started == 1
+    pipe = build_pipeline(cfg, cache=svc)
+    backend.mode = "starting"
+    for _ in range(3):  # with failures: 1, a single fault would open the breaker for a minute
+        ctx = await ask(pipe, cfg)
+        await svc.drain()
+        assert "cache" not in ctx.faults and ctx.response_headers["x-vsr-cache-hit"] == "false"
+    assert svc.faults == {} and svc.bypasses == {"not_ready": 3} and svc.store_skips == {"not_ready": 3}
+    assert svc.breaker.state(time.monotonic())["state"] == "closed"
+    backend.mode = "ok"  # ready: the next request is stored, the one after is answered from the cache
+    await ask(pipe, cfg)
+    await svc.drain()
+    ctx = await ask(pipe, cfg)
+    assert ctx.local_stage == "cache" and svc.hits == 1 and svc.stores == 1
 
 
 async def test_pii_marked_requests_neither_look_up_nor_store() -> None:
