@@ -18,6 +18,7 @@ from semrouter.config.schema import RouterConfig
 from semrouter.context import ApiKind, RequestContext
 from semrouter.observe.config import DecisionLogConfig
 from semrouter.observe.decision_log import DecisionLog, build_record, summary
+from semrouter.observe.jsonl import JsonlWriter
 from semrouter.signals.base import SignalResult
 
 EMAIL = "jane.doe@acme-mail.net"
@@ -114,6 +115,29 @@ def test_jsonl_is_rotated_by_size_keeping_one_backup(tmp_path: Path) -> None:
         text = f.read_text()
         assert EMAIL not in text and "jane.doe" not in text and "invoice" not in text
     assert "EMAIL_ADDRESS" in (tmp_path / "decisions.jsonl.1").read_text()
+
+
+def test_two_workers_share_and_rotate_one_file(tmp_path: Path) -> None:
+    """Two writers on one path (as two server workers would be, each with its own descriptor): lines never
+    tear or interleave, and each writer's surviving records are its newest, in order, whoever rotated."""
+    path = tmp_path / "shared.jsonl"
+    writers = [JsonlWriter(str(path), max_bytes=8192) for _ in range(2)]
+    n = 400
+    for i in range(n):
+        for w, writer in enumerate(writers):
+            assert writer.put({"w": w, "n": i, "pad": "x" * 40})
+        if i % 20 == 0:
+            time.sleep(0.01)  # let the threads write several batches
+    for writer in writers:
+        writer.close()
+    assert sum(w.rotations for w in writers) >= 2 and all(w.error is None for w in writers)
+    # only the file the path names is rotated, once it is full: the backup is never a fresh, short file
+    assert (tmp_path / "shared.jsonl.1").stat().st_size >= 8192
+    lines = (tmp_path / "shared.jsonl.1").read_text().splitlines() + path.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is whole
+    for w in range(2):
+        mine = [r["n"] for r in records if r["w"] == w]
+        assert mine and mine == list(range(n - len(mine), n))
 
 
 def test_a_stuck_file_never_blocks_a_request_records_are_dropped_and_counted(tmp_path: Path) -> None:
