@@ -36,8 +36,14 @@ Why it is built this way (measured with pymilvus 2.5.18 / milvus-lite 2.5.1; num
   bypass, not as a fault that could trip the breaker.
 * **Ids** are random 63-bit integers, so several router processes can share one server collection. (A Lite
   file can only be opened by one process: use a server URI with ``server.workers > 1``.)
-* **Not enforced here:** ``max_entries`` and per-category quotas (the memory backend's LRU). Rows live until
-  their TTL; size the TTLs, or let Milvus hold what it holds.
+* **Capacity is enforced by the background sweep, oldest first.** ``max_entries`` and the per-category
+  quotas (``categories.*.max_entries``) are checked at each sweep (every ``sweep_interval_s``, after the
+  expired rows went): a category over its quota loses its oldest rows (by ``created``) down to the quota,
+  then the collection its oldest rows down to ``max_entries``. So a category cannot push the others out,
+  as in the memory backend, with two honest differences: between sweeps the count may run over by what
+  was stored since, and "oldest" is by creation, not last use (recording every hit would be a write per
+  lookup). Quota'd category names go into the filter as literals, so they are limited to
+  ``[A-Za-z0-9 _.:-]`` (a config with another name is refused, not escaped).
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ _RAW_CHARS = 256  # raw partition / decision / category kept for prefix matching
 _RAW_BYTES = 4 * _RAW_CHARS  # VARCHAR max_length counts bytes; utf-8 is at most 4 per character
 _aliases = itertools.count(1)
 _SENTINEL_ID = -1  # the warm-up row's id; real ids are >= 0
+_SAFE_CATEGORY = re.compile(rf"[A-Za-z0-9 _.:\-]{{1,{_RAW_CHARS}}}")
+_TRIM_BATCH = 1000  # ids per delete when trimming (one expression of ~20 kB)
 
 
 class MilvusUnavailable(RuntimeError):
@@ -138,6 +146,7 @@ class MilvusCache:
     ``http://host:port``. ``timeout_s``: gRPC deadline of a lookup or store; ``admin_timeout_s``: of
     invalidation, sweeps and counts; ``connect_timeout_s``: of opening a connection (and creating the
     collection on first use). ``retry_interval_s``: how long a failed connect keeps the backend closed.
+    ``max_entries`` / ``category_quota``: capacity, enforced oldest-first by the sweep (``None``/empty: none).
     """
 
     def __init__(
@@ -155,6 +164,8 @@ class MilvusCache:
         stats_interval_s: float = 10.0,
         max_workers: int = 4,
         max_pending: int | None = None,
+        max_entries: int | None = None,
+        category_quota: dict[str, int] | None = None,
     ) -> None:
         if _is_local_file(uri):
             name = pathlib.Path(uri).name
@@ -168,6 +179,19 @@ class MilvusCache:
         for name, value in (("timeout_s", timeout_s), ("connect_timeout_s", connect_timeout_s)):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0")
+        quotas = dict(category_quota or {})
+        for category, quota in quotas.items():
+            if not _SAFE_CATEGORY.fullmatch(category):
+                raise ValueError(
+                    f"cache.categories.{category!r}.max_entries: with the milvus backend, a category with a quota "
+                    f"must be named with letters, digits, spaces, '_', '.', ':' or '-' (at most {_RAW_CHARS})"
+                )
+            if quota < 1:
+                raise ValueError(f"cache.categories.{category!r}.max_entries must be >= 1")
+        if max_entries is not None and max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self.max_entries = max_entries
+        self.category_quota = quotas
         self.uri = uri
         self.collection = collection
         self.dim = dim
@@ -194,8 +218,8 @@ class MilvusCache:
         self._next_sweep = 0.0  # monotonic
         self._entries = 0
         self._entries_at: float | None = None  # monotonic time of the last count(*)
-        counters = ("hits", "misses", "stores", "expirations", "invalidations", "errors", "timeouts", "rejected")
-        self._counts = dict.fromkeys((*counters, "reconnects"), 0)
+        counters = ["hits", "misses", "stores", "expirations", "evictions", "invalidations", "errors", "timeouts"]
+        self._counts = dict.fromkeys((*counters, "rejected", "reconnects"), 0)
         self._closed = False
 
     @classmethod
@@ -212,6 +236,8 @@ class MilvusCache:
             connect_timeout_s=m.connect_timeout_s,
             retry_interval_s=m.retry_interval_s,
             sweep_interval_s=m.sweep_interval_s,
+            max_entries=cfg.max_entries,
+            category_quota={c: p.max_entries for c, p in cfg.categories.items() if p.max_entries is not None},
         )
 
     # -- protocol -----------------------------------------------------------------------------------
@@ -323,10 +349,9 @@ class MilvusCache:
         await self._run(lambda c: None, admin=True)
 
     async def sweep(self, now: float) -> int:
-        """Delete the entries expired at ``now``; returns how many (normally runs by itself, periodically)."""
-        dropped = await self._run(self._delete, f"expires <= {_num(now)}", admin=True)
-        self._count_expired(dropped)
-        return dropped
+        """Delete the entries expired at ``now``, then the oldest beyond the quotas and ``max_entries``;
+        returns how many went (normally runs by itself, every ``sweep_interval_s``)."""
+        return await self._run(self._sweep, now, admin=True)
 
     async def count(self) -> int:
         """Exact number of rows, expired ones not yet swept included (one ``count(*)`` query)."""
@@ -573,10 +598,10 @@ class MilvusCache:
         # pymilvus returns the deleted primary keys when the server lists them (Milvus Lite does), else a count
         return len(res) if isinstance(res, list) else int(res.get("delete_count", 0))
 
-    def _count(self, client: Any) -> int:
+    def _count(self, client: Any, expr: str = "") -> int:
         res = client.query(
             self.collection,
-            filter="",
+            filter=expr,
             output_fields=["count(*)"],
             consistency_level="Strong",
             timeout=self.admin_timeout_s,
@@ -593,10 +618,49 @@ class MilvusCache:
             return
         self._next_sweep = mono + self.sweep_interval_s
 
-        def sweep(client: Any) -> None:
-            self._count_expired(self._delete(client, f"expires <= {_num(now)}"))
+        self._background(lambda client: self._sweep(client, now))
 
-        self._background(sweep)
+    def _sweep(self, client: Any, now: float) -> int:
+        """Expiry, then capacity (the quotas first, as the memory backend evicts): rows deleted."""
+        expired = self._delete(client, f"expires <= {_num(now)}")
+        self._count_expired(expired)
+        evicted = sum(self._trim(client, f'category == "{c}"', q) for c, q in self.category_quota.items())
+        if self.max_entries is not None:
+            evicted += self._trim(client, "id >= 0", self.max_entries)  # the warm-up sentinel (id -1) is not
+        with self._lock:
+            self._counts["evictions"] += evicted
+            self._entries = max(0, self._entries - evicted)
+        return expired + evicted
+
+    def _trim(self, client: Any, expr: str, keep: int) -> int:
+        """Delete the oldest rows matching ``expr`` (by ``created``) until ``keep`` are left; rows deleted.
+
+        One ``count(*)`` when under the limit (the usual case); over it, the matching rows' ids and creation
+        times are read with a query iterator (16 bytes a row) and the oldest deleted by id, in batches.
+        """
+        if self._count(client, expr) <= keep:
+            return 0
+        ids: list[int] = []
+        created: list[float] = []
+        it = client.query_iterator(
+            self.collection, batch_size=5000, filter=expr, output_fields=["created"], timeout=self.admin_timeout_s
+        )
+        try:
+            while batch := it.next():
+                ids.extend(int(r["id"]) for r in batch)
+                created.extend(float(r["created"]) for r in batch)
+        finally:
+            it.close()
+        excess = len(ids) - keep
+        if excess <= 0:
+            return 0
+        oldest = np.argsort(np.asarray(created), kind="stable")[:excess]
+        doomed = np.asarray(ids, dtype=np.int64)[oldest]
+        dropped = 0
+        for start in range(0, len(doomed), _TRIM_BATCH):
+            chunk = ", ".join(str(int(i)) for i in doomed[start : start + _TRIM_BATCH])
+            dropped += self._delete(client, f"id in [{chunk}]")
+        return dropped
 
     def _maybe_count(self) -> None:
         at = self._entries_at
@@ -610,7 +674,7 @@ class MilvusCache:
 
         self._background(count)
 
-    def _background(self, job: Callable[[Any], None]) -> None:
+    def _background(self, job: Callable[[Any], object]) -> None:
         """Run ``job(client)`` on the maintenance thread unless one is already running; failures only logged."""
         with self._lock:
             if self._maint_busy or self._closed:

@@ -309,6 +309,63 @@ async def test_answer_round_trip_keeps_every_field(cache: MilvusCache) -> None:
     assert hit is not None and hit.answer == big
 
 
+async def test_category_quotas_then_max_entries_drop_the_oldest_rows(make_cache: Callable[..., MilvusCache]) -> None:
+    """The sweep trims each category over its quota to its newest rows, then the whole collection to
+    ``max_entries``; a category without a quota is only touched by the global limit."""
+    cache = make_cache(category_quota={"chat": 3, "computer science": 2}, max_entries=8)
+    await cache.connect()
+    rows = (
+        [("chat", i) for i in range(6)] + [("computer science", i) for i in range(4)] + [("math", i) for i in range(3)]
+    )
+    for n, (category, i) in enumerate(rows):  # created NOW + n: later rows are newer
+        await cache.store(unit(100 + n), key("t", category), answer(f"{category} {i}"), 3600, category, NOW + n)
+
+    async def kept(category: str) -> list[int]:
+        found = []
+        for n, (c, i) in enumerate(rows):
+            if c == category and await cache.lookup(unit(100 + n), key("t", c), 0.99, NOW + 50) is not None:
+                found.append(i)
+        return found
+
+    assert await cache.sweep(NOW + 20) == 3 + 2  # nothing expired; chat 6 -> 3, computer science 4 -> 2
+    assert (await kept("chat"), await kept("computer science"), await kept("math")) == ([3, 4, 5], [2, 3], [0, 1, 2])
+    assert await cache.count() == 8 and cache.stats()["evictions"] == 5
+
+    for j in range(3, 5):  # two more uncategorised-by-quota rows: 10 > max_entries, the 2 oldest overall go
+        n = len(rows)
+        rows.append(("math", j))
+        await cache.store(unit(100 + n), key("t", "math"), answer(f"math {j}"), 3600, "math", NOW + n)
+    assert await cache.sweep(NOW + 30) == 2
+    assert await cache.count() == 8
+    assert (await kept("chat"), await kept("computer science"), await kept("math")) == ([5], [2, 3], [0, 1, 2, 3, 4])
+    assert await cache.sweep(NOW + 31) == 0  # within every limit now: nothing more goes
+
+
+async def test_quotas_are_enforced_by_the_background_sweep(make_cache: Callable[..., MilvusCache]) -> None:
+    cache = make_cache(category_quota={"chat": 2}, sweep_interval_s=0.05)
+    await cache.connect()
+    for i in range(5):
+        await cache.store(unit(200 + i), key("t"), answer(f"chat {i}"), 3600, "chat", NOW + i)
+    deadline = time.monotonic() + HANG_GUARD_S
+    while await cache.count() > 2:  # each lookup or store starts a sweep when sweep_interval_s has passed
+        assert time.monotonic() < deadline, cache.stats()
+        await asyncio.sleep(0.1)
+        await cache.lookup(unit(0), key("t"), 0.99, NOW)
+    assert await cache.lookup(unit(204), key("t"), 0.99, NOW) is not None  # the newest stay
+    assert await cache.lookup(unit(202), key("t"), 0.99, NOW) is None
+    assert cache.stats()["evictions"] == 3
+
+
+@pytest.mark.parametrize("name", ['say "hi"', "back\\slash", "new\nline", "日本", "x" * 257])
+def test_quota_on_a_category_name_unfit_for_a_filter_is_refused(lite_file: str, name: str) -> None:
+    cfg = CacheConfig.model_validate(
+        {"backend": "milvus", "milvus": {"uri": lite_file}, "categories": {name: {"max_entries": 5}}}
+    )
+    with pytest.raises(ValueError, match=r"cache\.categories\..*max_entries: with the milvus backend"):
+        MilvusCache.from_config(cfg)
+    MilvusCache.from_config(cfg.model_copy(update={"categories": {}})).close()  # without the quota: fine
+
+
 def test_encoding_is_generic_over_fields() -> None:
     a = answer("c", prompt="p")
     data = encode_answer(a)
@@ -355,6 +412,8 @@ def test_from_config(lite_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
         {
             "backend": "milvus",
             "timeout_s": 0.2,
+            "max_entries": 50,
+            "categories": {"math": {"max_entries": 7}, "chat": {"threshold": 0.9}},
             "milvus": {
                 "uri": lite_file,
                 "collection": "from_config",
@@ -372,6 +431,7 @@ def test_from_config(lite_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
             3,
         )
         assert cache._token == "root:Milvus"
+        assert (cache.max_entries, cache.category_quota) == (50, {"math": 7})
     finally:
         cache.close()
 
