@@ -14,10 +14,13 @@ Two modes, as in the Helm chart:
   health-checks ``/ready`` and retries a request that a replica refused or dropped
   (``retry_on: connect-failure,refused-stream,reset``) on another replica, and ejects a replica that
   keeps failing. Killing a replica loses nothing but the requests whose answer had already started.
-* ``extproc``: the replicas are ``semrouter extproc``; Envoy's ext_proc cluster has one host per
-  replica and Envoy itself calls the workers (one cluster per model, routed on ``x-selected-model``).
-  A stream cut by a dying replica is not retried: with ``failure_mode_allow`` the request goes on
-  unrouted (default route), so nothing fails, but it is not routed.
+* ``extproc``: the replicas are ``semrouter extproc`` (each with its operator HTTP port, listed in
+  fleet.json); Envoy's ext_proc cluster has one host per replica, health-checked over gRPC, and Envoy
+  itself calls the workers (one cluster per model, routed on ``x-selected-model``). A stream that
+  cannot start on a dead replica is retried on another (``grpc_service.retry_policy``); a stream cut
+  by a dying replica is not: with ``failure_mode_allow`` that request goes on (unrouted if it was
+  still being decided, without semrouter's response headers if it was already routed), so nothing
+  fails. docs/deploy.md, "Losing a replica", says what is lost in each mode.
 
 The launcher writes ``fleet.json`` in its run directory (every process with its port and process
 group) and stops everything on SIGTERM/SIGINT. It does not restart a replica that dies (in a cluster
@@ -146,6 +149,21 @@ def _replica_cluster(name: str, ports: list[int], mode: Mode) -> dict[str, Any]:
     return cluster
 
 
+def _other_host() -> dict[str, Any]:
+    """Retry on another replica than the ones already tried."""
+    return {
+        "retry_host_predicate": [
+            {
+                "name": "envoy.retry_host_predicates.previous_hosts",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+                },
+            }
+        ],
+        "host_selection_retry_max_attempts": 3,
+    }
+
+
 def _model_clusters(config: RouterConfig) -> list[dict[str, Any]]:
     """extproc mode: Envoy calls the workers itself, one cluster per model (as deploy/envoy/envoy.yaml)."""
     clusters = []
@@ -173,15 +191,7 @@ def envoy_config(
         # the replica refused the connection, or dropped it before answering: another replica can answer
         "retry_on": "connect-failure,refused-stream,reset",
         "num_retries": 2,
-        "retry_host_predicate": [
-            {
-                "name": "envoy.retry_host_predicates.previous_hosts",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
-                },
-            }
-        ],
-        "host_selection_retry_max_attempts": 3,
+        **_other_host(),
     }
     # Which replica answered (for people and tests; Envoy knows, semrouter does not).
     replica_header = [{"header": {"key": "x-vsr-replica", "value": "%UPSTREAM_REMOTE_ADDRESS%"}}]
@@ -212,7 +222,18 @@ def envoy_config(
                 "name": "envoy.filters.http.ext_proc",
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
-                    "grpc_service": {"envoy_grpc": {"cluster_name": "semrouter"}, "timeout": "30s"},
+                    # A stream that could not start (the replica is dead, or going) is retried on another
+                    # replica; a stream cut after semrouter answered a phase cannot be (failure_mode_allow).
+                    "grpc_service": {
+                        "envoy_grpc": {"cluster_name": "semrouter"},
+                        "timeout": "30s",
+                        "retry_policy": {
+                            "retry_on": "connect-failure,refused-stream",
+                            "num_retries": 2,
+                            "retry_back_off": {"base_interval": "0.01s", "max_interval": "0.1s"},
+                            **_other_host(),
+                        },
+                    },
                     "failure_mode_allow": True,
                     "message_timeout": "5s",
                     "allow_mode_override": True,

@@ -312,6 +312,12 @@ def test_gateway_wires_ext_proc_to_the_router_and_routes_to_the_production_stack
     assert address("production-stack") == ("router.vllm", 8000)
     assert address("semrouter") == ("semantic-router-svc-headless", 50051)  # every pod, not one ClusterIP
     assert clusters["semrouter"]["health_checks"][0]["grpc_health_check"]
+    assert clusters["semrouter"]["outlier_detection"]
+    # a stream that cannot start on a dead pod is tried on another one (tests/integration/test_multi_replica.py)
+    retry = ext_proc["grpc_service"]["retry_policy"]
+    assert set(retry["retry_on"].split(",")) == {"connect-failure", "refused-stream"}
+    assert retry["retry_host_predicate"][0]["name"] == "envoy.retry_host_predicates.previous_hosts"
+    assert clusters["semrouter"]["circuit_breakers"]["thresholds"][0]["max_retries"] >= 100
     closed = _gateway_config({"gateway": {"failureModeAllow": False}})
     hcm = closed["static_resources"]["listeners"][1]["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["http_filters"][0]["typed_config"]["failure_mode_allow"] is False
@@ -339,3 +345,33 @@ def test_plain_manifests_are_rendered_from_the_current_chart() -> None:
         assert path.read_text() == script.render(values), f"{name} is stale: run python deploy/kubernetes/render.py"
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         assert len(docs) == len(objects(values))
+
+
+def test_chart_and_local_fleet_gateways_fail_over_ext_proc_streams_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`semrouter fleet --mode extproc`, where replica failover is tested on loopback, and the chart's
+    gateway give the ext_proc stream the same retry policy and failure mode."""
+    from semrouter.config.loader import load_config
+    from semrouter.fleet import envoy_config
+
+    monkeypatch.setenv("SEMROUTER_MILVUS_URI", "http://127.0.0.1:19530")
+    local = envoy_config(
+        "extproc",
+        load_config(ROOT / "deploy" / "local" / "router.yaml"),
+        [1, 2],
+        host="127.0.0.1",
+        port=8080,
+        admin=9901,
+    )
+
+    def ext_proc(cfg: dict[str, Any]) -> dict[str, Any]:
+        listener = next(li for li in cfg["static_resources"]["listeners"] if li["name"] == "openai")
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        return dict(hcm["http_filters"][0]["typed_config"])
+
+    chart, fleet = ext_proc(_gateway_config({})), ext_proc(local)
+    assert chart["failure_mode_allow"] is fleet["failure_mode_allow"] is True
+    for key in ("retry_on", "retry_host_predicate", "host_selection_retry_max_attempts"):
+        assert chart["grpc_service"]["retry_policy"][key] == fleet["grpc_service"]["retry_policy"][key]
+    (replicas,) = [c for c in local["static_resources"]["clusters"] if c["name"] == "semrouter"]
+    assert len(replicas["load_assignment"]["endpoints"][0]["lb_endpoints"]) == 2
+    assert replicas["health_checks"][0]["grpc_health_check"] and replicas["outlier_detection"]

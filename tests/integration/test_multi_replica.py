@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from gateway import require_envoy
+from gateway import require_envoy, sample, scrape
 from servers import free_port, http_json
 
 MATH = "What is the integral of x^2 from 0 to 3?"
@@ -90,8 +90,10 @@ class ConfigMapDir:
 
 
 class Fleet:
-    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path, configmap: ConfigMapDir, ports: dict[str, int]):
-        self.proc, self.run_dir, self.configmap, self.ports = proc, run_dir, configmap, ports
+    def __init__(
+        self, proc: subprocess.Popen[bytes], run_dir: Path, configmap: ConfigMapDir, ports: dict[str, int], mode: str
+    ):
+        self.proc, self.run_dir, self.configmap, self.ports, self.mode = proc, run_dir, configmap, ports, mode
         self.state: dict[str, Any] = json.loads((run_dir / "fleet.json").read_text())
         self.url = self.state["url"]
 
@@ -101,6 +103,40 @@ class Fleet:
     @property
     def replicas(self) -> list[dict[str, Any]]:
         return self.members("replica")
+
+    def operator_url(self, replica: dict[str, Any]) -> str:
+        """Where a replica serves /metrics and /api/v1/*: the proxy on its own port, ext_proc on its
+        --http-port (in fleet.json)."""
+        return str(replica["url"] if self.mode == "proxy" else replica["extra"]["http_url"])
+
+    def routed(self) -> list[float]:
+        """Requests each replica has routed so far (its own semrouter_requests_total)."""
+        return [sample(scrape(self.operator_url(r)), "semrouter_requests_total") for r in self.replicas]
+
+    def send(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any, int]:
+        """One request through Envoy, and the index of the replica that routed it (told by the replicas'
+        counters, since in extproc mode Envoy itself calls the worker). Nothing else may be in flight."""
+        before = self.routed()
+        status, got, answer = http_json("POST", self.url + "/v1/chat/completions", body, headers)
+        after: list[float] = []
+
+        def recorded() -> bool:  # a replica records a request once the answer is out
+            after[:] = self.routed()
+            return sum(after) > sum(before)
+
+        until(recorded, "no replica counted the request")
+        (index,) = [i for i, (a, b) in enumerate(zip(after, before, strict=True)) if a > b]
+        return status, got, answer, index
+
+    def envoy_stat(self, name: str) -> int:
+        (envoy,) = self.members("envoy")
+        url = f"http://127.0.0.1:{envoy['extra']['admin']}/stats?filter=^{name}$"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            text = r.read().decode()
+        return int(text.split(":", 1)[1]) if ":" in text else 0
+
+    def cache_stores(self, replica: dict[str, Any]) -> int:
+        return int(http_json("GET", self.operator_url(replica) + "/api/v1/cache/stats")[2]["stage"]["stores"])
 
     def worker_requests(self) -> int:
         return sum(len(http_json("GET", w["url"] + "/debug/requests")[2]["requests"]) for w in self.members("worker"))
@@ -123,7 +159,7 @@ def start_fleet(tmp: Path, mode: str, *worker_args: str) -> Fleet:
     pytest.importorskip("milvus_lite")
     ports = {"small": free_port(), "large": free_port(), "envoy": free_port()}
     configmap = ConfigMapDir(tmp / "config")
-    configmap.write(fleet_config(ports["small"], ports["large"], collection=f"fleet_{mode}_{os.getpid()}"))
+    configmap.write(fleet_config(ports["small"], ports["large"], collection=collection(mode)))
     run_dir = tmp / "run"
     argv = [sys.executable, "-m", "semrouter", "fleet", "--config", str(configmap.path), "--mode", mode]
     argv += ["--replicas", "2", "--port", str(ports["envoy"]), "--run-dir", str(run_dir), "--fake-workers"]
@@ -136,13 +172,19 @@ def start_fleet(tmp: Path, mode: str, *worker_args: str) -> Fleet:
             proc.kill()
             raise RuntimeError(f"fleet did not start:\n{(tmp / 'fleet.log').read_text()[-4000:]}")
         time.sleep(0.2)
-    return Fleet(proc, run_dir, configmap, ports)
+    return Fleet(proc, run_dir, configmap, ports, mode)
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """Proxy replicas; the workers take 40 ms per answer so that requests are in flight at any moment."""
-    f = start_fleet(tmp_path_factory.mktemp("fleet"), "proxy", "--latency-ms=40")
+def collection(mode: str) -> str:
+    return f"fleet_{mode}_{os.getpid()}"
+
+
+@pytest.fixture(scope="module", params=["proxy", "extproc"])
+def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """Both modes of the chart: proxy replicas behind Envoy, and Envoy with ext_proc replicas (the chart's
+    default). The workers take 40 ms per answer so that requests are in flight at any moment."""
+    mode = str(request.param)
+    f = start_fleet(tmp_path_factory.mktemp(f"fleet-{mode}"), mode, "--latency-ms=40")
     try:
         yield f
     finally:
@@ -153,18 +195,22 @@ def chat(text: str, **extra: Any) -> dict[str, Any]:
     return {"model": "auto", "messages": [{"role": "user", "content": text}], **extra}
 
 
-def post(url: str, body: dict[str, Any]) -> tuple[int, str]:
-    """(status, replica that answered); for a failure, the error text instead of the replica (Envoy's
-    own error pages are plain text)."""
+def post(url: str, body: dict[str, Any]) -> tuple[int, str, str]:
+    """(status, how semrouter took part, the x-vsr-replica header); for a failure, the error text instead
+    of the header (Envoy's own error pages are plain text). How semrouter took part: "routed" (the worker
+    got the rewritten body, the client semrouter's headers), "no-headers" (rewritten, but the answer's
+    headers phase was lost), "unrouted" (the worker got the client's own body)."""
     req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            r.read()
-            return r.status, r.headers.get("x-vsr-replica", "")
+            answer = json.loads(r.read())
+            rewritten = answer["echo"]["model"] != body["model"]
+            part = "unrouted" if not rewritten else "routed" if "x-vsr-selected-model" in r.headers else "no-headers"
+            return r.status, part, r.headers.get("x-vsr-replica", "")
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")[:200]
+        return e.code, "", e.read().decode(errors="replace")[:200]
     except OSError as e:
-        return 0, repr(e)
+        return 0, "", repr(e)
 
 
 def until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
@@ -175,77 +221,82 @@ def until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None
 
 
 def test_fleet_balances_over_both_replicas(fleet: Fleet) -> None:
-    answered_by = set()
+    routed_by = [0] * len(fleet.replicas)
     for i in range(6):
-        status, headers, body = http_json("POST", fleet.url + "/v1/chat/completions", chat(f"Name a colour, #{i}"))
+        status, headers, body, index = fleet.send(chat(f"Name a colour, #{i}"))
         assert status == 200, body
         assert headers["x-vsr-selected-model"] == "qwen3-8b"
-        answered_by.add(headers["x-vsr-replica"])
-    assert answered_by == {f"127.0.0.1:{r['port']}" for r in fleet.replicas}
+        routed_by[index] += 1
+    assert all(routed_by), routed_by
 
 
 def test_an_answer_stored_by_one_replica_is_a_cache_hit_on_the_other(fleet: Fleet) -> None:
-    a, b = (r["url"] for r in fleet.replicas)
+    """The answer routed by replica A is in Milvus once A has stored it; from then on every repeat is a
+    hit, on replica B (which never saw the question) as on A, and never reaches a worker."""
     question = chat("What does a semantic router do with a request?")
+    stores = [fleet.cache_stores(r) for r in fleet.replicas]
     before = fleet.worker_requests()
-    status, headers, first = http_json(
-        "POST", a + "/v1/chat/completions", question, {"x-fake-reply": "It picks the model."}
-    )
-    assert status == 200 and headers["x-vsr-cache-hit"] == "false"
-    # replica B never saw this question; the store on A finishes after A's answer went out
-    misses = 0
-
-    def hit_on_b() -> bool:
-        nonlocal misses
-        status, headers, again = http_json("POST", b + "/v1/chat/completions", question)
-        assert status == 200, again
-        if headers["x-vsr-cache-hit"] == "true":
-            assert again["choices"][0]["message"]["content"] == "It picks the model."
-            return True
-        misses += 1
-        return False
-
-    until(hit_on_b, "replica B never answered from the cache replica A filled")
-    assert fleet.worker_requests() - before == 1 + misses  # the hit never reached a worker
-    # ...and through the gateway, whichever replica takes it
-    status, headers, again = http_json("POST", fleet.url + "/v1/chat/completions", question)
-    assert status == 200 and headers["x-vsr-cache-hit"] == "true"
-    assert again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
+    status, headers, first, a = fleet.send(question, {"x-fake-reply": "It picks the model."})
+    assert status == 200 and headers["x-vsr-cache-hit"] == "false", first
+    # the store runs after A's answer went out: B is asked only once it is in Milvus
+    until(lambda: fleet.cache_stores(fleet.replicas[a]) == stores[a] + 1, "replica A never stored the answer")
+    seen = set()
+    for _ in range(6):  # Envoy round-robins: B gets one of the next requests
+        status, headers, again, index = fleet.send(question)
+        assert status == 200 and headers["x-vsr-cache-hit"] == "true", again
+        assert again["choices"][0]["message"]["content"] == "It picks the model."
+        seen.add(index)
+        if index != a:
+            break
+    assert seen - {a}, "no repeat was routed by the other replica"
+    assert fleet.worker_requests() - before == 1  # the hits never reached a worker
+    assert [fleet.cache_stores(r) for r in fleet.replicas] == [n + (i == a) for i, n in enumerate(stores)]
 
 
 def test_a_config_change_reaches_every_replica_without_a_restart(fleet: Fleet) -> None:
-    def status(url: str) -> dict[str, Any]:
-        return http_json("GET", url + "/api/v1/status")[2]  # type: ignore[no-any-return]
+    def status(replica: dict[str, Any]) -> dict[str, Any]:
+        return http_json("GET", fleet.operator_url(replica) + "/api/v1/status")[2]  # type: ignore[no-any-return]
 
-    def system_prompt(url: str) -> str | None:
-        s, _, body = http_json("POST", url + "/v1/chat/completions", chat(MATH, temperature=1.0))
-        assert s == 200, body
-        return body["echo"]["system_prompt"]  # type: ignore[no-any-return]
+    def prompts() -> dict[int, set[str]]:
+        """The system prompt the worker got, by the replica that routed the request (temperature 1:
+        past the cache's limit, so every request is routed anew)."""
+        out: dict[int, set[str]] = {}
+        for _ in range(4):
+            s, _, body, index = fleet.send(chat(MATH, temperature=1.0))
+            assert s == 200, body
+            out.setdefault(index, set()).add(body["echo"]["system_prompt"])
+        return out
 
-    urls = [r["url"] for r in fleet.replicas]
-    reloads = {u: status(u)["config"]["reloads_ok"] for u in urls}
-    assert {system_prompt(u) for u in urls} == {"You are a mathematician."}
+    reloads = [status(r)["config"]["reloads_ok"] for r in fleet.replicas]
+    assert prompts() == {0: {"You are a mathematician."}, 1: {"You are a mathematician."}}
     fleet.configmap.write(
-        fleet_config(fleet.ports["small"], fleet.ports["large"], f"fleet_proxy_{os.getpid()}", MATH_PROMPT_V2)
+        fleet_config(fleet.ports["small"], fleet.ports["large"], collection(fleet.mode), MATH_PROMPT_V2)
     )
-    for u in urls:
-        until(lambda u=u: system_prompt(u) == MATH_PROMPT_V2, f"replica {u} kept the old config")
-        assert status(u)["config"]["reloads_ok"] == reloads[u] + 1
-        assert status(u)["config"]["reloads_failed"] == 0
-    assert all(r["pid"] for r in fleet.replicas)
+    for r, n in zip(fleet.replicas, reloads, strict=True):
+        until(lambda r=r, n=n: status(r)["config"]["reloads_ok"] == n + 1, f"replica {r['name']} did not reload")
+        assert status(r)["config"]["reloads_failed"] == 0
+    assert prompts() == {0: {MATH_PROMPT_V2}, 1: {MATH_PROMPT_V2}}
     for r in fleet.replicas:  # the same processes: reloaded, not restarted
         os.kill(r["pid"], 0)
 
 
-def test_killing_a_replica_under_load_loses_only_its_in_flight_requests(fleet: Fleet) -> None:
-    """200 requests from 4 threads; the first replica is SIGKILLed after 40 have been answered. Envoy
-    retries a refused or reset request on the other replica (retry_on connect-failure,reset) and stops
-    picking the dead one (health check, outlier detection). At most the requests in flight at the kill
-    may fail: the test counts them."""
+def test_killing_a_replica_under_load(fleet: Fleet) -> None:
+    """200 requests from 4 threads; the first replica is SIGKILLed after 40 have been answered.
+
+    proxy: Envoy retries a refused or reset request on the other replica (retry_on connect-failure,reset)
+    and stops picking the dead one (health check, outlier detection). At most the requests in flight at
+    the kill may fail: the test counts them.
+
+    extproc: Envoy calls the workers itself; a replica only decides. A request whose ext_proc stream was
+    on the dead replica, or that was sent to it before Envoy noticed, is passed on unrouted by
+    failure_mode_allow (the default route): it is answered, but not routed. Envoy's health checks and
+    outlier detection take the dead replica out within about a second, after which every request is
+    routed by the survivor. No request fails."""
     victim, survivor = fleet.replicas
     total, threads = 200, 4
     lock = threading.Lock()
-    results: list[tuple[int, int, str, bool]] = []  # (request number, status, replica, sent after the kill)
+    # (request number, status, how semrouter took part, replica, sent after the kill, answered before it)
+    results: list[tuple[int, int, str, str, bool, bool]] = []
     in_flight, in_flight_at_kill = 0, -1
     next_request = iter(range(total))
     killed = threading.Event()
@@ -260,10 +311,12 @@ def test_killing_a_replica_under_load_loses_only_its_in_flight_requests(fleet: F
                 in_flight += 1
                 after_kill = killed.is_set()
             # temperature above the cache's limit: every request goes to a worker through a replica
-            status, replica = post(fleet.url + "/v1/chat/completions", chat(f"Load request {n}", temperature=1.0))
+            status, routed, replica = post(
+                fleet.url + "/v1/chat/completions", chat(f"Load request {n}", temperature=1.0)
+            )
             with lock:
                 in_flight -= 1
-                results.append((n, status, replica, after_kill))
+                results.append((n, status, routed, replica, after_kill, not killed.is_set()))
 
     def killer() -> None:
         nonlocal in_flight_at_kill
@@ -279,18 +332,32 @@ def test_killing_a_replica_under_load_loses_only_its_in_flight_requests(fleet: F
     for t in workers:
         t.join(120)
     assert killed.is_set() and len(results) == total
-    failed = [r for r in results if r[1] != 200]
-    print(
-        f"\nkilled one of 2 replicas under load: {len(failed)} of {total} requests failed "
-        f"({in_flight_at_kill} were in flight at the kill)"
-    )
     assert 0 <= in_flight_at_kill <= threads
-    assert len(failed) <= in_flight_at_kill, failed
-    assert [r for r in failed if r[3]] == []  # nothing sent after the kill failed
-    by = {addr: sum(1 for r in results if r[2] == addr) for addr in {r[2] for r in results}}
-    victim_addr, survivor_addr = f"127.0.0.1:{victim['port']}", f"127.0.0.1:{survivor['port']}"
-    assert by.get(victim_addr, 0) > 0 and by.get(survivor_addr, 0) > 0
-    # the last requests were all answered by the survivor
+    failed = [r for r in results if r[1] != 200]
+    unrouted = [r for r in results if r[1] == 200 and r[2] == "unrouted"]
+    no_headers = [r for r in results if r[1] == 200 and r[2] == "no-headers"]
+    print(
+        f"\n{fleet.mode}: killed one of 2 replicas under load: {len(failed)} of {total} requests failed, "
+        f"{len(unrouted)} answered unrouted, {len(no_headers)} routed but without semrouter's response headers "
+        f"({in_flight_at_kill} were in flight at the kill); Envoy retried "
+        f"{fleet.envoy_stat('cluster.semrouter.upstream_rq_retry')} streams or requests on the other replica"
+    )
     last = sorted(results)[-40:]
-    assert {r[2] for r in last if r[1] == 200} == {survivor_addr}
+    if fleet.mode == "proxy":
+        assert len(failed) <= in_flight_at_kill, failed
+        assert [r for r in failed if r[4]] == []  # nothing sent after the kill failed
+        assert unrouted == [] and no_headers == []
+        by = {addr: sum(1 for r in results if r[3] == addr) for addr in {r[3] for r in results}}
+        victim_addr, survivor_addr = f"127.0.0.1:{victim['port']}", f"127.0.0.1:{survivor['port']}"
+        assert by.get(victim_addr, 0) > 0 and by.get(survivor_addr, 0) > 0
+        # the last requests were all answered by the survivor
+        assert {r[3] for r in last if r[1] == 200} == {survivor_addr}
+    else:
+        assert failed == []
+        assert [r for r in results if r[5] and r[2] != "routed"] == []  # before the kill: all routed
+        # Only the streams the dead replica held are affected; a stream Envoy starts afterwards is retried
+        # on the survivor (grpc_service.retry_policy on connect-failure) until the health check and
+        # outlier detection have taken the dead one out.
+        assert len(unrouted) + len(no_headers) <= in_flight_at_kill, unrouted + no_headers
+        assert [r for r in last if r[2] != "routed"] == []  # all routed again, by the survivor
     assert fleet.proc.poll() is None  # the launcher keeps the rest of the fleet running
