@@ -137,7 +137,7 @@ class GuardStage(Stage):
             raise
         except Exception as exc:
             self.faults += 1
-            ctx.faults.append(f"guard:{what}")
+            ctx.faults.append(f"guard.{what}")  # named like the stage records: guard.pii, guard.jailbreak
             # the exception type only: a detector's message might quote the text it choked on
             log.warning("%s guard failed for request %s: %s", what, ctx.request_id, type(exc).__name__)
             if what == "pii":  # unscanned text may hold personal data: it must not reach the cache either

@@ -152,7 +152,7 @@ async def test_detector_fault_fails_open_or_closed(mode: str) -> None:
     )
     if mode == "open":
         await pipeline.run_request(ctx)
-        assert ctx.model == "small" and "guard:jailbreak" in ctx.faults and guard.faults == 1
+        assert ctx.model == "small" and "guard.jailbreak" in ctx.faults and guard.faults == 1
     else:
         with pytest.raises(RouterError) as info:
             await pipeline.run_request(ctx)
@@ -261,5 +261,5 @@ async def test_pii_fault_fails_open_without_caching_the_unchecked_prompt() -> No
         ApiKind.CHAT, orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": BENIGN}]}), {}, cfg
     )
     await pipeline.run_request(ctx)
-    assert ctx.model == "small" and "guard:pii" in ctx.faults
+    assert ctx.model == "small" and "guard.pii" in ctx.faults
     assert ctx.cache_bypass == "pii_unchecked"
