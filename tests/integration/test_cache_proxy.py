@@ -3,6 +3,10 @@
 Whether the worker was called is read from the worker's own request log, so "hit" means "answered
 without the worker", not just "the header says so". Stores happen after the answer reached the client
 (in the background), so tests wait for the cache's counters instead of sleeping.
+
+The core behaviours (streamed and JSON answers stored and replayed either way, nothing kept from a cut
+stream or an error, tenant and conversation isolation) run against both backends: ``memory`` and
+``milvus`` on an embedded Milvus Lite file (the ``backend`` fixture).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import json
 import socket
 import time
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +29,25 @@ TOKEN_ENV = "SEMROUTER_TEST_ADMIN_TOKEN"
 
 def cache_config(url: str, *, cache: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
     return simple_config({"m1": [url]}, cache={"enabled": True, **(cache or {})}, **overrides)
+
+
+@pytest.fixture(params=["memory", "milvus"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Cache settings selecting the backend under test; Milvus Lite gets a fresh file per test."""
+    if request.param == "memory":
+        return {}
+    pytest.importorskip("pymilvus", reason="pymilvus not installed (pip install -e '.[milvus]')")
+    pytest.importorskip("milvus_lite", reason="milvus-lite not installed")
+    # a generous deadline: Milvus Lite RPCs take a few ms, but this machine's CPU is shared with the test run
+    return {"backend": "milvus", "timeout_s": 2.0, "milvus": {"uri": str(tmp_path / "cache.db")}}
+
+
+def cached_router(start_router: Callable[..., Server], config: dict[str, Any], **kw: Any) -> Server:
+    """A router whose cache backend finished starting (Milvus connects in the background; a request that
+    came earlier would bypass the cache, which other tests check)."""
+    r = start_router(config, **kw)
+    wait_backend(r, lambda b: not b.get("starting", False))
+    return r
 
 
 def chat(
@@ -81,6 +106,14 @@ def wait_stage(r: Server, check: Any, timeout: float = 5.0) -> dict[str, Any]:
             assert check(stage), stage
             return stage  # type: ignore[no-any-return]
         time.sleep(0.02)
+
+
+def wait_backend(r: Server, check: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not check(backend := stats(r)["backend"]):
+        assert time.monotonic() < deadline, backend
+        time.sleep(0.05)
+    return backend  # type: ignore[no-any-return]
 
 
 def stored(r: Server, n: int) -> dict[str, Any]:
@@ -156,9 +189,9 @@ def test_eviction_at_max_entries(start_worker, start_router):
     assert chat(r, questions[0])[1]["x-vsr-cache-hit"] == "false"  # the least recently used one went
 
 
-def test_partition_isolation(start_worker, start_router):
+def test_partition_isolation(start_worker, start_router, backend):
     w = start_worker("m1")
-    r = start_router(cache_config(w.url))
+    r = cached_router(start_router, cache_config(w.url, cache=backend))
     q = "What is the boiling point of water at sea level?"
     tenant_a, tenant_b = {"x-tenant-id": "tenant-a"}, {"x-tenant-id": "tenant-b"}
     chat(r, q, headers={**tenant_a, "x-fake-reply": "answer for A"})
@@ -185,16 +218,16 @@ def test_partition_isolation(start_worker, start_router):
     assert chat(r, q, headers=tenant_a, model="m1")[1]["x-vsr-cache-hit"] == "true"
 
 
-def reasoning_config(url: str, **cache: Any) -> dict[str, Any]:
+def reasoning_config(url: str, cache: dict[str, Any]) -> dict[str, Any]:
     cfg = cache_config(url, cache=cache)
     cfg["models"][0]["family"] = "qwen3"  # the decision switches thinking on: the worker then reasons
     cfg["decisions"][0]["use_reasoning"] = True
     return cfg
 
 
-def test_stream_stored_replayed_as_json_and_as_stream(start_worker, start_router, engine):
+def test_stream_stored_replayed_as_json_and_as_stream(start_worker, start_router, engine, backend):
     w = start_worker("m1")
-    r = start_router(reasoning_config(w.url), engine=engine)
+    r = cached_router(start_router, reasoning_config(w.url, backend), engine=engine)
     q = "Explain the concept of cognitive dissonance"
     h, raw = chat_stream(
         r,
@@ -237,9 +270,9 @@ def test_stream_stored_replayed_as_json_and_as_stream(start_worker, start_router
     assert upstream_calls(w) == 1
 
 
-def test_json_stored_replayed_as_stream(start_worker, start_router):
+def test_json_stored_replayed_as_stream(start_worker, start_router, backend):
     w = start_worker("m1")
-    r = start_router(reasoning_config(w.url))
+    r = cached_router(start_router, reasoning_config(w.url, backend))
     q = "What are the benefits of regular exercise?"
     chat(r, q, headers={"x-fake-reply": "Better health and mood."})
     stored(r, 1)
@@ -255,9 +288,9 @@ def test_json_stored_replayed_as_stream(start_worker, start_router):
     assert upstream_calls(w) == 1
 
 
-def test_client_disconnect_mid_stream_stores_nothing(start_worker, start_router):
+def test_client_disconnect_mid_stream_stores_nothing(start_worker, start_router, backend):
     w = start_worker("m1", "--tokens-per-s", "20", "--reply-tokens", "40")
-    r = start_router(cache_config(w.url))
+    r = cached_router(start_router, cache_config(w.url, cache=backend))
     body = json.dumps({"model": "auto", "stream": True, "messages": [{"role": "user", "content": "Tell a story"}]})
     sock = socket.create_connection(("127.0.0.1", r.port))
     sock.sendall(
@@ -269,12 +302,17 @@ def test_client_disconnect_mid_stream_stores_nothing(start_worker, start_router)
         got += sock.recv(65536)
     sock.close()
     stage = skipped(r, "client_disconnected")
-    assert stage["stores"] == 0 and stats(r)["backend"]["entries"] == 0
+    assert stage["stores"] == 0 and stats(r)["backend"]["stores"] == 0
+    # the same request, completed this time, is then stored: the skip was about the cut, not the request
+    h, raw = chat_stream(r, "Tell a story")
+    assert h["x-vsr-cache-hit"] == "false" and sse_payloads(raw)[-1] == "[DONE]"
+    stored(r, 1)
+    assert chat(r, "Tell a story")[1]["x-vsr-cache-hit"] == "true"
 
 
-def test_errors_and_unwanted_finish_reasons_are_not_stored(start_worker, start_router):
+def test_errors_are_not_stored(start_worker, start_router, backend):
     w = start_worker("m1")
-    r = start_router(cache_config(w.url))
+    r = cached_router(start_router, cache_config(w.url, cache=backend))
     q = "Why is the sky blue?"
     status, _, _ = chat(r, q, headers={"x-fake-status": "500"})
     assert status == 500
@@ -283,6 +321,8 @@ def test_errors_and_unwanted_finish_reasons_are_not_stored(start_worker, start_r
     skipped(r, "status", 2)
     assert chat(r, q)[1]["x-vsr-cache-hit"] == "false"  # nothing was kept from the failures
     assert upstream_calls(w) == 3
+    stored(r, 1)  # only the successful answer reached the backend
+    assert stats(r)["backend"]["stores"] == 1 and chat(r, q)[1]["x-vsr-cache-hit"] == "true"
 
 
 def test_truncated_answers_are_not_stored_unless_configured(start_worker, start_router):
