@@ -7,6 +7,7 @@ ConfigMap is a valid semrouter config with the environment the Deployment gives 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -375,3 +376,128 @@ def test_chart_and_local_fleet_gateways_fail_over_ext_proc_streams_alike(monkeyp
     (replicas,) = [c for c in local["static_resources"]["clusters"] if c["name"] == "semrouter"]
     assert len(replicas["load_assignment"]["endpoints"][0]["lb_endpoints"]) == 2
     assert replicas["health_checks"][0]["grpc_health_check"] and replicas["outlier_detection"]
+
+
+# -- the container image --------------------------------------------------------------------------
+
+DOCKERFILE = ROOT / "deploy" / "kubernetes" / "Dockerfile"
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions (continuation lines joined, comments dropped), stage by stage."""
+    stages: list[list[tuple[str, str]]] = []
+    logical = ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.lstrip().startswith("#") or not line.strip():
+            continue
+        logical += line.rstrip("\\").strip() + " "
+        if line.endswith("\\"):
+            continue
+        keyword, _, rest = logical.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((keyword.upper(), rest.strip()))
+        logical = ""
+    return stages
+
+
+def test_dockerfile_builds_the_image_the_chart_runs() -> None:
+    """No Docker engine here: the Dockerfile is checked against the chart instead (user, ports,
+    entrypoint, HOME) and against the repository (what it copies, the extra it installs)."""
+    import tomllib
+
+    *_, final = dockerfile_stages()
+    instructions: dict[str, list[str]] = {}
+    for keyword, rest in final:
+        instructions.setdefault(keyword, []).append(rest)
+    assert instructions["FROM"] == ["python:3.11-slim"]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    pod = values["router"]["podSecurityContext"]
+    assert instructions["USER"] == [f"{pod['runAsUser']}:{pod['runAsGroup']}"]  # numeric: runAsNonRoot can check it
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0
+    (run,) = instructions["RUN"]
+    assert f"--uid {pod['runAsUser']}" in run and f"--gid {pod['runAsGroup']}" in run
+    env = " ".join(instructions["ENV"])
+    assert "HOME=/tmp" in env  # the chart mounts /tmp; the root filesystem is read-only
+    assert json.loads(instructions["ENTRYPOINT"][0]) == ["semrouter"]
+    exposed = {int(p) for p in instructions["EXPOSE"][0].split()}
+    assert {values["router"][k] for k in ("grpcPort", "extprocHttpPort", "httpPort")} == exposed
+    for mode in ("extproc", "proxy", "both"):
+        (dep,) = find(objects({"router": {"mode": mode}}), "Deployment", "semrouter-router")
+        pod_spec = dep["spec"]["template"]["spec"]
+        assert pod_spec["securityContext"] == pod
+        for c in pod_spec["containers"]:
+            assert "command" not in c  # the image's entrypoint runs the chart's args
+            assert c["image"] == f"{values['image']['repository']}:0.1.0"
+            assert any(m["mountPath"] == "/tmp" for m in c["volumeMounts"])
+    # what it copies exists, and the extra it installs is the package's (pymilvus for the shared cache)
+    (build, _final) = dockerfile_stages()
+    for keyword, rest in build:
+        if keyword == "COPY":
+            *sources, _dest = rest.split()
+            assert all((ROOT / s).exists() for s in sources), rest
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert '"${wheel}[milvus]"' in run and any(d.startswith("pymilvus") for d in extras["milvus"])
+    assert "semrouter/" in (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text()
+
+
+def test_the_package_the_image_installs_carries_its_models(tmp_path: Path) -> None:
+    """The wheel the Dockerfile builds holds the model weights: installed alone (no source tree, an
+    empty HOME), the built-in config routes a request with the embedding model, the domain head and the
+    guards."""
+    import shutil
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "semrouter", src / "semrouter", ignore=shutil.ignore_patterns("__pycache__"))
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip"]
+    build = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(wheels), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = wheels.glob("semrouter-*.whl")
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "-q", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    item = json.dumps({"id": "q", "text": "What is the integral of x^2 from 0 to 3?"})
+    routed = subprocess.run(
+        [sys.executable, "-c", "import semrouter, sys; print(semrouter.__file__, file=sys.stderr)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
+    assert routed.stderr.strip().startswith(str(site)), routed.stderr  # the wheel's copy, not the source tree
+    routed = subprocess.run(
+        [sys.executable, "-m", "semrouter", "route", "-i", "-", "-o", "-", "--no-progress"],
+        input=item + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=120,
+    )
+    assert routed.returncode == 0, routed.stderr[-2000:]
+    (line,) = routed.stdout.splitlines()
+    out = json.loads(line)["route"]
+    assert (out["decision"], out["model"]) == ("math", "qwen3-32b"), out
+    assert out["signals"]["domain"]["matched"] and out["signals"]["jailbreak"]["confidence"] >= 0
+    # nothing was downloaded under HOME: onnxruntime writes a small device-id file there, nothing more
+    written = [f for f in home.rglob("*") if f.is_file()]
+    assert all(".onnxruntime" in f.parts and f.stat().st_size < 64 * 1024 for f in written), written
