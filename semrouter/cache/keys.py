@@ -17,6 +17,18 @@ partition key, and a backend only ever searches the partition of the request (se
 
 JSON is canonical (sorted keys, ints as floats) so neither key order nor ``1`` vs ``1.0`` splits a
 partition.
+
+Why the decision's *name* is keyed, not only its effect on the request: keying on the effective settings
+(model, system prompt, reasoning) would let two decisions that coincide share entries, but it is the
+fail-open direction, the opposite of the rule above: every decision feature that shapes the answer (tool
+selection, its category's threshold/TTL/quota, its own cache TTL, whatever is added later) would have to be
+listed, and one forgotten would share answers across decisions; per-decision TTLs and
+``invalidate(decision=...)`` would stop holding (an entry another decision stored, under its TTL, would
+answer this one and survive this one's invalidation). And it would not help where partitions actually
+split paraphrases: with the built-in config, 103 of 526 paraphrases route to another decision than their
+original (``semrouter eval cache``), none with the same effective settings (every decision injects its
+own system prompt), so serving them would break "same system prompt". That is routing variance, and it
+is fixed (if at all) in routing, not by widening partitions.
 """
 
 from __future__ import annotations
