@@ -34,6 +34,7 @@ import contextlib
 import importlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -299,6 +300,14 @@ def envoy_config(
     }
 
 
+def envoy_argv(binary: str, config: Path, concurrency: int) -> list[str]:
+    """Envoy's command line. The base id is random, as in tests/gateway.py: Envoy names its shared memory
+    and domain sockets after it, and a PID can repeat across containers or PID namespaces on one host,
+    so two fleets (or a fleet and a test's Envoy) could otherwise collide."""
+    argv = [binary, "-c", str(config), "--disable-hot-restart", "--concurrency", str(concurrency)]
+    return [*argv, "--base-id", str(random.randrange(1, 2**30)), "--log-level", "warn"]
+
+
 # -- the launcher -------------------------------------------------------------------------------------
 
 
@@ -448,8 +457,7 @@ class FleetLauncher:
         cfg = envoy_config(self.mode, config, replica_ports, host=self.args.host, port=self.args.port, admin=admin)
         path = self.run_dir / "envoy.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        argv = [binary, "-c", str(path), "--disable-hot-restart", "--concurrency", str(self.args.envoy_concurrency)]
-        argv += ["--base-id", str(os.getpid()), "--log-level", "warn"]
+        argv = envoy_argv(binary, path, self.args.envoy_concurrency)
         proc = self._spawn("envoy", "envoy", self.args.port, argv, f"http://{self.args.host}:{self.args.port}")
         self.members[-1].extra = {"admin": admin, "config": str(path)}
         _wait(lambda: _http_ok(f"http://127.0.0.1:{admin}/ready"), "envoy", proc, self.run_dir / "envoy.log", 30)

@@ -5,13 +5,16 @@
 
 Rendering uses Helm's own template engine through the PyPI package ``helm-python-sdk`` (Helm v4 as a
 library), the same engine ``helm template`` runs; the output is laid out like ``helm template``
-(documents in Helm's install order, each under a ``# Source:`` line). The tests import ``VARIANTS`` and
-``render`` from here, so the check and the files cannot drift apart.
+(documents in Helm's install order, each under a ``# Source:`` line). Helm's
+``app.kubernetes.io/managed-by: Helm`` label is left out: these objects are applied with kubectl, and
+Helm would otherwise take them for its own. The tests import ``VARIANTS`` and ``render`` from here, so
+the check and the files cannot drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "semrouter.yaml": _PLAIN,
     "semrouter-proxy.yaml": {**_PLAIN, "router": {"mode": "proxy"}},
 }
+
+# The one label that says Helm manages an object (the chart's labels helper writes it on every object).
+_MANAGED_BY_HELM = re.compile(r"^[ \t]*app\.kubernetes\.io/managed-by: Helm\n", re.MULTILINE)
 
 # Helm's install order (pkg/release/util/kind_sorter.go), enough of it for this chart; others go last.
 _KIND_ORDER = [
@@ -64,7 +70,7 @@ def render_documents(values: dict[str, Any], namespace: str = "default") -> list
     for source, text in rendered.items():
         if not source.endswith((".yaml", ".yml")):
             continue  # NOTES.txt
-        for doc in text.split("\n---\n"):
+        for doc in _MANAGED_BY_HELM.sub("", text).split("\n---\n"):
             if yaml.safe_load(doc) is not None:
                 docs.append((source, doc.strip("\n")))
 

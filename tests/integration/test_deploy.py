@@ -123,7 +123,7 @@ def test_values_select_what_is_rendered() -> None:
     }
     both = objects(VALUES["both"])
     assert find(both, "ServiceMonitor") and not find(both, "HorizontalPodAutoscaler")
-    assert not find(both, "PodDisruptionBudget")
+    assert [p["metadata"]["name"] for p in find(both, "PodDisruptionBudget")] == ["semrouter-gateway"]
     bare = objects(VALUES["extproc-no-gateway"])
     assert [d["metadata"]["name"] for d in find(bare, "Deployment")] == ["semrouter-router"]
     with pytest.raises(Exception, match=r"router\.mode"):
@@ -230,7 +230,7 @@ def test_autoscaling_on_cpu_and_request_rate_and_disruption_budget() -> None:
     assert metrics["Pods"]["pods"]["metric"]["name"] == "semrouter_requests_per_second"
     (dep,) = find(objs, "Deployment", "semrouter-router")
     assert "replicas" not in dep["spec"]  # the HPA owns the replica count
-    (pdb,) = find(objs, "PodDisruptionBudget")
+    (pdb,) = find(objs, "PodDisruptionBudget", "semrouter-router")
     assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     fixed = objects({"autoscaling": {"enabled": False}, "router": {"replicas": 3}})
     (dep,) = find(fixed, "Deployment", "semrouter-router")
@@ -271,6 +271,27 @@ def test_router_container_args_are_accepted_by_the_cli(mode: str) -> None:
         assert args.port in declared
         if args.command == "extproc":
             assert args.http_port in declared
+
+
+def test_gateway_runs_as_envoys_own_user_and_has_a_disruption_budget() -> None:
+    """The official image's envoy user is uid/gid 101 (envoyproxy/envoy docs/root/start/docker.rst). The
+    pod runs as that user from the start: the chart's `command: [envoy]` skips the image's entrypoint,
+    which is what would otherwise drop root."""
+    objs = objects({})
+    (gw,) = find(objs, "Deployment", "semrouter-gateway")
+    pod = gw["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101}
+    (envoy,) = pod["containers"]
+    assert envoy["command"] == ["envoy"]
+    assert envoy["securityContext"]["allowPrivilegeEscalation"] is False
+    assert envoy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert all(p["containerPort"] > 1024 for p in envoy["ports"])  # no root needed to bind them
+    (pdb,) = find(objs, "PodDisruptionBudget", "semrouter-gateway")
+    assert pdb["spec"]["selector"]["matchLabels"] == gw["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["maxUnavailable"] == 1 < gw["spec"]["replicas"]
+    router_pdb = find(objs, "PodDisruptionBudget", "semrouter-router")[0]
+    assert router_pdb["spec"]["selector"]["matchLabels"] != pdb["spec"]["selector"]["matchLabels"]
+    assert not find(objects({"gateway": {"enabled": False}}), "PodDisruptionBudget", "semrouter-gateway")
 
 
 def _gateway_config(values: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +367,29 @@ def test_plain_manifests_are_rendered_from_the_current_chart() -> None:
         assert path.read_text() == script.render(values), f"{name} is stale: run python deploy/kubernetes/render.py"
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         assert len(docs) == len(objects(values))
+
+
+def test_plain_manifests_are_not_labelled_as_helm_managed() -> None:
+    """kubectl applies them: a managed-by Helm label would make `helm install` over them, or tools that
+    trust the label, take kubectl's objects for a Helm release. Everything else of the chart stays."""
+    _require("kubernetes_validate")
+    import kubernetes_validate
+
+    for name, values in render_script().VARIANTS.items():
+        text = (ROOT / "deploy" / "kubernetes" / name).read_text()
+        assert "managed-by" not in text
+        docs = [d for d in yaml.safe_load_all(text) if d]
+        for doc, chart_obj in zip(docs, sorted(objects(values), key=_identity), strict=True):
+            chart_obj["metadata"]["labels"].pop("app.kubernetes.io/managed-by")
+            assert doc == chart_obj
+            for version in K8S_VERSIONS:
+                kubernetes_validate.validate(doc, version, strict=True)
+
+
+def _identity(obj: dict[str, Any]) -> tuple[int, str, str]:
+    order = render_script()._KIND_ORDER
+    kind = obj["kind"]
+    return (order.index(kind) if kind in order else len(order)), kind, obj["metadata"]["name"]
 
 
 def test_chart_and_local_fleet_gateways_fail_over_ext_proc_streams_alike(monkeypatch: pytest.MonkeyPatch) -> None:

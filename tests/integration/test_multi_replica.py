@@ -361,3 +361,14 @@ def test_killing_a_replica_under_load(fleet: Fleet) -> None:
         assert len(unrouted) + len(no_headers) <= in_flight_at_kill, unrouted + no_headers
         assert [r for r in last if r[2] != "routed"] == []  # all routed again, by the survivor
     assert fleet.proc.poll() is None  # the launcher keeps the rest of the fleet running
+
+
+def test_each_fleet_envoy_gets_its_own_base_id(tmp_path: Path) -> None:
+    """Envoy names its shared memory and sockets after --base-id: launchers in one PID namespace, or PIDs
+    that repeat across containers, must not collide (the launcher's PID did)."""
+    from semrouter.fleet import envoy_argv
+
+    argvs = [envoy_argv("envoy", tmp_path / "envoy.yaml", 1) for _ in range(5)]
+    ids = {argv[argv.index("--base-id") + 1] for argv in argvs}
+    assert len(ids) == 5 and str(os.getpid()) not in ids
+    assert all("--disable-hot-restart" in argv for argv in argvs)
