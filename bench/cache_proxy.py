@@ -7,7 +7,10 @@ embedding, the lookup and the near-miss check, and replays the stored answer. Bo
 JSON and for streamed answers, with the paraphrase of a stored question (a hit that is not an exact
 repeat).
 
-    python bench/cache_proxy.py [--requests 200] [--worker-ms 0]
+    python bench/cache_proxy.py [--requests 200] [--worker-ms 0] [--write [--doc PATH]]
+
+``--write`` replaces the ``cache_proxy`` section of docs/benchmarks.md (or of ``--doc PATH``); otherwise it
+only prints. The default run takes under a minute.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+import common
 from common import Proc, free_port, machine, semrouter, write_section
 
 QUESTION = "How many {} does a {} have, and why did it evolve that way?"
@@ -59,7 +63,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--worker-ms", type=float, default=0.0)
+    ap.add_argument("--write", action="store_true", help="write the cache_proxy section of docs/benchmarks.md")
+    ap.add_argument("--doc", type=Path, help="with --write: the Markdown file to write into instead")
     args = ap.parse_args()
+    if args.doc is not None:
+        common.DOC = args.doc  # write_section reads it at call time
     wport, rport = free_port(), free_port()
     cfg: dict[str, Any] = {
         "models": [{"name": "m", "endpoints": [{"url": f"http://127.0.0.1:{wport}"}]}],
@@ -91,6 +99,8 @@ def main() -> None:
             results[f"miss, {kind}"] = misses
             results[f"hit (paraphrase), {kind}"] = hits
             print(f"{kind}: miss {summary(misses)}  hit {summary(hits)}  ({len(hits)}/{len(qs)} paraphrases hit)")
+    if not args.write:
+        return
     lines = [
         "## Semantic cache through the proxy: hit vs miss (issue 5)",
         "",
@@ -99,7 +109,7 @@ def main() -> None:
         f"{args.requests} distinct questions; hits are paraphrases of them (served only when cosine ≥ 0.80 and "
         "the near-miss check agrees), so both pay the embedding.",
         "",
-        f"Command: `python bench/cache_proxy.py --requests {args.requests} --worker-ms {args.worker_ms:g}`",
+        f"Command: `python bench/cache_proxy.py --requests {args.requests} --worker-ms {args.worker_ms:g} --write`",
         "",
         "| request | p50 / p99 | n |",
         "|---|---|---|",

@@ -389,6 +389,13 @@ class MilvusCache:
                 self._counts["stores"] += len(rows)
                 self._entries += len(rows)
 
+    async def drop_collection(self) -> None:
+        """Delete the whole collection, schema and all (benchmarks, tests); the next connect recreates it."""
+        await self._run(lambda c: c.drop_collection(self.collection, timeout=self.admin_timeout_s), admin=True)
+        with self._lock:
+            self._drop_connection_locked()  # its collection is gone: a later call reconnects and recreates
+            self._entries = 0
+
     def close(self) -> None:
         """Drop the connection and stop the threads; calls already running finish within their deadline."""
         self._closed = True

@@ -393,6 +393,17 @@ async def test_entries_reopen_from_the_same_collection(make_cache: Callable[...,
     assert hit is not None and hit.answer.content == "persisted"
 
 
+async def test_drop_collection_then_a_fresh_empty_one(make_cache: Callable[..., MilvusCache]) -> None:
+    cache = make_cache()
+    await cache.connect()
+    await cache.store(unit(61), key("t"), answer("gone soon"), 3600, None, NOW)
+    await cache.drop_collection()
+    assert cache.stats()["connected"] is False
+    await cache.connect()  # the schema is created again, empty
+    assert await cache.count() == 0
+    assert await cache.lookup(unit(61), key("t"), 0.9, NOW) is None
+
+
 async def test_a_slow_call_fails_without_dropping_the_connection(make_cache: Callable[..., MilvusCache]) -> None:
     cache = make_cache(timeout_s=1e-5)  # no RPC answers within 10 µs: every lookup runs into its deadline
     await cache.connect()
