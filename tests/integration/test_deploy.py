@@ -42,6 +42,7 @@ VALUES: dict[str, dict[str, Any]] = {
             "cache": {"enabled": True, "backend": "milvus", "milvus": {"uri": "${SEMROUTER_MILVUS_URI}"}},
         },
     },
+    "milvus-deploy": {"milvus": {"deploy": True, "persistence": {"size": "5Gi", "storageClassName": "fast"}}},
     "extproc-no-gateway": {
         "gateway": {"enabled": False},
         "autoscaling": {"requestRate": {"enabled": False}},
@@ -132,6 +133,41 @@ def test_values_select_what_is_rendered() -> None:
         render({"metrics": {"serviceMonitor": {"enabled": True}}, "router": {"extprocHttpPort": 0}})
 
 
+def test_milvus_deploy_installs_a_standalone_server_the_replicas_share() -> None:
+    """milvus.deploy: one Milvus standalone pod (embedded etcd, local storage, all on one volume claim)
+    behind milvus-svc :19530, which every router replica's SEMROUTER_MILVUS_URI names."""
+    assert not find(objects({}), "StatefulSet") and not find(objects({}), "Service", "milvus-svc")
+    objs = objects({"milvus": {**VALUES["milvus-deploy"]["milvus"], "uri": "http://elsewhere:19530"}})
+    (sts,) = find(objs, "StatefulSet", "semrouter-milvus")
+    (svc,) = find(objs, "Service", "milvus-svc")
+    pod = sts["spec"]["template"]
+    assert sts["spec"]["replicas"] == 1 and sts["spec"]["serviceName"] == "milvus-svc"
+    assert svc["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"] == pod["metadata"]["labels"]
+    (c,) = pod["spec"]["containers"]
+    assert c["image"].startswith("milvusdb/milvus:v2.5.") and c["args"] == ["milvus", "run", "standalone"]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["DEPLOY_MODE"] == "STANDALONE" and env["ETCD_USE_EMBED"] == "true"
+    assert env["COMMON_STORAGETYPE"] == "local"  # no MinIO: segments on the data volume
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert mounts[claim["metadata"]["name"]]["mountPath"] == "/var/lib/milvus"
+    assert env["ETCD_DATA_DIR"].startswith("/var/lib/milvus/")  # etcd's data persists too
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    etcd = mounts["etcd-config"]
+    assert etcd["mountPath"] == env["ETCD_CONFIG_PATH"]
+    (cm,) = find(objs, "ConfigMap", "semrouter-milvus")
+    assert yaml.safe_load(cm["data"][etcd["subPath"]])["listen-client-urls"] == "http://0.0.0.0:2379"
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert {p["targetPort"] for p in svc["spec"]["ports"]} <= set(ports)
+    grpc = next(p["port"] for p in svc["spec"]["ports"] if p["name"] == "grpc")
+    assert ports["grpc"] == grpc == 19530
+    router_env = {e["name"]: e.get("value") for e in _container(objs, "semrouter-router", "extproc")["env"]}
+    assert router_env["SEMROUTER_MILVUS_URI"] == f"http://milvus-svc:{grpc}"  # not milvus.uri
+
+
 def _container(objs: list[dict[str, Any]], deployment: str, name: str) -> dict[str, Any]:
     (dep,) = find(objs, "Deployment", deployment)
     (container,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == name]
@@ -190,7 +226,7 @@ def test_config_is_mounted_as_a_directory_and_hot_reloaded_not_rolled_out() -> N
     assert gw2["spec"]["template"]["metadata"]["annotations"] != gw["spec"]["template"]["metadata"]["annotations"]
 
 
-@pytest.mark.parametrize("case", ["defaults", "both", "extproc-no-gateway"])
+@pytest.mark.parametrize("case", ["defaults", "both", "extproc-no-gateway", "milvus-deploy"])
 def test_configmap_holds_a_valid_config_for_the_deployment_environment(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,7 +243,7 @@ def test_configmap_holds_a_valid_config_for_the_deployment_environment(
         monkeypatch.setenv(env["name"], env.get("value", "secret-from-" + str(env.get("valueFrom"))))
     cfg = parse_config(cm["data"]["router.yaml"], "router.yaml")
     assert cfg.cache.enabled and cfg.cache.backend == "milvus"  # replicas share the cache, nothing else
-    upstream = {"defaults": "http://vllm-router-svc/", "both": "http://vllm-router-svc/"}.get(
+    upstream = {c: "http://vllm-router-svc/" for c in ("defaults", "both", "milvus-deploy")}.get(
         case, "http://vllm-router-svc.vllm.svc.cluster.local:8000/"
     )
     assert {str(ep.url) for m in cfg.models for ep in m.endpoints} == {upstream}

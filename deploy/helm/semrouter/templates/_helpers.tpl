@@ -55,6 +55,21 @@ app.kubernetes.io/component: gateway
 {{- printf "%s-headless" .Values.router.service.name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The Milvus server the replicas share: the chart's own (milvus.deploy) or milvus.uri. */}}
+{{- define "semrouter.milvusUri" -}}
+{{- if .Values.milvus.deploy -}}
+{{- printf "http://%s:19530" .Values.milvus.serviceName -}}
+{{- else -}}
+{{- .Values.milvus.uri -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "semrouter.milvusSelector" -}}
+app.kubernetes.io/name: {{ include "semrouter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: milvus
+{{- end -}}
+
 {{- define "semrouter.upstreamUrl" -}}
 {{- printf "http://%s:%v" .Values.productionStack.host .Values.productionStack.port -}}
 {{- end -}}
@@ -70,7 +85,7 @@ env:
   - name: SEMROUTER_UPSTREAM_HEALTH_PATH
     value: {{ .Values.productionStack.healthPath | quote }}
   - name: SEMROUTER_MILVUS_URI
-    value: {{ .Values.milvus.uri | quote }}
+    value: {{ include "semrouter.milvusUri" . | quote }}
   - name: SEMROUTER_MILVUS_COLLECTION
     value: {{ .Values.milvus.collection | quote }}
   {{- if .Values.milvus.tokenSecret.name }}
