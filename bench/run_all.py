@@ -133,8 +133,8 @@ def steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "cache_proxy",
             "cache hit vs miss end to end through the proxy, JSON and streamed",
-            [PY, str(b / "cache_proxy.py")],
-            [PY, str(b / "cache_proxy.py"), "--requests", "50"],
+            [PY, str(b / "cache_proxy.py"), "--write"],
+            [PY, str(b / "cache_proxy.py"), "--requests", "50", "--write"],
             "cache_proxy",
         ),
         Step(
