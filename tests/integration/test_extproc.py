@@ -434,7 +434,6 @@ def test_cache_hits_are_answered_by_envoy_from_semrouter(stack: Callable[..., An
     assert upstream() == 1 + misses
 
 
-
 def test_guard_blocks_are_openai_errors_sent_by_envoy(stack: Callable[..., Any]) -> None:
     small, large, _extproc, envoy = stack(
         guards={"jailbreak": {"enabled": True}, "pii": {"enabled": True, "action": "block"}}
