@@ -149,7 +149,12 @@ def steps(args: argparse.Namespace) -> list[Step]:
         ),
         Step("eval-pii", "PII guard recall/FPR on the dev set", _eval("pii", ROOT / "tests/data/pii_dev.jsonl")),
         Step("eval-cache", "cache hit / false-hit rates", _eval("cache", ROOT / "tests/data/cache_pairs.jsonl")),
-        Step("load", "semrouter bench load: worker, passthrough, auto, vllm-router", section="load", run=run_load),
+        Step(
+            "load",
+            "semrouter bench load: worker, passthrough, auto, Envoy + ext_proc, vllm-router",
+            section="load",
+            run=run_load,
+        ),
     ]
     if args.reasoning_backend:
         data = args.reasoning_data or str(ROOT / "data/reasoning/mmlu_mc.jsonl")
@@ -175,13 +180,17 @@ def steps(args: argparse.Namespace) -> list[Step]:
 
 
 def run_load(args: argparse.Namespace) -> None:
-    """The same closed-loop load against a worker, semrouter (passthrough and auto) and vllm-router."""
+    """The same closed-loop load against a worker, semrouter (passthrough and auto), Envoy + semrouter
+    ext_proc (auto) and vllm-router. The model is named like a cluster of deploy/envoy/envoy.yaml."""
+    from extproc import envoy, envoy_bin, envoy_config, wait_routed
+
     seconds = "3" if args.quick else "10"
-    wport, rport, vport = free_port(), free_port(), free_port()
+    wport, rport, vport, xport, gport, gadmin = (free_port() for _ in range(6))
     worker = f"http://127.0.0.1:{wport}"
+    model = "qwen3-8b"
     cfg = {
-        "models": [{"name": "m1", "family": "qwen3", "endpoints": [{"url": worker}]}],
-        "decisions": [{"name": "default", "models": [{"model": "m1"}], "system_prompt": {"text": "Be brief."}}],
+        "models": [{"name": model, "family": "qwen3", "endpoints": [{"url": worker}]}],
+        "decisions": [{"name": "default", "models": [{"model": model}], "system_prompt": {"text": "Be brief."}}],
         "signals": [{"name": "domain", "type": "domain"}],
         "reload": {"enabled": False},
     }
@@ -189,19 +198,25 @@ def run_load(args: argparse.Namespace) -> None:
         path = Path(tmp) / "router.yaml"
         path.write_text(yaml.safe_dump(cfg))
         targets = [
-            f"worker={worker}#m1",
-            f"passthrough=http://127.0.0.1:{rport}#m1",
+            f"worker={worker}#{model}",
+            f"passthrough=http://127.0.0.1:{rport}#{model}",
             f"auto=http://127.0.0.1:{rport}#auto",
+            f"envoy-extproc=http://127.0.0.1:{gport}#auto",
         ]
         with contextlib.ExitStack() as stack:
             stack.enter_context(
-                Proc(semrouter("fake-worker", "--port", str(wport), "--model", "m1"), worker + "/health")
+                Proc(semrouter("fake-worker", "--port", str(wport), "--model", model), worker + "/health")
             )
             stack.enter_context(
                 Proc(
                     semrouter("serve", "--config", str(path), "--port", str(rport)), f"http://127.0.0.1:{rport}/health"
                 )
             )
+            stack.enter_context(Proc(semrouter("extproc", "--config", str(path), "--port", str(xport))))
+            ports = {"qwen3-8b": wport, "qwen3-32b": wport, "semrouter": xport}
+            gw_cfg = envoy_config(Path(tmp) / "envoy.yaml", gport, gadmin, ports, True)
+            stack.enter_context(envoy(envoy_bin(), gw_cfg, gadmin))
+            wait_routed(f"http://127.0.0.1:{gport}/v1/chat/completions")
             if shutil.which("vllm-router"):
                 vr = [
                     "vllm-router",
@@ -215,7 +230,7 @@ def run_load(args: argparse.Namespace) -> None:
                     "round_robin",
                 ]
                 stack.enter_context(Proc(vr, f"http://127.0.0.1:{vport}/health"))
-                targets.append(f"vllm-router=http://127.0.0.1:{vport}#m1")
+                targets.append(f"vllm-router=http://127.0.0.1:{vport}#{model}")
             results = {}
             for mode, extra in (("closed", ["--concurrency", "32"]), ("stream", ["--concurrency", "32", "--stream"])):
                 cmd = semrouter("bench", "load", "--duration", seconds, "--warmup", "1", *extra, "--json")
@@ -228,7 +243,8 @@ def run_load(args: argparse.Namespace) -> None:
         "",
         f"Machine: {machine()}. Loopback; the fake worker (16-token answers), the proxies and the generator share "
         "the cores, so each proxy also takes CPU from the worker. `auto` classifies every request (domain "
-        "signal on the shared embedding; the prompts rotate over 16 texts).",
+        "signal on the shared embedding; the prompts rotate over 16 texts); `envoy-extproc` is Envoy 1.40 "
+        "with `semrouter extproc` on the same config (deploy/envoy/envoy.yaml).",
     ]
     for mode, (cmd, out) in results.items():
         title = "32 concurrent streams (TTFT: first content token)" if mode == "stream" else "32 concurrent requests"
@@ -237,6 +253,7 @@ def run_load(args: argparse.Namespace) -> None:
             (worker, "$WORKER"),
             (f"http://127.0.0.1:{rport}", "$ROUTER"),
             (f"http://127.0.0.1:{vport}", "$VLLM_ROUTER"),
+            (f"http://127.0.0.1:{gport}", "$ENVOY"),
         ):
             shown = shown.replace(url, name)
         lines += ["", f"**{title}**, {seconds} s per target. Command: `{shown}`", ""]
@@ -260,12 +277,12 @@ def run_load(args: argparse.Namespace) -> None:
 
 def _display(cmd: list[str]) -> str:
     """A command as a reader would type it (repository-relative, ``semrouter`` instead of python -m)."""
-    parts = [str(c).replace(str(ROOT) + "/", "") for c in cmd]
+    parts = [str(c) for c in cmd]
     if parts[:3] == [PY, "-m", "semrouter"]:
         parts = ["semrouter", *parts[3:]]
     elif parts and parts[0] == PY:
         parts[0] = "python"
-    return shlex.join(parts)
+    return shlex.join(p.replace(str(ROOT) + "/", "") for p in parts)
 
 
 def _metrics(kind: str) -> dict[str, Any] | None:
