@@ -146,13 +146,21 @@ def wrk(url: str, body: str | list[str], *, connections: int, seconds: int, thre
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    """One line naming the host; the SIMD flags are in it because int8 embedding speed depends on them.
+
+    Two hosts with the same model name ran the embedding 2.5x apart (docs/benchmarks.md).
+    """
+    cpu, flags = "unknown CPU", set[str]()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and cpu == "unknown CPU":
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    simd = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
     system = f"{platform.system()} {platform.release()}"
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {system}"
+    simd_part = f"; {' '.join(simd)}" if simd else ""
+    return f"{os.cpu_count()} cores ({cpu}{simd_part}), Python {platform.python_version()}, {system}"
 
 
 def write_section(name: str, markdown: str) -> None:
