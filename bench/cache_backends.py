@@ -156,8 +156,8 @@ class Usearch(Option):
 
         metric = "cos" if self.dtype == "i8" else "ip"
         self.ix = Index(
-            ndim=DIM, metric=metric, dtype=self.dtype, connectivity=16, expansion_add=64, expansion_search=64
-        )
+            ndim=DIM, metric=metric, dtype=self.dtype, connectivity=16, expansion_add=128, expansion_search=128
+        )  # the shipped graph's parameters (semrouter/cache/memory.py)
         self.ix.add(np.arange(len(x)), x, threads=2)
 
     def search(self, q: Mat) -> int:

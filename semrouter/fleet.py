@@ -443,8 +443,9 @@ class FleetLauncher:
             pending.append((name, port, proc))
             ports.append(port)
         for name, port, proc in pending:  # started together, waited for together: model loads overlap
+            # what Envoy's health check asks too: start-up done (model warm, cache connected)
             check = (
-                (lambda p=port: _http_ok(f"http://127.0.0.1:{p}/health"))
+                (lambda p=port: _http_ok(f"http://127.0.0.1:{p}/ready"))
                 if self.mode == "proxy"
                 else (lambda p=port: _grpc_serving(p))
             )

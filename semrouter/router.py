@@ -53,6 +53,7 @@ class Router:
         self.runtime = self._build(config)
         self.observer = Observer(self, config)  # metrics, traces, decision log: outlives config snapshots
         self._watcher: ConfigWatcher | None = None
+        self.started = False  # start() has finished: model warmed, cache connected (or given up on)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Router:
@@ -127,6 +128,13 @@ class Router:
             except Exception:  # signals fail open per request; serving must not depend on the model
                 log.exception("embedding model failed to load; semantic signals will be skipped")
         cfg = self.runtime.config
+        if self.cache is not None:
+            # Milvus Lite takes ~2 s to open; a request before then would bypass the cache. Bounded: the
+            # first connect is given its own timeout plus the time to spawn an embedded Milvus Lite.
+            bound = cfg.cache.milvus.connect_timeout_s + 5.0
+            if not await self.cache.wait_started(bound):
+                log.warning("cache backend not connected after %.0f s; serving without it until it is", bound)
+        self.started = True
         if self.config_path is not None and cfg.reload.enabled:
             self._watcher = ConfigWatcher(self.config_path, self.reload, self._reload_failed, cfg.reload.interval_s)
             self._watcher.start()

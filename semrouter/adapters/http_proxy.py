@@ -230,10 +230,13 @@ class ProxyHandler:
         await respond_json(ex, 200, orjson.dumps({"object": "list", "data": data}))
 
     async def _ready(self, ex: Exchange) -> None:
+        """Ready once start-up is done (granian serves while it runs) and some model has an endpoint."""
         now = time.monotonic()
         live = {name: sum(e.available(now) for e in p.endpoints) for name, p in self.router.runtime.pools.items()}
-        ok = any(live.values())
-        await respond_json(ex, 200 if ok else 503, orjson.dumps({"ready": ok, "available_endpoints": live}))
+        started = self.router.started
+        ok = started and any(live.values())
+        body = {"ready": ok, "starting": not started, "available_endpoints": live}
+        await respond_json(ex, 200 if ok else 503, orjson.dumps(body))
 
     # -- the OpenAI API --------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ Why the pieces are split this way:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import time
@@ -147,6 +148,7 @@ class CacheService:
         self.faults: Counter[str] = Counter()  # by operation: lookup / store
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self._warm: concurrent.futures.Future[Any] | None = None  # the backend's first set-up, if it says
 
     @classmethod
     def from_config(cls, cfg: CacheConfig) -> CacheService:
@@ -192,7 +194,25 @@ class CacheService:
         start = getattr(self.backend, "start", None)
         if start is not None and not self._started:
             self._started = True
-            start()
+            warm = start()
+            if isinstance(warm, concurrent.futures.Future):
+                self._warm = warm
+
+    async def wait_started(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) for the backend's first set-up attempt to end; ``True`` if it did.
+
+        Readiness waits on this at start-up so a replica takes traffic with its cache connected, not
+        bypassing it for the first seconds. Whether the attempt *worked* does not matter here: a cache
+        that is down is bypassed per request, and must not keep the router out of service.
+        """
+        self.start()
+        if self._warm is None:  # nothing slow to set up (or the backend does not say when it is done)
+            return True
+        warm = asyncio.wrap_future(self._warm)
+        done, _ = await asyncio.wait([warm], timeout=timeout_s)
+        if warm in done and not warm.cancelled():
+            warm.exception()  # retrieved: a failed first connect is reported by stats and per request
+        return bool(done)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         """Run ``coro`` in the background, keeping a reference until it ends (so it is not collected)."""

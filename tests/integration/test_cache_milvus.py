@@ -632,3 +632,43 @@ def test_router_opens_milvus_lite_at_start_up_not_in_a_request(
     assert body["choices"][0]["message"]["content"] == "100 degrees C."
     stage = http_json("GET", r.url + "/api/v1/cache/stats")[2]["stage"]
     assert stage["faults"] == 0 and stage["circuit_breaker"]["opened"] == 0, stage
+
+
+def _ready_when(router: Any) -> dict[str, Any]:
+    """Poll ``/ready`` until it says 200; the cache stats read right after it did."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while (ready := http_json("GET", router.url + "/ready"))[0] != 200:
+        assert ready[2]["starting"] is True, ready  # the only reason it is not ready here
+        assert time.monotonic() < deadline, ready
+        time.sleep(0.02)
+    return http_json("GET", router.url + "/api/v1/cache/stats")[2]  # type: ignore[no-any-return]
+
+
+def test_ready_only_once_the_cache_is_connected(
+    start_worker: Callable[..., Any], start_router: Callable[..., Any], tmp_path: pathlib.Path
+) -> None:
+    """Envoy and Kubernetes send traffic on ``/ready``: a replica that said ready while Milvus Lite was
+    still opening would bypass its cache for the first requests (seen on a slow host: the fleet's first
+    answer was never stored)."""
+    w = start_worker("m1")
+    cache = {"enabled": True, "backend": "milvus", "milvus": {"uri": str(tmp_path / "ready.db")}}
+    r = start_router(simple_config({"m1": [w.url]}, cache=cache))
+    st = _ready_when(r)
+    assert st["backend"]["connected"] is True and st["backend"]["starting"] is False, st
+
+
+def test_ready_without_the_cache_when_milvus_never_answers(
+    start_worker: Callable[..., Any], start_router: Callable[..., Any]
+) -> None:
+    """A Milvus that accepts TCP but never answers must not keep the router out of service: after the
+    first connect gave up, the router is ready and serves requests, bypassing the cache."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        w = start_worker("m1")
+        milvus = {"uri": f"http://127.0.0.1:{silent.getsockname()[1]}", "connect_timeout_s": 1.0}
+        r = start_router(simple_config({"m1": [w.url]}, cache={"enabled": True, "backend": "milvus", "milvus": milvus}))
+        st = _ready_when(r)
+        assert st["backend"]["connected"] is False and st["backend"]["starting"] is False, st
+        status, h, body = _chat(r, "What is the speed of light?", {"x-fake-reply": "Fast."})
+        assert status == 200 and h["x-vsr-cache-hit"] == "false" and body["choices"][0]["message"]["content"] == "Fast."

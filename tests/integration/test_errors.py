@@ -142,7 +142,7 @@ def test_no_healthy_endpoint_503(start_router):
     deadline = time.monotonic() + 10  # active health checks (every 0.5 s, 2 failures) mark it down
     while (ready := http_json("GET", r.url + "/ready"))[0] != 503 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert ready[0] == 503 and ready[2] == {"ready": False, "available_endpoints": {"m1": 0}}
+    assert ready[0] == 503 and ready[2] == {"ready": False, "starting": False, "available_endpoints": {"m1": 0}}
 
 
 def test_worker_errors_pass_through_with_status(start_worker, start_router):

@@ -234,6 +234,9 @@ def test_an_answer_stored_by_one_replica_is_a_cache_hit_on_the_other(fleet: Flee
     """The answer routed by replica A is in Milvus once A has stored it; from then on every repeat is a
     hit, on replica B (which never saw the question) as on A, and never reaches a worker."""
     question = chat("What does a semantic router do with a request?")
+    for replica in fleet.replicas:  # ready means connected: no request got there before its cache did
+        stage = http_json("GET", fleet.operator_url(replica) + "/api/v1/cache/stats")[2]["stage"]
+        assert "not_ready" not in stage["bypasses"] and "not_ready" not in stage["store_skips"], stage
     stores = [fleet.cache_stores(r) for r in fleet.replicas]
     before = fleet.worker_requests()
     status, headers, first, a = fleet.send(question, {"x-fake-reply": "It picks the model."})

@@ -7,6 +7,7 @@ for a Milvus server that is down or slow; the stage, pipeline and embedding mode
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from typing import Any
 
@@ -174,6 +175,28 @@ async def test_backend_still_starting_is_a_counted_bypass_not_a_fault() -> None:
     await svc.drain()
     ctx = await ask(pipe, cfg)
     assert ctx.local_stage == "cache" and svc.hits == 1 and svc.stores == 1
+
+
+class SlowStart(Switchable):
+    """Set-up that ends when the test says so, like a Milvus connection being opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warm: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def start(self) -> concurrent.futures.Future[None]:  # type: ignore[override]
+        self.started += 1
+        return self.warm
+
+
+async def test_wait_started_waits_for_the_first_set_up_only_as_long_as_allowed() -> None:
+    backend = SlowStart()
+    svc = CacheService(backend)
+    assert await svc.wait_started(0.05) is False  # still connecting: the bound holds
+    backend.warm.set_exception(ConnectionError("milvus down"))  # a failed first attempt still ends the wait
+    assert await svc.wait_started(5) is True
+    assert backend.started == 1  # set-up is started once, however often it is awaited
+    assert await CacheService(MemoryCache(10)).wait_started(0) is True  # nothing to set up
 
 
 async def test_pii_marked_requests_neither_look_up_nor_store() -> None:
