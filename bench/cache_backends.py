@@ -57,7 +57,7 @@ import common  # noqa: E402
 from common import free_port, machine, write_section  # noqa: E402
 
 from semrouter.cache import CachedAnswer  # noqa: E402
-from semrouter.cache.memory import MemoryCache  # noqa: E402
+from semrouter.cache.memory import GRAPH_PARAMS, MemoryCache  # noqa: E402
 
 DIM = 384
 Mat = npt.NDArray[np.float32]
@@ -154,10 +154,9 @@ class Usearch(Option):
     def build(self, x: Mat) -> None:
         from usearch.index import Index
 
-        metric = "cos" if self.dtype == "i8" else "ip"
-        self.ix = Index(
-            ndim=DIM, metric=metric, dtype=self.dtype, connectivity=16, expansion_add=128, expansion_search=128
-        )  # the shipped graph's parameters (semrouter/cache/memory.py)
+        # the shipped graph, or the same graph in float32 (inner product on unit vectors)
+        params = GRAPH_PARAMS if self.dtype == "i8" else {**GRAPH_PARAMS, "metric": "ip", "dtype": self.dtype}
+        self.ix = Index(ndim=DIM, **params)
         self.ix.add(np.arange(len(x)), x, threads=2)
 
     def search(self, q: Mat) -> int:

@@ -1,6 +1,6 @@
 """Why the memory cache's HNSW graph uses expansion 128/128 (issue 5): recall vs lookup time.
 
-Builds the shipped graph shape (usearch int8, cosine, M=16) over ``--n`` clustered rows with each
+Builds the shipped graph (``GRAPH_PARAMS``: usearch int8, cosine, M=16) over ``--n`` clustered rows with each
 build-time expansion, then searches near-duplicate queries (cosine 0.95 to a stored row) with each
 search-time expansion, in the same process and sitting, so the rows compare with each other. "recall"
 is the share of queries whose top-4 candidates (what MemoryCache re-scores exactly) hold the stored row.
@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cache_backends import DIM, clustered_rows, near_queries
 from common import machine
 
+from semrouter.cache.memory import GRAPH_PARAMS
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,7 +41,7 @@ def main() -> None:
     print("| build expansion | build | search expansion | lookup p50 | lookup p99 | recall (top-4) |")
     print("|---|---|---|---|---|---|")
     for add in (64, 128):
-        ix = Index(ndim=DIM, metric="cos", dtype="i8", connectivity=16, expansion_add=add, expansion_search=64)
+        ix = Index(ndim=DIM, **{**GRAPH_PARAMS, "expansion_add": add})
         t0 = time.perf_counter()
         ix.add(np.arange(args.n), x, threads=2)
         build = time.perf_counter() - t0

@@ -165,14 +165,24 @@ class _Partition:
         return out
 
 
+# The graph's shape, shared with the benchmarks that measure it (bench/cache_backends.py,
+# bench/hnsw_expansion.py). int8, cosine metric (int8 inner products are not scaled back), M=16. Build
+# and search expansion 128: on 1M clustered rows (bench/hnsw_expansion.py) ef 64/64 found the stored row
+# for only 69% of near-duplicate queries (tight topics trap the greedy search in the wrong one); 128/128
+# finds 95% at the same lookup p50 (~1 ms there). It costs build time (in the background) and a slower
+# insert into a large graph (store p50 ~1-2 ms at 1M, docs/benchmarks.md).
+GRAPH_PARAMS: dict[str, Any] = {
+    "metric": "cos",
+    "dtype": "i8",
+    "connectivity": 16,
+    "expansion_add": 128,
+    "expansion_search": 128,
+}
+
+
 def _new_graph(dim: int) -> Any:
     assert _UsearchIndex is not None
-    # int8 graph, cosine metric (int8 inner products are not scaled back), M=16. Build and search
-    # expansion 128: on 1M clustered rows (bench/hnsw_expansion.py) ef 64/64 found the stored row for only
-    # 69% of near-duplicate queries (tight topics trap the greedy search in the wrong one); 128/128 finds
-    # 95% at the same lookup p50 (~1 ms there). It costs build time (in the background) and a slower
-    # insert into a large graph (store p50 ~1-2 ms at 1M, docs/benchmarks.md).
-    return _UsearchIndex(ndim=dim, metric="cos", dtype="i8", connectivity=16, expansion_add=128, expansion_search=128)
+    return _UsearchIndex(ndim=dim, **GRAPH_PARAMS)
 
 
 class MemoryCache:
