@@ -21,6 +21,7 @@ from semrouter.observe.recorder import Observer
 from semrouter.pipeline import Pipeline
 from semrouter.pool.pool import Fleet, ModelPool
 from semrouter.stages import build_pipeline
+from semrouter.tasks import cancel_and_wait
 from semrouter.upstream.client import UpstreamClient
 from semrouter.upstream.forward import Forwarder
 
@@ -54,6 +55,7 @@ class Router:
         self.observer = Observer(self, config)  # metrics, traces, decision log: outlives config snapshots
         self._watcher: ConfigWatcher | None = None
         self.started = False  # start() has finished: model warmed, cache connected (or given up on)
+        self._starting: asyncio.Task[Any] | None = None  # the task running start(), until it returns
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Router:
@@ -117,6 +119,13 @@ class Router:
         self.last_reload_error = str(exc)
 
     async def start(self) -> None:
+        self._starting = asyncio.current_task()
+        try:
+            await self._start()
+        finally:
+            self._starting = None
+
+    async def _start(self) -> None:
         self.fleet.start()
         self.observer.start()
         if any(stage.uses_embedding for stage in self.runtime.pipeline.stages):
@@ -140,6 +149,14 @@ class Router:
             self._watcher.start()
 
     async def stop(self) -> None:
+        """Stop background loops, close connections, flush the decision log and traces.
+
+        A stop can come while start() is still warming up: requests are served before readiness, so a
+        SIGTERM can arrive that early. start() is cancelled first. Otherwise it would resume after the
+        stop and start the config watcher on a router that is shutting down.
+        """
+        if self._starting is not None and self._starting is not asyncio.current_task():
+            await cancel_and_wait(self._starting)
         if self._watcher is not None:
             await self._watcher.stop()
         await self.fleet.stop()

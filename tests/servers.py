@@ -79,14 +79,15 @@ class Server:
                 time.sleep(0.05)
         raise TimeoutError(f"server {self.args} not ready on port {self.port}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, grace_s: float = 10) -> None:
+        """Send ``sig`` to the process group, SIGKILL what is left after ``grace_s``."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(10)
+                self.proc.wait(grace_s)
         with contextlib.suppress(ProcessLookupError):  # no orphan worker may outlive the test
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()

@@ -31,6 +31,8 @@ from semrouter.upstream.forward import RESPONSE_DROP
 
 log = logging.getLogger("semrouter.proxy")
 
+STOP_BOUND_S = 8.0
+
 RawHeaders = list[tuple[bytes, bytes]]
 API_PATHS = {
     "/v1/chat/completions": ApiKind.CHAT,
@@ -135,7 +137,12 @@ class ProxyHandler:
         await self.router.start()
 
     async def shutdown(self) -> None:
-        await self.router.stop()
+        # Bounded: granian kills a worker that takes over workers_kill_timeout (10 s) to stop, and an exit
+        # by SIGKILL loses the decision log's last lines and the traces still queued.
+        try:
+            await asyncio.wait_for(self.router.stop(), STOP_BOUND_S)
+        except TimeoutError:
+            log.warning("router stop did not finish in %g s; exiting without the rest", STOP_BOUND_S)
 
     async def handle(self, ex: Exchange) -> None:
         path, method = ex.path, ex.method
