@@ -137,12 +137,10 @@ class Router:
             except Exception:  # signals fail open per request; serving must not depend on the model
                 log.exception("embedding model failed to load; semantic signals will be skipped")
         cfg = self.runtime.config
-        if self.cache is not None:
-            # Milvus Lite takes ~2 s to open; a request before then would bypass the cache. Bounded: the
-            # first connect is given its own timeout plus the time to spawn an embedded Milvus Lite.
-            bound = cfg.cache.milvus.connect_timeout_s + 5.0
-            if not await self.cache.wait_started(bound):
-                log.warning("cache backend not connected after %.0f s; serving without it until it is", bound)
+        # a request before the cache is connected would bypass it (Milvus Lite takes ~2 s to open)
+        if self.cache is not None and not await self.cache.wait_started():
+            bound = self.cache.start_bound_s
+            log.warning("cache backend not connected after %.0f s; serving without it until it is", bound)
         self.started = True
         if self.config_path is not None and cfg.reload.enabled:
             self._watcher = ConfigWatcher(self.config_path, self.reload, self._reload_failed, cfg.reload.interval_s)

@@ -86,8 +86,9 @@ class CacheBackend(Protocol):
     A backend that needs slow set-up (a connection, a collection) may also have a ``start()`` method: the
     router calls it once at start-up and it must return at once, doing the work in the background; until
     that is done, ``lookup`` and ``store`` raise :class:`BackendNotReady` instead of waiting. If it returns
-    a ``concurrent.futures.Future`` of that first attempt, readiness waits for it (bounded), so a router
-    does not take traffic while its cache would still be bypassed.
+    a ``concurrent.futures.Future`` of that first attempt, readiness waits for it, at most the backend's
+    ``start_timeout_s`` (10 s if it has none), so a router does not take traffic while its cache would
+    still be bypassed.
     """
 
     async def lookup(self, vector: Vector, partition: str, threshold: float, now: float) -> CacheHit | None:

@@ -336,6 +336,12 @@ class MilvusCache:
             return self._warm
 
     @property
+    def start_timeout_s(self) -> float:
+        """How long the first ``start()`` may take: its connect timeout plus ~5 s to spawn an embedded
+        Milvus Lite (opening one takes ~2 s). Readiness waits this long at most."""
+        return self.connect_timeout_s + 5.0
+
+    @property
     def ready(self) -> bool:
         """The first connection attempt has ended (whether it worked: ``stats()["connected"]``)."""
         return self._warm is not None and self._warm.done()

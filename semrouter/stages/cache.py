@@ -62,6 +62,7 @@ LOOKUP_RESULT = "cache_lookup"
 HIT_HEADER = "x-vsr-cache-hit"
 SIMILARITY_HEADER = "x-vsr-cache-similarity"
 _ADMIN_TIMEOUT_S = 30.0  # invalidate/flush may touch every entry: a person waits, not a request
+DEFAULT_START_BOUND_S = 10.0  # readiness's wait for a backend whose start() has no start_timeout_s
 
 
 class BackendUnavailable(Exception):
@@ -198,8 +199,14 @@ class CacheService:
             if isinstance(warm, concurrent.futures.Future):
                 self._warm = warm
 
-    async def wait_started(self, timeout_s: float) -> bool:
-        """Wait (at most ``timeout_s``) for the backend's first set-up attempt to end; ``True`` if it did.
+    @property
+    def start_bound_s(self) -> float:
+        """How long readiness waits for the backend's first set-up: the backend knows what its set-up costs."""
+        return float(getattr(self.backend, "start_timeout_s", DEFAULT_START_BOUND_S))
+
+    async def wait_started(self, timeout_s: float | None = None) -> bool:
+        """Wait (at most ``timeout_s``, by default :attr:`start_bound_s`) for the backend's first set-up
+        attempt to end; ``True`` if it did.
 
         Readiness waits on this at start-up so a replica takes traffic with its cache connected, not
         bypassing it for the first seconds. Whether the attempt *worked* does not matter here: a cache
@@ -209,7 +216,7 @@ class CacheService:
         if self._warm is None:  # nothing slow to set up (or the backend does not say when it is done)
             return True
         warm = asyncio.wrap_future(self._warm)
-        done, _ = await asyncio.wait([warm], timeout=timeout_s)
+        done, _ = await asyncio.wait([warm], timeout=self.start_bound_s if timeout_s is None else timeout_s)
         if warm in done and not warm.cancelled():
             warm.exception()  # retrieved: a failed first connect is reported by stats and per request
         return bool(done)
