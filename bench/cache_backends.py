@@ -61,7 +61,7 @@ from semrouter.cache.memory import GRAPH_PARAMS, MemoryCache  # noqa: E402
 
 DIM = 384
 Mat = npt.NDArray[np.float32]
-MMLU = Path("/work/shared/data/domain/mmlu_train.jsonl")
+MMLU = Path(__file__).resolve().parents[2] / "shared" / "data" / "domain" / "mmlu_train.jsonl"  # ../shared
 ANSWER = CachedAnswer(content="cached answer", model="m", created=0.0, prompt="q")
 DEFAULT_BACKENDS = "numpy,usearch-i8,MemoryCache,milvus-lite,milvus-server"
 

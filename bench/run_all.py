@@ -42,7 +42,7 @@ from common import ROOT, Proc, free_port, machine, semrouter, write_section
 
 FIGURES = ROOT / "docs" / "figures"
 LOGS = ROOT / "build" / "bench"
-SHARED = Path("/work/shared/data")
+SHARED = ROOT.parent / "shared" / "data"  # ../shared/data beside the repo
 PY = sys.executable
 EMBED_WORK = Path("/tmp/semrouter-build/embedding")  # scripts/export_embedding.py --work-dir (torch export)
 

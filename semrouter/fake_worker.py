@@ -6,7 +6,8 @@ name, system prompt, reasoning fields and tool names appear in the answer (``ech
 ``x-fake-worker-echo`` header, so tests can check exactly what the router sent. Recent requests,
 with whether their stream completed or was cancelled, are listed at ``GET /debug/requests``.
 Request headers steer it per request: ``x-fake-status`` (answer with that error status),
-``x-fake-latency-ms``, ``x-fake-finish`` (the finish_reason; otherwise "length" when ``max_tokens`` cut
+``x-fake-latency-ms``, ``x-fake-response-headers`` (a JSON object of headers to add to the answer),
+``x-fake-finish`` (the finish_reason; otherwise "length" when ``max_tokens`` cut
 the answer short, else "stop"), and ``x-fake-reply`` (the answer text, streamed in ``x-fake-reply-chunk``-character
 pieces) for tests that need a particular answer.
 """
@@ -116,7 +117,9 @@ class FakeWorker:
         elif method == "POST" and path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
             await self._generate(path, scope, receive, send)
         else:
-            await self._json(send, 404, {"error": {"message": f"no route {path}", "type": "not_found", "code": None}})
+            await self._json(
+                send, 404, {"error": {"message": f"no route {path}", "type": "not_found", "param": None, "code": None}}
+            )
 
     @staticmethod
     async def _json(send: Send, status: int, obj: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -142,7 +145,7 @@ class FakeWorker:
             await self._json(
                 send,
                 400,
-                {"error": {"message": "invalid JSON", "type": "invalid_request_error", "code": None}},
+                {"error": {"message": "invalid JSON", "type": "invalid_request_error", "param": None, "code": None}},
             )
             return
         self.counts["requests"] += 1
@@ -150,6 +153,7 @@ class FakeWorker:
         record: dict[str, Any] = {
             "path": path,
             "echo": echo,
+            "headers": headers,
             "body": body,
             "stream": bool(body.get("stream")),
             "completed": False,
@@ -164,7 +168,7 @@ class FakeWorker:
             await self._json(
                 send,
                 status,
-                {"error": {"message": "fake worker failure", "type": "server_error", "code": status}},
+                {"error": {"message": "fake worker failure", "type": "server_error", "param": None, "code": status}},
             )
             return
         echo_header = (
@@ -172,10 +176,14 @@ class FakeWorker:
             json.dumps(echo, ensure_ascii=True, separators=(",", ":")).encode(),
         )
         worker_header = (b"x-fake-worker-model", self.s.model.encode())
+        cued = headers.get("x-fake-response-headers")  # a JSON object of extra headers to answer with
+        worker_headers = [worker_header] + [
+            (k.encode("latin-1"), str(v).encode("latin-1")) for k, v in (json.loads(cued) if cued else {}).items()
+        ]
         latency = float(headers.get("x-fake-latency-ms", self.s.latency_ms)) / 1000
         if path == "/v1/embeddings":
             await asyncio.sleep(latency) if latency else None
-            await self._json(send, 200, self._embeddings(body), [echo_header, worker_header])
+            await self._json(send, 200, self._embeddings(body), [echo_header, *worker_headers])
             record["completed"] = True
             self.counts["completed"] += 1
             return
@@ -201,7 +209,7 @@ class FakeWorker:
                 reasoning,
                 latency,
                 echo,
-                [echo_header, worker_header],
+                [echo_header, *worker_headers],
                 receive,
                 send,
                 record,
@@ -212,7 +220,7 @@ class FakeWorker:
         if delay:
             await asyncio.sleep(delay)
         answer = self._completion(path, body, tokens, reasoning, echo, finish)
-        await self._json(send, 200, answer, [echo_header, worker_header])
+        await self._json(send, 200, answer, [echo_header, *worker_headers])
         record["completed"] = True
         self.counts["completed"] += 1
 

@@ -19,13 +19,14 @@ from typing import IO, Any
 import orjson
 
 import semrouter
+from semrouter import cpu
 from semrouter.config.schema import RouterConfig
 from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.errors import RouterError, invalid_request
 from semrouter.pipeline import Pipeline
 from semrouter.signals.base import SignalResult
 from semrouter.stages.cache import DRY_RUN
-from semrouter.stages.parse import validate_body
+from semrouter.stages.parse import decode_body, validate_body
 
 DEFAULT_CONFIG = Path(semrouter.__file__).parent / "configs" / "default.yaml"
 # request fields an input item may carry besides text/messages, so tool and metadata signals can be tried
@@ -126,10 +127,7 @@ async def route_request(config: RouterConfig, pipeline: Pipeline, item: Any) -> 
 
 async def route_api(config: RouterConfig, pipeline: Pipeline, raw: bytes) -> dict[str, Any]:
     """``POST /api/v1/route``: the body is one item (``text`` or ``messages``, optional ``headers``)."""
-    try:
-        item = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise invalid_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+    item = await cpu.run(len(raw), decode_body, raw, config.server.max_json_depth)
     return await route_request(config, pipeline, item)
 
 

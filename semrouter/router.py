@@ -176,6 +176,7 @@ class Router:
                 "last_reload_error": self.last_reload_error,
             },
             "stage_faults": self.runtime.pipeline.fault_count,
+            "event_loop_lag_max_s": round(self.observer.loop_lag_max_s, 4),
             "retries": self.forwarder.retries,
             "endpoints": [
                 {

@@ -124,3 +124,80 @@ def router(
     port = port or free_port()
     args = ["serve", "--config", str(config_path), "--port", str(port), "--engine", engine, "--log-level", log_level]
     return Server(args, port, env=env, log=log)
+
+
+_POLLER = r"""
+import json, os, sys, time, urllib.request
+url, stop = sys.argv[1], sys.argv[2]
+times, failures = [], []
+while not os.path.exists(stop):
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            r.read()
+            if r.status != 200:
+                failures.append(str(r.status))
+    except OSError as exc:
+        failures.append(repr(exc))
+    times.append(time.perf_counter() - t0)
+    time.sleep(0.02)
+print(json.dumps({"times": times, "failures": failures}))
+"""
+
+
+class HealthWatch:
+    """Polls ``url`` every 20 ms from a process of its own (a thread of the test would share the test's GIL
+    and measure the test's own work), keeping every answer time: ``times``, ``failures``, ``slowest``."""
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        self.url = url
+        self.stop_file = workdir / f"health-watch-{time.monotonic_ns()}.stop"
+        self.times: list[float] = []
+        self.failures: list[str] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def slowest(self) -> float:
+        return max(self.times)
+
+    def __enter__(self) -> HealthWatch:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _POLLER, self.url, str(self.stop_file)], stdout=subprocess.PIPE
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.stop_file.touch()
+        out, _ = self.proc.communicate(timeout=30)
+        result = json.loads(out)
+        self.times, self.failures = result["times"], result["failures"]
+
+
+WORKER_SAYS = {"x-vsr-selected-model": "evil", "x-vsr-cache-hit": "true", "x-vsr-other": "1", "x-kept": "yes"}
+"""What a fake worker is told to answer with (``x-fake-response-headers``) in the header-hygiene tests."""
+CLIENT_FORGES = {
+    "x-vsr-selected-model": "client-forged",
+    "x-vsr-cache-control": "no-store",
+    "x-vsr-forged": "client-forged",
+    "x-selected-model": "client-forged",
+}
+"""Router-owned request headers a client sets in those tests; none may reach a worker."""
+
+
+def post_forging_router_headers(url: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` with ``CLIENT_FORGES`` and a worker cued to answer with ``WORKER_SAYS``: the response
+    headers (an ``http.client.HTTPMessage``, which keeps repeated headers)."""
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "content-type": "application/json",
+            **CLIENT_FORGES,
+            "x-fake-response-headers": json.dumps(WORKER_SAYS),
+        },
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+        return resp.headers

@@ -6,6 +6,7 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from semrouter import cpu
 from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, too_large
 from semrouter.router import Router
 
@@ -96,4 +97,5 @@ def create_app() -> ProxyApp:
     from semrouter.server import configure_logging
 
     configure_logging()
+    cpu.tune_process()
     return ProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))

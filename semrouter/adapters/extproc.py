@@ -31,7 +31,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -44,12 +44,14 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from semrouter import cpu
 from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
 from semrouter.adapters.http_proxy import API_PATHS, ProxyHandler, header_value, respond_error, too_large
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
 from semrouter.observe.usage import UsageSniffer
 from semrouter.router import Router, Runtime
+from semrouter.upstream.forward import router_owned
 
 log = logging.getLogger("semrouter.extproc")
 
@@ -93,8 +95,18 @@ def _header(name: str, value: str | bytes) -> Any:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, raw_value=raw), append_action=_OVERWRITE)
 
 
-def _mutation(headers: dict[str, str]) -> Any:
-    return pb.HeaderMutation(set_headers=[_header(k, v) for k, v in headers.items()])
+def _mutation(headers: dict[str, str], remove: Iterable[str] = ()) -> Any:
+    """Set ``headers`` and remove the ``remove`` ones (those that ``headers`` sets are left to be overwritten)."""
+    return pb.HeaderMutation(
+        set_headers=[_header(k, v) for k, v in headers.items()],
+        remove_headers=[k for k in remove if k not in headers],
+    )
+
+
+def _router_owned(names: Iterable[str], routing_header: str) -> list[str]:
+    """The ``x-vsr-*`` headers and the routing header among ``names``: only the router may set those
+    (a client's must not reach the worker, a worker's must not reach the client: see ``router_owned``)."""
+    return [k for k in names if router_owned(k.encode("latin-1")) or k == routing_header]
 
 
 def _header_map(msg: Any) -> dict[str, str]:
@@ -248,7 +260,8 @@ class Exchange:
         replaced = ctx.body_modified or rename is not None
         if replaced:
             headers["content-length"] = str(len(new_body))
-        common = pb.CommonResponse(header_mutation=_mutation(headers), clear_route_cache=True)
+        strip = _router_owned(self.headers, cfg.extproc.routing_header)
+        common = pb.CommonResponse(header_mutation=_mutation(headers, strip), clear_route_cache=True)
         if replaced:
             common.body_mutation.body = new_body
         if phase == "request_headers":
@@ -270,7 +283,8 @@ class Exchange:
     def _response_headers(self, msg: Any) -> Any:
         if self.ctx is None:
             return pb.ProcessingResponse(response_headers=pb.HeadersResponse())
-        status = _header_map(msg).get(":status", "0")
+        upstream = _header_map(msg)
+        status = upstream.get(":status", "0")
         self.outcome.status = int(status) if status.isdigit() else 0
         self.ctx.obs["upstream_headers"] = time.perf_counter()
         if msg.end_of_stream:
@@ -278,7 +292,8 @@ class Exchange:
         elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
             self.outcome.error = "body_not_observed"
             self.finished = True
-        common = pb.CommonResponse(header_mutation=_mutation(self.ctx.routing_headers()))
+        strip = _router_owned(upstream, self.ctx.config.extproc.routing_header)
+        common = pb.CommonResponse(header_mutation=_mutation(self.ctx.routing_headers(), strip))
         return pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=common))
 
     def _response_body(self, msg: Any) -> Any:
@@ -440,5 +455,6 @@ def run(
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("semrouter").setLevel(log_level.upper())
+    cpu.tune_process()
     router = Router.from_file(config_path)
     asyncio.run(serve_extproc(router, host, port, grace_s, http_port))

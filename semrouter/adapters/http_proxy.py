@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 
@@ -27,7 +27,7 @@ from semrouter.route import route_api
 from semrouter.router import Router, Runtime
 from semrouter.stages.cache import CacheService, invalidate_filters
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
-from semrouter.upstream.forward import RESPONSE_DROP
+from semrouter.upstream.forward import RESPONSE_DROP, router_owned
 
 log = logging.getLogger("semrouter.proxy")
 
@@ -101,7 +101,19 @@ def finish_filters(filters: Sequence[BodyFilter]) -> bytes:
 
 
 def too_large(limit: int) -> RouterError:
-    return RouterError(413, f"Request body exceeds the {limit}-byte limit", code="request_too_large")
+    return RouterError(
+        413, f"Request body exceeds the {limit}-byte limit", code="request_too_large", headers={"connection": "close"}
+    )
+
+
+def bad_body() -> RouterError:
+    """The body's HTTP framing is broken (a malformed chunk size, say): the client's fault, so a 400."""
+    return RouterError(
+        400,
+        "The request body is malformed (bad chunked encoding)",
+        code="invalid_body",
+        headers={"connection": "close"},
+    )
 
 
 async def respond_json(ex: Exchange, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
@@ -110,6 +122,57 @@ async def respond_json(ex: Exchange, status: int, payload: bytes, headers: dict[
 
 async def respond_error(ex: Exchange, err: RouterError, headers: dict[str, str] | None = None) -> None:
     await respond_json(ex, err.status, err.body(), {**(headers or {}), **err.headers})
+
+
+def require_reader(ex: Exchange, router: Router) -> None:
+    """The read-only views (status, decisions, summary, policy) show what clients sent and every system prompt:
+    once an admin token is configured they need it, or the read token; with neither configured they stay
+    open (a router on a laptop). The token comes as ``Authorization: Bearer`` or, for the dashboard page
+    (a browser's EventSource cannot set headers), as the ``semrouter_token`` cookie: these views only read."""
+    server = router.runtime.config.server
+    tokens = [t for t in (_env_token(server.admin_token_env), _env_token(server.read_token_env)) if t]
+    if not tokens:
+        return
+    if not (_token_matches(bearer(ex.headers), tokens) or _token_matches(_cookie_token(ex.headers), tokens)):
+        raise _unauthorized("read")
+
+
+def _env_token(env: str | None) -> str | None:
+    return os.environ.get(env) or None if env else None
+
+
+def bearer(headers: RawHeaders) -> bytes:
+    given = next((v for k, v in headers if k == b"authorization"), b"")
+    scheme, _, value = given.partition(b" ")
+    return value.strip() if scheme.lower() == b"bearer" else b""
+
+
+def _cookie_token(headers: RawHeaders) -> bytes:
+    for k, v in headers:
+        if k == b"cookie":
+            for part in v.split(b";"):
+                name, _, value = part.strip().partition(b"=")
+                if name == TOKEN_COOKIE.encode():
+                    return unquote_to_bytes(value)
+    return b""
+
+
+def _token_matches(given: bytes, tokens: list[str]) -> bool:
+    # every token is compared (no early exit), each in constant time
+    return bool(given) and sum(hmac.compare_digest(given, t.encode()) for t in tokens) > 0
+
+
+def _unauthorized(kind: str) -> RouterError:
+    return RouterError(
+        401,
+        f"Missing or invalid {kind} token: send 'Authorization: Bearer <token>'",
+        type="authentication_error",
+        code=f"invalid_{kind}_token",
+        headers={"www-authenticate": "Bearer"},
+    )
+
+
+TOKEN_COOKIE = "semrouter_token"
 
 
 class ProxyHandler:
@@ -174,6 +237,7 @@ class ProxyHandler:
         await respond_json(ex, 200, b'{"status":"ok"}')
 
     async def _status(self, ex: Exchange) -> None:
+        require_reader(ex, self.router)
         await respond_json(ex, 200, orjson.dumps(self.router.status()))
 
     async def _route(self, ex: Exchange) -> None:
@@ -186,8 +250,8 @@ class ProxyHandler:
 
     def _require_admin(self, ex: Exchange) -> None:
         """403 while no admin token is configured (the routes are off), 401 for a missing or wrong one."""
-        env = self.router.runtime.config.server.admin_token_env
-        token = os.environ.get(env) if env else None
+        server = self.router.runtime.config.server
+        token = _env_token(server.admin_token_env)
         if not token:
             raise RouterError(
                 403,
@@ -196,16 +260,8 @@ class ProxyHandler:
                 type="permission_error",
                 code="admin_disabled",
             )
-        given = next((v for k, v in ex.headers if k == b"authorization"), b"")
-        scheme, _, value = given.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), token.encode()):
-            raise RouterError(
-                401,
-                "Missing or invalid admin token: send 'Authorization: Bearer <token>'",
-                type="authentication_error",
-                code="invalid_admin_token",
-                headers={"www-authenticate": "Bearer"},
-            )
+        if not _token_matches(bearer(ex.headers), [token]):
+            raise _unauthorized("admin")
 
     def _cache_service(self) -> CacheService:
         if self.router.cache is None:
@@ -326,7 +382,7 @@ class ProxyHandler:
     async def _relay(
         self, ctx: RequestContext, resp: UpstreamResponse, ex: Exchange, keep: bool
     ) -> tuple[bytes | None, bool]:
-        headers = [(k, v) for k, v in resp.headers if k not in RESPONSE_DROP]
+        headers = [(k, v) for k, v in resp.headers if k not in RESPONSE_DROP and not router_owned(k)]
         headers += encode_headers(ctx.routing_headers())
         streaming = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in resp.headers)
         if not streaming:

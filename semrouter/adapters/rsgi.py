@@ -11,7 +11,9 @@ import logging
 import os
 from typing import Any
 
-from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, too_large
+from semrouter import cpu
+from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, bad_body, too_large
+from semrouter.errors import RouterError
 from semrouter.router import Router
 
 log = logging.getLogger("semrouter.proxy")
@@ -32,16 +34,30 @@ class RSGIExchange:
         self._stream: Any = None
 
     async def read_body(self, limit: int) -> bytes:
+        """Read the body chunk by chunk and stop at ``limit``: ``await proto()`` would buffer a chunked
+        upload whole before its size could be checked (three 300 MB uploads took the process to 2 GB)."""
         for name, value in self.headers:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 raise too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
         try:
-            body: bytes = await self.proto()
-        except Exception as exc:  # granian raises its own error when the client is gone
+            async for chunk in self.proto:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+        except RouterError:
+            raise
+        except Exception as exc:  # granian's error: the client went away, or sent a body HTTP cannot frame
+            if self._malformed(exc):
+                raise bad_body() from None
             raise ClientDisconnected from exc
-        if len(body) > limit:
-            raise too_large(limit)
-        return body
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @staticmethod
+    def _malformed(exc: Exception) -> bool:
+        return "closed" not in str(exc).lower() and type(exc).__name__ != "RSGIProtocolClosed"
 
     async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None:
         self.proto.response_bytes(status, _str_headers(headers), body)
@@ -95,4 +111,5 @@ def create_app() -> RSGIProxyApp:
     from semrouter.server import configure_logging
 
     configure_logging()
+    cpu.tune_process()
     return RSGIProxyApp(Router.from_file(os.environ["SEMROUTER_CONFIG"]))

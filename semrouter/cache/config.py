@@ -55,6 +55,12 @@ class CacheConfig(Strict):
     max_entries: int = Field(100_000, ge=1)
     timeout_s: float = Field(0.05, gt=0, description="A slower lookup or store is abandoned (request served).")
     tenant_header: str = "x-tenant-id"
+    scope: Literal["user", "tenant"] = Field(
+        "user",
+        description="Who shares cached answers. user: only requests with the same 'user' (or 'safety_identifier') "
+        "field within a tenant, and requests without one among themselves; tenant: everyone in a tenant (more hits; "
+        "right when answers never depend on who asks). The tenant (tenant_header) always separates.",
+    )
     max_temperature: float = Field(
         0.7, ge=0, description="Requests sampling hotter than this are neither answered from nor stored in cache."
     )

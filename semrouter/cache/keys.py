@@ -72,6 +72,15 @@ _NO_STORE = "no-store"
 _NO_CACHE = "no-cache"
 
 
+def end_user(body: dict[str, Any]) -> str:
+    """The end user a request names: ``user`` or ``safety_identifier`` (a string), else ``""``."""
+    for field in ("user", "safety_identifier"):
+        value = body.get(field)
+        if isinstance(value, str) and value:
+            return f"{field}:{value}"
+    return ""
+
+
 def tenant_token(value: str | None) -> str:
     """First 16 hex chars of sha256 of the tenant header value; ``""`` when the request names no tenant."""
     if not value:
@@ -140,13 +149,17 @@ def partition_key(
     model: str | None,
     decision: DecisionConfig | None,
     tenant: str | None,
+    scope: str = "user",
 ) -> str:
     """``"<tenant token>:<sha256 hex>"`` for a request as the client sent it (before enrichment).
 
     ``decision`` is ``None`` for explicit-model passthrough; ``model`` is the selected (or named) model.
+    With ``scope`` "user" the end user the client names (``user``, or ``safety_identifier``, its newer name)
+    is part of the key: one user's answer is never served to another, even within a tenant.
     """
     params = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
     material = {
+        "user": end_user(body) if scope == "user" else "",
         "api": api,
         "decision": decision.name if decision is not None else "",
         "decision_config": _decision_fingerprint(decision),

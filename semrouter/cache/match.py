@@ -79,12 +79,19 @@ def normalize(text: str) -> str:
     """
     if _DIGEST_MARK in text:  # already normalised (and cut): keep it as is
         return text
-    flat = _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
-    if len(flat) <= _HEAD_CHARS + _TAIL_CHARS:
-        return flat
-    # bounded work for a multi-megabyte prompt
-    big = len(flat) > 2 * _DIGEST_WINDOW
-    flat_for_digest = flat[:_DIGEST_WINDOW] + " " + flat[-_DIGEST_WINDOW:] if big else flat
+    if len(text) > 4 * _DIGEST_WINDOW:
+        # Bounded work for a multi-megabyte prompt: only its first and last 64k characters are flattened
+        # (one whitespace collapse over a megabyte is a single 130 ms C call that holds the GIL), which
+        # is more than the head, tail and digest below ever read.
+        head, tail = _flatten(text[: 2 * _DIGEST_WINDOW]), _flatten(text[-2 * _DIGEST_WINDOW :])
+        flat = head + " " + tail
+        flat_for_digest = head[:_DIGEST_WINDOW] + " " + tail[-_DIGEST_WINDOW:]
+    else:
+        flat = _flatten(text)
+        if len(flat) <= _HEAD_CHARS + _TAIL_CHARS:
+            return flat
+        big = len(flat) > 2 * _DIGEST_WINDOW
+        flat_for_digest = flat[:_DIGEST_WINDOW] + " " + flat[-_DIGEST_WINDOW:] if big else flat
     feats = _features.__wrapped__(flat_for_digest)  # not memoised: one-off and large
     material = "\x1f".join(
         [
@@ -99,6 +106,10 @@ def normalize(text: str) -> str:
     )
     digest = hashlib.blake2b(material.encode(), digest_size=_DIGEST_HEX // 2).hexdigest()
     return f"{flat[:_HEAD_CHARS]} … {flat[-_TAIL_CHARS:]}{_DIGEST_MARK}{digest}"
+
+
+def _flatten(text: str) -> str:
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
 
 def compatible(query_text: str, stored: str) -> bool:
@@ -155,11 +166,16 @@ _WORD = re.compile(r"[^\W\d_](?:[\w'\u2019]*[^\W_])?(?:\+\+|#)?")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(k\b|st\b|nd\b|rd\b|th\b)?", re.IGNORECASE)
 _ARITH = re.compile(r"(?<=[\d)])\s*([-+*/\u00d7\u00f7^x]|\*\*)\s*(?=[\d(])")  # x, multiplication sign
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”|`([^`\n]{1,200})`|(?<!\w)'([^'\n]{2,200})'(?!\w)")
+# Every alternative starts at the start of a word (the look-behind): without it the engine retried each
+# alternative at every position inside one long token, each try scanning to its end, which made a single
+# 64 KB word cost 45 s (quadratic). Anchored, each word is scanned a bounded number of times: linear.
 _CODE = re.compile(
+    r"(?<![\w.])(?:"
     r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"  # dotted: os.path.join, file.txt, obj.method()
     r"|[A-Za-z_]\w*\(\)"  # call: len()
     r"|[A-Za-z][A-Za-z0-9]*_\w+"  # snake_case
     r"|[a-z]+[A-Z]\w*"  # camelCase / iPhone
+    r")"
     r"|(?<!\S)--?[a-z][\w-]+"  # command-line flags
 )
 _SENTENCE_END = frozenset(".!?:;\n¿¡•*-#>(\"'“")

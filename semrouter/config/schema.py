@@ -23,6 +23,12 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8801, ge=0, le=65535)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
+    max_json_depth: int = Field(
+        64,
+        ge=8,
+        le=250,
+        description="Request bodies nested deeper than this get 400 (the JSON encoder stops at 255 levels).",
+    )
     request_id_header: str = Field("x-request-id", pattern=r"^[A-Za-z0-9-]+$")
 
     @field_validator("request_id_header")
@@ -37,7 +43,15 @@ class ServerConfig(_Strict):
         1, ge=1, description="Server processes on the port; each keeps its own pool state (like Envoy workers)."
     )
     admin_token_env: str | None = Field(
-        None, description="Env var holding the token that state-changing admin calls (cache flush) require."
+        None,
+        description="Env var holding the token that admin calls require: cache flush and invalidation, and (once "
+        "set) the read-only views too (/api/v1/status, decisions, summary, policy), which show prompts' fields and "
+        "system prompts. /metrics, /health and /ready stay open.",
+    )
+    read_token_env: str | None = Field(
+        None,
+        description="Env var holding a second token that opens the read-only views only (a dashboard viewer's): "
+        "the admin token opens them too.",
     )
 
 

@@ -85,8 +85,10 @@ function scheduleDraw() {
   redraw = setTimeout(() => { redraw = null; updateStats(); drawCharts(); }, 250);
 }
 
+let source = null;
 function connect() {
-  const es = new EventSource("/api/v1/decisions/stream");
+  if (source) source.close();
+  const es = source = new EventSource("/api/v1/decisions/stream");
   es.onopen = () => { $("conn").textContent = "live"; $("conn").className = "conn on"; };
   // each (re)connection starts afresh: the worker's ring follows, possibly another worker's than before
   es.addEventListener("hello", (ev) => {
@@ -308,6 +310,9 @@ window.addEventListener("resize", () => drawCharts());
 
 async function loadPolicy() {
   const resp = await fetch("/api/v1/policy");
+  // with a token configured the views need it: asked once, kept as a same-site cookie for this session
+  // (EventSource cannot send an Authorization header; the cookie opens the read-only views only)
+  $("login").classList.toggle("hidden", resp.status !== 401);
   if (!resp.ok) return;
   state.policy = await resp.json();
   const admin = state.policy.admin_enabled && state.policy.cache_enabled;
@@ -384,6 +389,12 @@ function drawPolicy() {
     node("model:" + m.name, "model", m.name, sub, "", detail);
   }
 }
+
+$("login-go").addEventListener("click", () => {
+  document.cookie = "semrouter_token=" + encodeURIComponent($("read-token").value) + "; path=/; SameSite=Strict";
+  loadPolicy();
+  connect();
+});
 
 $("flush-cache").addEventListener("click", async () => {
   const resp = await fetch("/api/v1/cache/flush", { method: "POST", headers: { authorization: "Bearer " + $("admin-token").value } });

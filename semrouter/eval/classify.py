@@ -1,7 +1,7 @@
 """``semrouter eval classify``: does the router put requests in the category you expect?
 
 Input lines ``{"text", "category"}`` (``true_label`` is accepted too, so
-``/work/shared/data/domain/dev_eval.json`` works as it is). The prediction is the category the request is
+``../shared/data/domain/dev_eval.json`` works as it is). The prediction is the category the request is
 reported under (``x-vsr-selected-category``): the decision's own ``category`` when it sets one (the
 built-in ``general`` decision reports ``other``), else the domain signal's label. That is the category that
 picks the model, so it is what the accuracy should be about.

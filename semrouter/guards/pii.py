@@ -36,6 +36,13 @@ NER_WINDOW = 300
 """Characters of context kept on each side of a cue or entity when NER reads a long prompt."""
 NER_FULL_TEXT = 1200
 """Prompts up to this many characters go to NER whole (splitting would cost more than it saves)."""
+SEGMENT = 8192
+"""Texts longer than this are scanned in segments this long (see ``PiiDetector.detect``)."""
+SEGMENT_OVERLAP = 256
+NER_CHUNK = 2000
+"""The most characters one spaCy call reads (longer windows are read in overlapping pieces)."""
+NER_WORD = 64
+"""How far a window edge moves to reach whitespace before it cuts a (very long) word instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,19 +98,58 @@ class _Ner:
         return out
 
 
+def _widen(text: str, a: int, b: int) -> tuple[int, int]:
+    """``(a, b)`` moved out to the nearest whitespace (a name is never cut in two), by at most ``NER_WORD``
+    characters each way: a whitespace-free stretch (hex, base64, one long token) is cut rather than read
+    whole, which kept this linear (it walked every character back to the start, once per anchor)."""
+    lo = max(0, a - NER_WORD)
+    m = _LAST_SPACE.search(text, lo, a)
+    a = a if a == 0 or text[a - 1].isspace() else (m.end() if m else lo)
+    m = _SPACE.search(text, b, min(len(text), b + NER_WORD))
+    b = b if b >= len(text) or text[b].isspace() else (m.start() if m else min(len(text), b + NER_WORD))
+    return a, b
+
+
 def _windows(text: str, anchors: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    spans = sorted((max(0, a - NER_WINDOW), min(len(text), b + NER_WINDOW)) for a, b in anchors)
+    """Merged windows of ``NER_WINDOW`` characters around each anchor, cut into pieces of at most
+    ``NER_CHUNK`` characters (overlapping by ``NER_WINDOW``, so every name lies whole in one piece): spaCy
+    holds the GIL for the whole of one call, and a piece that size keeps each call to a few ms, so a
+    megabyte prompt read on a worker thread never stalls the event loop for long."""
+    spans = sorted(_widen(text, max(0, a - NER_WINDOW), min(len(text), b + NER_WINDOW)) for a, b in anchors)
     merged: list[tuple[int, int]] = []
     for a, b in spans:
-        while a > 0 and not text[a - 1].isspace():  # never cut a word in two
-            a -= 1
-        while b < len(text) and not text[b].isspace():
-            b += 1
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
             merged.append((a, b))
-    return merged
+    pieces: list[tuple[int, int]] = []
+    for a, b in merged:
+        while b - a > NER_CHUNK:
+            cut = _widen(text, a + NER_CHUNK, a + NER_CHUNK)[0]
+            cut = cut if cut > a + NER_WINDOW else a + NER_CHUNK
+            pieces.append((a, cut))
+            a = _widen(text, cut - NER_WINDOW, cut - NER_WINDOW)[0]
+        pieces.append((a, b))
+    return pieces
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` pieces of at most ``SEGMENT`` characters (+ ``NER_WORD``), each starting
+    ``SEGMENT_OVERLAP`` characters before the previous one ends, cut at whitespace where there is some:
+    an entity (at most a few dozen characters) lies whole in at least one of them."""
+    out: list[tuple[int, int]] = []
+    a = 0
+    while True:
+        if len(text) - a <= SEGMENT:
+            out.append((a, len(text)))
+            return out
+        b = _widen(text, a + SEGMENT, a + SEGMENT)[1]
+        out.append((a, b))
+        a = _widen(text, b - SEGMENT_OVERLAP, b - SEGMENT_OVERLAP)[0]
+
+
+_SPACE = re.compile(r"\s")
+_LAST_SPACE = re.compile(r"\s(?!.*\s)", re.DOTALL)
 
 
 class PiiDetector:
@@ -131,6 +177,32 @@ class PiiDetector:
             return det
 
     def detect(self, text: str) -> list[PiiEntity]:
+        """Entities in ``text``, non-overlapping, in order.
+
+        A text longer than ``SEGMENT`` is read in overlapping segments (``_segments``): the regular
+        expressions and spaCy hold the GIL for the whole of one call, and a call over a megabyte runs for
+        up to a second, which stalls the event loop even though detection runs on a worker thread.
+        Segments keep every call to a few milliseconds. What a segment cannot see is context further
+        away than one segment (a personal cue 8 KB before a name).
+        """
+        if len(text) <= SEGMENT:
+            return self._detect(text)
+        found = [
+            PiiEntity(e.type, e.start + a, e.end + a, e.score)
+            for a, b in _segments(text)
+            for e in self._detect(text[a:b])
+        ]
+        found.sort(key=lambda e: (-e.score, -(e.end - e.start), e.start))
+        chosen: list[PiiEntity] = []
+        taken: set[tuple[int, int]] = set()
+        for e in found:  # the same entity seen by two overlapping segments, or a longer reading of it, wins once
+            if (e.start, e.end) not in taken and all(e.end <= o.start or e.start >= o.end for o in chosen):
+                chosen.append(e)
+                taken.add((e.start, e.end))
+        chosen.sort(key=lambda e: e.start)
+        return chosen
+
+    def _detect(self, text: str) -> list[PiiEntity]:
         lower = text.lower()
         found = [c for r in self.recognizers for c in r(text, lower)]
         if self.person:

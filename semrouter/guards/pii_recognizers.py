@@ -3,9 +3,10 @@
 Why our own functions around the libraries instead of Presidio's ``AnalyzerEngine``: the engine runs every
 recognizer through spaCy's full pipeline (tagger, parser, lemmatizer) for its context enhancer, which costs
 more than all the regexes together, and its default scores flag documentation placeholders and miss
-``+1 ### ### ####`` phones and AmEx numbers (see ``/work/shared/measurements.md``). We keep what the
-libraries do well — Presidio's IBAN recognizer (per-country formats + mod-97), its SSN invalidation rules,
-its e-mail and IP patterns, ``phonenumbers`` for phone parsing, spaCy NER for names — and add:
+``+1 ### ### ####`` phones and AmEx numbers (see ``../shared/measurements.md``). We keep what the
+libraries do well — Presidio's IBAN recognizer (per-country formats + mod-97), the SSA's rules for SSNs
+that cannot exist (not Presidio's list of famous sample numbers: ``_ssn_impossible``), its e-mail and IP
+patterns, ``phonenumbers`` for phone parsing, spaCy NER for names — and add:
 
 - **validators** that reject documentation placeholders: ``example.com``-style e-mail domains, US
   ``555-0100..0199`` numbers, non-global IP addresses (RFC 5737/3849 documentation ranges, private,
@@ -26,12 +27,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import phonenumbers
 import tldextract
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer, IpRecognizer, UsSsnRecognizer
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer, IpRecognizer
 
 
 class Candidate(NamedTuple):
@@ -85,9 +86,31 @@ def _email_domain_placeholder(domain: str) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in _PLACEHOLDER_DOMAINS)
 
 
+def _email_matches(text: str) -> Iterator[re.Match[str]]:
+    """Presidio's e-mail pattern, run only around each ``@``: its local part (``[...]{0,}`` after a word
+    boundary) is retried from every boundary of a long run of dots and letters to its end, which made an
+    8 KB ``a.a.a.…`` cost 0.8 s (quadratic). A window of ``_EMAIL_LOCAL`` characters before and
+    ``_EMAIL_DOMAIN`` after each ``@`` (RFC 5321's limits) bounds every try."""
+    i = text.find("@")
+    while i >= 0:
+        nxt = i + 1
+        for m in _EMAIL_RE.finditer(text, max(0, i - _EMAIL_LOCAL - 1), min(len(text), i + _EMAIL_DOMAIN + 1)):
+            if m.start() > i:
+                break
+            if m.end() > i:  # the match holding this "@" (a match has exactly one)
+                yield m
+                nxt = m.end()
+                break
+        i = text.find("@", nxt)
+
+
+_EMAIL_LOCAL = 64
+_EMAIL_DOMAIN = 255
+
+
 def email(text: str, lower: str) -> list[Candidate]:
     out = []
-    for m in _EMAIL_RE.finditer(text):
+    for m in _email_matches(text):
         value = m.group(0)
         domain = value.rsplit("@", 1)[1]
         if value.lower() in _SERVICE_ADDRESSES or _email_domain_placeholder(domain):
@@ -253,14 +276,27 @@ def credit_card(text: str, lower: str) -> list[Candidate]:
 _SSN_FORMATTED = re.compile(r"(?<![\d\-.])(\d{3})([\- ])(\d{2})\2(\d{4})(?![\d\-]|\.\d)")
 _SSN_BARE = re.compile(r"(?<![\d\-.])\d{9}(?![\d\-]|\.\d)")
 _SSN_CONTEXT = re.compile(r"\b(?:ssn|ssns|social security|social sec|taxpayer|tin|ss#|ss #|ss no)\b|ss#")
-_SSN_VALIDATOR = UsSsnRecognizer()
+
+
+def _ssn_impossible(value: str) -> bool:
+    """Numbers the SSA never issues: one digit repeated, a zero group, area 000, 666 or 9xx.
+
+    Presidio's validator also drops the published sample numbers (078-05-1120, 123-45-6789, 987-65-4320);
+    we do not: a number in a user's message is personal data whatever its fame (078-05-1120 was printed
+    on a wallet insert and then used as a real SSN by thousands of people), and a structurally valid
+    number is what a policy that masks SSNs is there to catch.
+    """
+    digits = "".join(c for c in value if c.isdigit())
+    return (
+        len(set(digits)) == 1 or digits[3:5] == "00" or digits[5:] == "0000" or digits[:3] in ("000", "666")
+    ) or digits[0] == "9"
 
 
 def us_ssn(text: str, lower: str) -> list[Candidate]:
     out = []
     for rx, base in ((_SSN_FORMATTED, 0.85), (_SSN_BARE, 0.0)):
         for m in rx.finditer(text):
-            if _SSN_VALIDATOR.invalidate_result(m.group(0)) or m.group(0)[:3] in ("000", "666") or m.group(0)[0] == "9":
+            if _ssn_impossible(m.group(0)):
                 continue
             context = _SSN_CONTEXT.search(_before(lower, m.start(), 40)) is not None
             if context:

@@ -1,7 +1,9 @@
 """HTTP routes of observability: ``/metrics``, the dashboard's static files and its read-only JSON APIs.
 
 All of them only read. The dashboard's one state-changing action (flushing the cache) goes to the cache
-admin API, which requires the admin token. The routes check the live config on each call, so turning
+admin API, which requires the admin token. Once an admin (or read) token is configured, the JSON views
+need it too (``require_reader``): they show request fields and system prompts. The page itself (static
+files) and ``/metrics`` stay open. The routes check the live config on each call, so turning
 the dashboard or metrics off by a config reload takes effect at once (404).
 
 With ``server.workers > 1`` each worker process has its own decision ring, and a browser's requests may land
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from semrouter.adapters.http_proxy import Exchange, Route, respond_json
+from semrouter.adapters.http_proxy import Exchange, Route, require_reader, respond_json
 from semrouter.errors import RouterError
 from semrouter.observe.decision_log import summary
 
@@ -130,24 +132,28 @@ class ObserveRoutes:
 
     async def decisions(self, ex: Exchange) -> None:
         self._dashboard_on()
+        require_reader(ex, self.router)
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
         await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, "decisions": log.recent()}))
 
     async def summary(self, ex: Exchange) -> None:
         self._dashboard_on()
+        require_reader(ex, self.router)
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
         await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, **summary(log.recent())}))
 
     async def policy(self, ex: Exchange) -> None:
         self._dashboard_on()
+        require_reader(ex, self.router)
         await respond_json(ex, 200, orjson.dumps(policy_view(self.router.runtime.config)))
 
     async def stream(self, ex: Exchange) -> None:
         """Server-sent events: a ``hello`` event (this worker, and how many records of its ring follow), the
         ring, then one ``data:`` line per decision as requests finish; a comment every 15 s."""
         self._dashboard_on()
+        require_reader(ex, self.router)
         log = self.router.observer.log
         queue = log.subscribe()  # with the snapshot below in one step: no record is missed or sent twice
         backlog, total = log.recent(), log.total

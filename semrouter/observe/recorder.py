@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("semrouter.observe")
 
 BLOCK_CODES = {"pii_detected": "pii", "jailbreak_detected": "jailbreak"}
+LAG_INTERVAL_S = 0.1
 
 
 def request_path(ctx: RequestContext, status: int, error: str | None, outcome: ResponseOutcome | None) -> str:
@@ -92,6 +93,8 @@ class Observer:
         self._tracing_cfg: Any = None
         self.log = DecisionLog(config.observability.decision_log)
         self._sync_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
+        self.loop_lag_max_s = 0.0  # the worst event-loop lag seen since start (also in /api/v1/status)
         self.apply(config)
 
     def apply(self, config: RouterConfig) -> None:
@@ -194,8 +197,23 @@ class Observer:
         return self.metrics.exposition()
 
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.metrics is not None and self.metrics.multiprocess and self._sync_task is None:
-            self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
+            self._sync_task = loop.create_task(self._sync_loop())
+        if self._lag_task is None:
+            self._lag_task = loop.create_task(self._lag_loop(), name="semrouter-loop-lag")
+
+    async def _lag_loop(self) -> None:
+        """Sleep ``LAG_INTERVAL_S`` and see how much later the loop woke: the event-loop lag every request
+        shares. Work that grows with the input and runs on the loop shows up here first."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(LAG_INTERVAL_S)
+            lag = max(0.0, loop.time() - t0 - LAG_INTERVAL_S)
+            self.loop_lag_max_s = max(self.loop_lag_max_s, lag)
+            if self.metrics is not None:
+                self.metrics.loop_lag.observe(lag)
 
     async def _sync_loop(self) -> None:
         """Each worker copies its state into the shared files now and then: a scrape reaches only one."""
@@ -208,9 +226,10 @@ class Observer:
                     log.exception("metrics state sync failed")
 
     async def stop(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            self._sync_task = None
+        for task in (self._sync_task, self._lag_task):
+            if task is not None:
+                task.cancel()
+        self._sync_task = self._lag_task = None
         await asyncio.to_thread(self.log.close)  # writes the decisions still queued for the file
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.close)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from semrouter import cpu
 from semrouter.context import RequestContext
 from semrouter.signals.base import Signal, SignalConfig, SignalResult
 
@@ -41,9 +42,12 @@ class KeywordSignal(Signal):
             self.patterns.append(re.compile(body, flags))
         self.operator = config.operator
 
+    def _found(self, text: str) -> list[str]:
+        return [kw for p, kw in zip(self.patterns, self.config.keywords, strict=True) if p.search(text)]
+
     async def evaluate(self, ctx: RequestContext) -> SignalResult:
         text = ctx.text
-        found = [kw for p, kw in zip(self.patterns, self.config.keywords, strict=True) if p.search(text)]
+        found = await cpu.run(len(text), self._found, text)  # one search per keyword over a long prompt
         if self.operator == "or":
             matched = bool(found)
         elif self.operator == "and":

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from semrouter import cpu
 from semrouter.cache.answer import Unstorable, iterate, parse_answer, to_json, to_sse
 from semrouter.cache.base import BackendNotReady
 from semrouter.cache.keys import cacheability, partition_key, partition_prefix
@@ -408,6 +409,7 @@ class CacheStage(Stage):
             model=ctx.model,
             decision=ctx.decision,
             tenant=ctx.headers.get(self.tenant_header),
+            scope=self.cfg.scope,
         )
         try:
             vector = await ctx.embedding()
@@ -428,7 +430,7 @@ class CacheStage(Stage):
             except BackendUnavailable as exc:
                 if exc.reason != "fault":  # faults are counted as such by ``call``
                     self._bypass(exc.reason)
-            if hit is not None and not compatible(text, hit.answer.prompt):
+            if hit is not None and not await cpu.run(len(text), compatible, text, hit.answer.prompt):
                 svc.near_misses += 0 if dry_run else 1
                 hit = None
         if dry_run:
@@ -481,7 +483,8 @@ class CacheStage(Stage):
         svc, ctx = self.service, pending.ctx
         stream = not body.lstrip().startswith(b"{")  # what the worker sent, whatever the request asked
         try:
-            answer = parse_answer(body, stream=stream, prompt=normalize(ctx.text))
+            prompt = await cpu.run(len(ctx.text), normalize, ctx.text)
+            answer = await cpu.run(len(body), parse_answer, body, stream=stream, prompt=prompt)  # a long SSE answer
         except Unstorable as exc:
             svc.store_skips[exc.reason] += 1
             return

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from semrouter import cpu
 from semrouter.config.schema import ModelConfig, RouterConfig
 from semrouter.context import RequestContext
 from semrouter.errors import RouterError
@@ -155,7 +156,7 @@ class GuardStage(Stage):
         detector = self.pii
         targets = list(scan_targets(ctx.body, self.pii_cfg.scan))
         texts = [str(c[k]) for c, k in targets]
-        found = await asyncio.to_thread(lambda: [detector.detect(t) for t in texts])
+        found = await cpu.off_loop(sum(map(len, texts)), lambda: [detector.detect(t) for t in texts])
         flat = [(i, e) for i, ents in enumerate(found) for e in ents]
         entities = [
             {"type": e.type, "start": e.start, "end": e.end, "score": round(e.score, 3), "target": i} for i, e in flat

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from semrouter import cpu
 from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.errors import RouterError, invalid_request, model_not_found
 from semrouter.pipeline import Stage
@@ -87,16 +88,69 @@ def validate_body(api: ApiKind, body: Any) -> dict[str, Any]:
     return body
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _deep_path(value: Any, limit: int) -> str:
+    """Where the nesting first passes ``limit``, named by its first three steps ("metadata.a.b")."""
+    path: list[str] = []
+    v = value
+    for _ in range(limit + 1):
+        nxt = next(
+            ((k, c) for k, c in (v.items() if isinstance(v, dict) else enumerate(v)) if _too_deep_from(c, limit)),
+            None,
+        )
+        if nxt is None:
+            break
+        key, v = nxt
+        path.append(f"[{key}]" if isinstance(key, int) else ("." if path else "") + str(key))
+        limit -= 1
+        if len(path) == 3:
+            break
+    return "".join(path)
+
+
+def _too_deep_from(value: Any, limit: int) -> bool:
+    return isinstance(value, dict | list) and _too_deep(value, limit - 1)
+
+
+def decode_body(raw: bytes, max_depth: int) -> Any:
+    """``orjson.loads`` plus a nesting limit.
+
+    orjson reads up to 1,024 levels but writes only 255, so a body nested 256 deep used to parse, then fail
+    with a 500 wherever the router re-encoded it (a forwarded body, the dry-run answer). The limit is
+    checked here, where the error can be a 400 naming the parameter. Bodies with fewer brackets than the
+    limit (nearly all) skip the walk.
+    """
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+    if raw.count(b"{") + raw.count(b"[") > max_depth and isinstance(body, dict | list) and _too_deep(body, max_depth):
+        param = _deep_path(body, max_depth) or None
+        raise invalid_request(
+            f"JSON nested deeper than {max_depth} levels" + (f" in '{param}'" if param else ""),
+            param=param,
+            code="nesting_too_deep",
+        )
+    return body
+
+
 class ParseStage(Stage):
     """Decode the body, validate it, and decide between routing and explicit-model passthrough."""
 
     name = "parse"
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
-        try:
-            raw = orjson.loads(ctx.raw_body)
-        except orjson.JSONDecodeError as exc:
-            raise invalid_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+        raw = await cpu.run(len(ctx.raw_body), decode_body, ctx.raw_body, ctx.config.server.max_json_depth)
         ctx.body = validate_body(ctx.api, raw)
         ctx.stream = bool(ctx.body.get("stream", False))
         requested: str = ctx.body["model"]

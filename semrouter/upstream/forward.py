@@ -44,6 +44,17 @@ HOP_BY_HOP = frozenset(
 # Response headers we never copy from a worker: hop-by-hop ones, and those our own server sets.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 RETRYABLE_STATUS = frozenset({502, 503})
+ROUTER_PREFIX = b"x-vsr-"
+ROUTING_HEADER = b"x-selected-model"
+
+
+def router_owned(name: bytes) -> bool:
+    """Headers only the router may set: ``x-vsr-*`` (what routing did) and the routing header. A client's
+    are never forwarded (a worker or its gateway might trust them), and a worker's never reach the client
+    beside the router's own (two ``x-vsr-selected-model``, a ``x-vsr-cache-hit`` the router never set)."""
+    return name.startswith(ROUTER_PREFIX) or name == ROUTING_HEADER
+
+
 TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
@@ -74,7 +85,13 @@ class Forwarder:
     def _headers(
         self, ctx: RequestContext, endpoint: Endpoint, raw: list[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, bytes]]:
-        out = [(k, v) for k, v in raw if k not in HOP_BY_HOP and not (endpoint.api_key and k == b"authorization")]
+        # The client's Authorization goes to endpoints without a key of their own (a worker that checks the
+        # caller's key); an endpoint with its own key gets that key, never the client's.
+        out = [
+            (k, v)
+            for k, v in raw
+            if k not in HOP_BY_HOP and not router_owned(k) and not (endpoint.api_key and k == b"authorization")
+        ]
         if endpoint.api_key:
             out.append((b"authorization", b"Bearer " + endpoint.api_key.encode()))
         if ctx.config.server.request_id_header.encode() not in (k for k, _ in raw):

@@ -473,3 +473,21 @@ def test_hot_reload_keeps_entries_unless_backend_settings_change(start_worker, s
     reload(cache_config(w.url, cache={"max_entries": 10}), 2)  # backend settings changed: a new, empty one
     assert chat(r, q)[1]["x-vsr-cache-hit"] == "false"
     assert stats(r)["stage"]["hits"] == 0
+
+
+@pytest.mark.parametrize("scope", ["user", "tenant"])
+def test_cache_scope_user_or_tenant(start_worker, start_router, scope):
+    """Issue 15.6: with scope "user" (the default) one end user's answer is never served to another of the same
+    tenant; with scope "tenant" it is. Requests naming no user share among themselves either way."""
+    w = start_worker("m1")
+    r = start_router(cache_config(w.url, cache={"scope": scope} if scope == "tenant" else {}))
+    q = "What is cognitive dissonance?"
+    chat(r, q, user="alice", headers={"x-fake-reply": "Alice's answer."})
+    stored(r, 1)
+    status, h, again = chat(r, q, user="alice")
+    assert status == 200 and h["x-vsr-cache-hit"] == "true" and content(again) == "Alice's answer."
+    status, h, other = chat(r, q, user="bob", headers={"x-fake-reply": "Bob's answer."})
+    assert h["x-vsr-cache-hit"] == ("false" if scope == "user" else "true")
+    assert content(other) == ("Bob's answer." if scope == "user" else "Alice's answer.")
+    _, h, _ = chat(r, q, headers={"x-fake-reply": "Anyone's answer."})
+    assert h["x-vsr-cache-hit"] == ("false" if scope == "user" else "true")

@@ -233,3 +233,32 @@ def test_dashboard_is_read_only(start_worker: Callable[..., Server], start_route
     with urllib.request.urlopen(router.url + "/dashboard", timeout=5) as r:
         assert r.headers["content-security-policy"].startswith("default-src 'self'")
         assert b"/dashboard/app.js" in r.read()
+
+
+def test_dashboard_asks_for_the_token_once_one_is_configured(
+    start_worker: Callable[..., Server], start_router: Callable[..., Server], browser: Any
+) -> None:
+    """Issue 15.5: with an admin token set, the views behind the page need a token; the page asks for it
+    (a viewer's read token suffices), then shows the live stream and the policy like before."""
+    worker = start_worker("w")
+    cfg = {
+        **config(worker.url),
+        "server": {"admin_token_env": "SEMROUTER_TEST_ADMIN", "read_token_env": "SEMROUTER_TEST_READ"},
+    }
+    router = start_router(cfg, env={"SEMROUTER_TEST_ADMIN": "admin-secret", "SEMROUTER_TEST_READ": "read-secret"})
+    chat = router.url + "/v1/chat/completions"
+    assert http_json("POST", chat, {"model": "auto", "messages": [{"role": "user", "content": NOVEL}]})[0] == 200
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(router.url + "/dashboard")
+    page.locator("#read-token").wait_for()  # asked for, nothing shown yet
+    assert page.get_by_test_id("decisions").locator("tr").count() == 0
+    page.locator("#read-token").fill("read-secret")
+    page.locator("#login-go").click()
+    page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=10_000)
+    expect(page.get_by_test_id("decisions").locator("tr")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#login")).to_be_hidden()
+    page.get_by_role("button", name="Routing policy").click()
+    page.get_by_test_id("policy-graph").locator("[data-node='decision:math']").wait_for()
+    assert not errors, errors

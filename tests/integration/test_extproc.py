@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from gateway import DEPLOY, Envoy, ExtProc, builtin_config, require_envoy, sample, scrape, start_gateway
 from openai import OpenAI
-from servers import Server, http_json
+from servers import Server, http_json, post_forging_router_headers
 
 MATH = "What is the integral of x^2 from 0 to 3?"
 OTHER = "Suggest a name for my new pet goldfish."
@@ -281,7 +282,6 @@ def test_extproc_operator_port_serves_the_observe_routes_but_not_the_api(gateway
     assert status == 200 and dry["decision"] == "math" and dry["model"] == "qwen3-32b"
     status, _, decisions = http_json("GET", url + "/api/v1/decisions")
     assert status == 200 and decisions["total"] > 0  # the exchanges Envoy sent, in the decision log
-    import urllib.request
 
     with urllib.request.urlopen(url + "/dashboard", timeout=5) as r:
         assert r.status == 200 and r.headers["content-type"].startswith("text/html")
@@ -367,7 +367,6 @@ def _sse(raw: bytes) -> list[Any]:
 
 
 def _post_raw(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[dict[str, str], bytes]:
-    import urllib.request
 
     req = urllib.request.Request(
         url + "/v1/chat/completions",
@@ -540,3 +539,17 @@ def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]
     stats = http_json("GET", extproc.http_url + "/api/v1/cache/stats")[2]["stage"]
     assert stats["stores"] == 0
     assert stats["store_skips"] == {"body_not_observed": 4}
+
+
+def test_router_headers_never_cross_envoy(gateway: Gateway) -> None:
+    """Issue 15.4 behind Envoy: a client's x-vsr-* and routing header never reach the worker (the router's own
+    routing header replaces it), and a worker's x-vsr-* never reach the client beside the router's."""
+    gateway.clear()
+    body = chat("auto", "Which instrument did Miles Davis play? (header hygiene)")
+    got = post_forging_router_headers(gateway.url + "/v1/chat/completions", body)
+    assert got.get_all("x-vsr-selected-model") == ["qwen3-8b"]
+    assert got.get_all("x-vsr-cache-hit") in (None, ["false"])
+    assert got.get("x-vsr-other") is None and got.get("x-kept") == "yes"
+    seen = (gateway.small.requests() + gateway.large.requests())[-1]["headers"]
+    assert "client-forged" not in seen.values(), seen
+    assert "x-vsr-forged" not in seen and "x-vsr-cache-control" not in seen, seen

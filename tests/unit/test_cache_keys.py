@@ -39,8 +39,8 @@ def body(**extra: Any) -> dict[str, Any]:
 
 
 def key(b: dict[str, Any], *, model: str | None = "m1", decision: DecisionConfig | None = DECISION,
-        tenant: str | None = "acme", api: str = "chat/completions") -> str:  # fmt: skip
-    return partition_key(api=api, body=b, model=model, decision=decision, tenant=tenant)
+        tenant: str | None = "acme", api: str = "chat/completions", scope: str = "user") -> str:  # fmt: skip
+    return partition_key(api=api, body=b, model=model, decision=decision, tenant=tenant, scope=scope)
 
 
 def test_format_tenant_token_then_digest() -> None:
@@ -66,12 +66,24 @@ def test_key_order_and_number_spelling_do_not_matter() -> None:
 
 
 def test_last_user_text_and_transport_fields_are_not_in_the_key() -> None:
-    """The embedding covers the question; stream/user/metadata do not change the answer."""
+    """The embedding covers the question; stream/metadata do not change the answer."""
     other_question = body()
     other_question["messages"][-1]["content"] = "Name France's capital city."
     assert key(body()) == key(other_question)
-    assert key(body()) == key(body(stream=True, stream_options={"include_usage": True}, user="u1", metadata={"a": 1}))
+    assert key(body()) == key(body(stream=True, stream_options={"include_usage": True}, metadata={"a": 1}))
     assert key(body()) == key(body(n=1, logprobs=False))  # defaults spelled out
+
+
+def test_cache_scope_user_separates_end_users_within_a_tenant() -> None:
+    """Issue 15.6: with scope "user" (the default) two users of one tenant never share an answer; requests
+    naming no user share among themselves; scope "tenant" shares across users; tenants always separate."""
+    u1, u2 = body(user="u1"), body(user="u2")
+    assert key(u1) != key(u2)
+    assert key(u1) == key(body(user="u1", stream=True))
+    assert key(body(safety_identifier="u1")) != key(body(safety_identifier="u2"))
+    assert key(body()) == key(body(user=""))
+    assert key(u1, scope="tenant") == key(u2, scope="tenant") == key(body(), scope="tenant")
+    assert key(u1, scope="tenant") != key(u1, scope="tenant", tenant="other")
 
 
 def _changed(mutate: Any) -> dict[str, Any]:

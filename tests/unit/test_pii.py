@@ -100,7 +100,7 @@ BENIGN = [
     "Does 4532 0151 1283 0367 pass Luhn?",
     "Why is DE89 3704 0044 0532 0130 01 rejected by the validator?",
     "The textbook IBAN GB82 WEST 1234 5698 7654 32 explains the check digits.",
-    "The sample SSN 123-45-6789 and 000-12-3456 and 666-12-3456 were never issued.",
+    "The SSNs 000-12-3456, 666-12-3456 and 987-65-4321 can never be issued.",
     # dates and people
     "On July 20, 1969, Apollo 11 landed. The Battle of Hastings was on 14 October 1066.",
     "Albert Einstein was born on March 14, 1879. Marie Curie was born on 7 November 1867.",
@@ -113,6 +113,20 @@ BENIGN = [
     # famous addresses
     "Sherlock Holmes lived at 221B Baker Street; the White House is at 1600 Pennsylvania Avenue.",
 ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My SSN is 078-05-1120, please update my tax form.",
+        "Employee record: 123-45-6789, hired 2019.",
+        "Is 078-05-1120 the famous Woolworth wallet SSN?",
+    ],
+)
+def test_famous_sample_ssns_are_still_ssns(det: PiiDetector, text: str) -> None:
+    """Issue 15.7: a structurally valid SSN in a user's message is personal data, however famous the number
+    (078-05-1120 was used as their own by thousands of people); Presidio's sample list no longer exempts it."""
+    assert [t for t, _ in found(det, text)] == ["US_SSN"]
 
 
 @pytest.mark.parametrize("text", BENIGN)
