@@ -57,6 +57,8 @@ class RSGIExchange:
 
     @staticmethod
     def _malformed(exc: Exception) -> bool:
+        # granian raises RSGIProtocolError for both; hyper's message tells them apart: a client that went
+        # away reads "connection closed before message completed", bad framing "invalid chunk size" etc.
         return "closed" not in str(exc).lower() and type(exc).__name__ != "RSGIProtocolClosed"
 
     async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None:

@@ -55,4 +55,4 @@ def test_fuzz_campaign_through_envoy_and_extproc(start_worker, servers, tmp_path
     cfg = builtin_config(small.url, large.url)
     extproc, envoy = start_gateway(servers, tmp_path, cfg, {"qwen3-8b": small.port, "qwen3-32b": large.port})
     assert extproc.http_url is not None
-    campaign("127.0.0.1", envoy.port, extproc.http_url + "/health", EXAMPLES // 2, tmp_path)
+    campaign("127.0.0.1", envoy.port, extproc.http_url + "/health", EXAMPLES, tmp_path)
