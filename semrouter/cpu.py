@@ -59,7 +59,7 @@ async def off_loop(size: int, fn: Callable[P, T], /, *args: P.args, **kwargs: P.
     default thread pool, large ones to the heavy lane."""
     if size <= INLINE_CHARS:
         return await asyncio.to_thread(fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(_heavy_lane(), partial(fn, *args, **kwargs))
+    return await run(size, fn, *args, **kwargs)
 
 
 def tune_process() -> None:

@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from semrouter.guards import pii_recognizers as rec
 from semrouter.guards.config import PII_TYPES, PiiConfig
@@ -133,6 +133,18 @@ def _windows(text: str, anchors: Iterable[tuple[int, int]]) -> list[tuple[int, i
     return pieces
 
 
+_Span = TypeVar("_Span", rec.Candidate, PiiEntity)
+
+
+def _non_overlapping(spans: Iterable[_Span]) -> list[_Span]:
+    """The highest-scoring spans that do not overlap (ties: the longer, then the earlier), in text order."""
+    chosen: list[_Span] = []
+    for s in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
+        if all(s.end <= o.start or s.start >= o.end for o in chosen):
+            chosen.append(s)
+    return sorted(chosen, key=lambda s: s.start)
+
+
 def _segments(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` pieces of at most ``SEGMENT`` characters (+ ``NER_WORD``), each starting
     ``SEGMENT_OVERLAP`` characters before the previous one ends, cut at whitespace where there is some:
@@ -187,33 +199,19 @@ class PiiDetector:
         """
         if len(text) <= SEGMENT:
             return self._detect(text)
-        found = [
+        # the same entity seen by two overlapping segments, or a longer reading of it, is kept once
+        return _non_overlapping(
             PiiEntity(e.type, e.start + a, e.end + a, e.score)
             for a, b in _segments(text)
             for e in self._detect(text[a:b])
-        ]
-        found.sort(key=lambda e: (-e.score, -(e.end - e.start), e.start))
-        chosen: list[PiiEntity] = []
-        taken: set[tuple[int, int]] = set()
-        for e in found:  # the same entity seen by two overlapping segments, or a longer reading of it, wins once
-            if (e.start, e.end) not in taken and all(e.end <= o.start or e.start >= o.end for o in chosen):
-                chosen.append(e)
-                taken.add((e.start, e.end))
-        chosen.sort(key=lambda e: e.start)
-        return chosen
+        )
 
     def _detect(self, text: str) -> list[PiiEntity]:
         lower = text.lower()
         found = [c for r in self.recognizers for c in r(text, lower)]
         if self.person:
             found += self._persons(text, lower, found)
-        kept = [c for c in found if c.score >= self.min_score]
-        kept.sort(key=lambda c: (-c.score, -(c.end - c.start), c.start))
-        chosen: list[rec.Candidate] = []
-        for c in kept:
-            if all(c.end <= o.start or c.start >= o.end for o in chosen):
-                chosen.append(c)
-        chosen.sort(key=lambda c: c.start)
+        chosen = _non_overlapping(c for c in found if c.score >= self.min_score)
         return [PiiEntity(c.type, c.start, c.end, round(c.score, 3)) for c in chosen]
 
     def _persons(self, text: str, lower: str, found: list[rec.Candidate]) -> list[rec.Candidate]:

@@ -89,6 +89,15 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def open_dashboard(browser: Any, router: Server) -> tuple[Any, list[str]]:
+    """A page on the router's dashboard, and the list its script errors are collected in."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(router.url + "/dashboard")
+    return page, errors
+
+
 def screenshot(page: Any, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     """Save a screenshot (animations finished) under ``tmp_path`` and keep a copy in ``build/test-output``."""
     path = tmp_path / name
@@ -107,10 +116,7 @@ def test_dashboard_live_policy_playground(
     # history before the page opens comes from the ring
     assert http_json("POST", chat, {"model": "auto", "messages": [{"role": "user", "content": NOVEL}]})[0] == 200
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(router.url + "/dashboard")
+    page, errors = open_dashboard(browser, router)
     rows = page.get_by_test_id("decisions").locator("tr")
     rows.first.wait_for()
     assert rows.count() == 1
@@ -248,10 +254,7 @@ def test_dashboard_asks_for_the_token_once_one_is_configured(
     router = start_router(cfg, env={"SEMROUTER_TEST_ADMIN": "admin-secret", "SEMROUTER_TEST_READ": "read-secret"})
     chat = router.url + "/v1/chat/completions"
     assert http_json("POST", chat, {"model": "auto", "messages": [{"role": "user", "content": NOVEL}]})[0] == 200
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(router.url + "/dashboard")
+    page, errors = open_dashboard(browser, router)
     page.locator("#read-token").wait_for()  # asked for, nothing shown yet
     assert page.get_by_test_id("decisions").locator("tr").count() == 0
     page.locator("#read-token").fill("read-secret")
