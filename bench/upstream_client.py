@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from semrouter.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_RESPONSE = (
     b'{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",'
@@ -198,13 +200,6 @@ CONFIGS: dict[str, tuple[str, str]] = {  # name: (server, client)
     "granian-rsgi-aiohttp": ("granian-rsgi", "aiohttp"),
     "vllm-router": ("vllm-router", "-"),  # the Rust reference, if installed (pip install vllm-router)
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:

@@ -52,6 +52,7 @@ import yaml
 
 from semrouter.config.loader import load_config
 from semrouter.config.schema import RouterConfig
+from semrouter.ports import free_port
 
 Mode = Literal["proxy", "extproc"]
 ENVOY_VERSION = "1.40.0"
@@ -69,12 +70,6 @@ class Member:
     pgid: int
     url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def find_envoy(explicit: str | None = None) -> str:

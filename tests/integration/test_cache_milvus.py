@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import simple_config
-from servers import http_json
+from servers import free_port, http_json
 
 pytest.importorskip("pymilvus", reason="pymilvus not installed (pip install -e '.[milvus]')")
 milvus_lite_server = pytest.importorskip("milvus_lite.server", reason="milvus-lite not installed")
@@ -74,7 +74,7 @@ class MilvusServer:
     """The Milvus Lite C++ server listening on ``127.0.0.1:port`` (a real process we can kill)."""
 
     def __init__(self, data: pathlib.Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self._server = milvus_lite_server.Server(str(data), f"127.0.0.1:{self.port}")
         self._env = {**os.environ, "LD_LIBRARY_PATH": str(pathlib.Path(self._server.milvus_bin).parent)}
@@ -108,12 +108,6 @@ class MilvusServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -497,7 +491,7 @@ async def test_server_down_then_back(tmp_path: pathlib.Path) -> None:
 
 
 async def test_unreachable_server_from_the_start(tmp_path: pathlib.Path) -> None:
-    cache = MilvusCache(f"http://127.0.0.1:{_free_port()}", collection="c", connect_timeout_s=0.5)
+    cache = MilvusCache(f"http://127.0.0.1:{free_port()}", collection="c", connect_timeout_s=0.5)
     try:
         with pytest.raises(MilvusUnavailable, match="connect"):
             await asyncio.wait_for(cache.connect(), HANG_GUARD_S)
