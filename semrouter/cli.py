@@ -154,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     _train_jailbreak_args(tj)
     tj.set_defaults(func=_cmd_train_jailbreak)
 
-    from semrouter.eval.cli import add_bench_parser, add_eval_parser
+    from semrouter.eval.cli import add_bench_parser, add_calibrate_parser, add_eval_parser
 
     add_eval_parser(sub)
+    add_calibrate_parser(sub)
     add_bench_parser(sub)
 
     from semrouter.fleet import add_parser as add_fleet_parser

@@ -9,6 +9,7 @@ consumed by our evaluation, so keys are fixed and always present (null when not 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -23,10 +24,13 @@ from semrouter import cpu
 from semrouter.config.schema import RouterConfig
 from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.errors import RouterError, invalid_request
+from semrouter.lang import Language
 from semrouter.pipeline import Pipeline
 from semrouter.signals.base import SignalResult
 from semrouter.stages.cache import DRY_RUN
 from semrouter.stages.parse import decode_body, validate_body
+
+log = logging.getLogger("semrouter.route")
 
 DEFAULT_CONFIG = Path(semrouter.__file__).parent / "configs" / "default.yaml"
 # request fields an input item may carry besides text/messages, so tool and metadata signals can be tried
@@ -70,7 +74,9 @@ def _local_code(local: LocalResponse) -> str:
         return f"http_{local.status}"
 
 
-def describe(ctx: RequestContext, blocked: bool, block_reason: str | None, latency_ms: float) -> dict[str, Any]:
+def describe(
+    ctx: RequestContext, blocked: bool, block_reason: str | None, latency_ms: float, language: Language | None = None
+) -> dict[str, Any]:
     """The ``route`` object of the dry-run format."""
     domain = _result_of_type(ctx, "domain")
     jb = _result_of_type(ctx, "jailbreak", "jailbreak")
@@ -80,6 +86,7 @@ def describe(ctx: RequestContext, blocked: bool, block_reason: str | None, laten
         "decision": ctx.decision.name if ctx.decision is not None else None,
         "category": ctx.category,
         "category_confidence": round(domain.confidence, 4) if domain is not None else None,
+        "language": language.to_dict() if language is not None else None,
         "model": ctx.model,
         "reasoning": ctx.reasoning,
         "reasoning_effort": ctx.reasoning_effort,
@@ -122,7 +129,13 @@ async def route_request(config: RouterConfig, pipeline: Pipeline, item: Any) -> 
     else:
         if local is not None and local.status >= 400:
             blocked, reason = True, _local_code(local)
-    return describe(ctx, blocked, reason, (time.perf_counter() - t0) * 1e3)
+    latency_ms = (time.perf_counter() - t0) * 1e3
+    try:  # shared with a language signal if the config has one; a dry run always reports it
+        language: Language | None = await ctx.language()
+    except Exception:
+        log.exception("language detection failed")
+        language = None
+    return describe(ctx, blocked, reason, latency_ms, language)
 
 
 async def route_api(config: RouterConfig, pipeline: Pipeline, raw: bytes) -> dict[str, Any]:

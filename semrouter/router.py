@@ -128,6 +128,12 @@ class Router:
     async def _start(self) -> None:
         self.fleet.start()
         self.observer.start()
+        cfg = self.runtime.config
+        language = None
+        if any(s.type == "language" for s in cfg.signals):  # decompressing its model takes ~0.8 s: overlap it
+            from semrouter.lang import LanguageDetector
+
+            language = asyncio.ensure_future(asyncio.to_thread(LanguageDetector.shared))
         if any(stage.uses_embedding for stage in self.runtime.pipeline.stages):
             # load the model and run it once now, so the first request does not pay ~0.3 s for it
             from semrouter.embed.service import EmbeddingService
@@ -136,7 +142,11 @@ class Router:
                 await EmbeddingService.default().embed("warm-up")
             except Exception:  # signals fail open per request; serving must not depend on the model
                 log.exception("embedding model failed to load; semantic signals will be skipped")
-        cfg = self.runtime.config
+        if language is not None:
+            try:
+                await language
+            except Exception:  # the signal loads it again per request and fails open there
+                log.exception("language model failed to load")
         # a request before the cache is connected would bypass it (Milvus Lite takes ~2 s to open)
         if self.cache is not None and not await self.cache.wait_started():
             bound = self.cache.start_bound_s

@@ -84,6 +84,32 @@ def add_eval_parser(sub: Any) -> None:
     r.set_defaults(func=_runner("reasoning"))
 
 
+def add_calibrate_parser(sub: Any) -> None:
+    c = sub.add_parser(
+        "calibrate",
+        help="choose a judgment's threshold on labelled data for a target FPR, precision or recall",
+        description="Route every labelled row once, sweep the threshold over the scores, pick the one that meets "
+        "--target, and write the config with it (--output) and the curve it chose from (--report).",
+    )
+    c.add_argument("judgment", choices=["jailbreak", "pii", "domain"], help="whose threshold to choose")
+    c.add_argument(
+        "--data",
+        "-d",
+        required=True,
+        help='JSONL: {"text", "label": "jailbreak"|"benign"} for jailbreak; for pii the `eval pii` format '
+        '({"text", "entities": [...]}) or {"text", "label": "pii"|"benign"}; {"text", "category"} for domain',
+    )
+    c.add_argument("--target", "-t", required=True, help="fpr=X (at most), precision=X or recall=X (at least)")
+    c.add_argument("--config", "-c", help="the config to start from (default: the built-in one)")
+    c.add_argument("--output", "-o", help="write the calibrated config here ('-': stdout); comments are not kept")
+    c.add_argument("--signal", help="domain: which domain signal (default: the first)")
+    c.add_argument("--json", action="store_true", help="print the result (with the curve) as JSON on stdout")
+    c.add_argument("--report", metavar="DIR", help="write report.md, metrics.json and curve.png into DIR")
+    c.add_argument("--limit", type=int, help="only the first N rows")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    c.set_defaults(func=_runner("calibrate"))
+
+
 def add_bench_parser(sub: Any) -> None:
     b = sub.add_parser("bench", help="benchmarks: load generation against one or more targets")
     bsub = b.add_subparsers(dest="bench_command", required=True)

@@ -20,6 +20,7 @@ from semrouter.signals.embedding import (
     SimilaritySignal,
 )
 from semrouter.signals.keyword import KeywordConfig, KeywordSignal
+from semrouter.signals.language import LanguageConfig, LanguageSignal
 from semrouter.signals.request import (
     ContextLengthConfig,
     ContextLengthSignal,
@@ -37,6 +38,7 @@ SIGNALS: dict[str, tuple[type[SignalConfig], type[Signal]]] = {
     "context_length": (ContextLengthConfig, ContextLengthSignal),
     "header": (HeaderConfig, HeaderSignal),
     "metadata": (MetadataConfig, MetadataSignal),
+    "language": (LanguageConfig, LanguageSignal),
 }
 
 if TYPE_CHECKING:

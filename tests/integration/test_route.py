@@ -17,6 +17,7 @@ ROUTE_KEYS = {
     "decision",
     "category",
     "category_confidence",
+    "language",
     "model",
     "reasoning",
     "reasoning_effort",

@@ -1,0 +1,49 @@
+"""``language``: the language the request's text is written in (see :mod:`semrouter.lang`).
+
+``value`` is the ISO 639-1 code (``und`` when it cannot tell); the signal matches when that code is one
+of ``languages`` with at least ``min_confidence``. With ``languages`` empty it matches every determined
+language, which is how a decision rule tests ``value`` directly. The detection is computed once per
+request (``RequestContext.language``) and shared with the dry-run output and the decision log.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from semrouter.context import RequestContext
+from semrouter.lang import LANGUAGES, UNDETERMINED
+from semrouter.signals.base import Signal, SignalConfig, SignalResult
+
+
+class LanguageConfig(SignalConfig):
+    type: Literal["language"]
+    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes that match (e.g. [de, fr]).")
+    min_confidence: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Below this probability the language counts as undetermined (short Cyrillic or "
+        "Latin turns spread their probability over related languages and score 0.3-0.5 when right).",
+    )
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in LANGUAGES]
+        if unknown:
+            raise ValueError(f"unknown language code(s) {unknown}; known: {', '.join(LANGUAGES)}")
+        return value
+
+
+class LanguageSignal(Signal):
+    def __init__(self, config: LanguageConfig) -> None:
+        super().__init__(config)
+        self.languages = frozenset(config.languages)
+
+    async def evaluate(self, ctx: RequestContext) -> SignalResult:
+        lang = await ctx.language()
+        code = lang.code if lang.confidence >= self.config.min_confidence else UNDETERMINED
+        matched = code != UNDETERMINED and (not self.languages or code in self.languages)
+        return SignalResult(matched, lang.confidence, code, {"detected": lang.code})
