@@ -18,6 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
+if str(ROOT) not in sys.path:  # run as `python bench/x.py` from a checkout, without installing semrouter
+    sys.path.insert(0, str(ROOT))
+
+from semrouter.ports import free_port  # noqa: E402  (re-exported: the benches import it from here)
+
+__all__ = ["free_port"]
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
