@@ -9,7 +9,10 @@ NER on or off), and its findings are read from the ``pii`` signal, which carries
 * **per-type recall**: labelled values overlapped by a finding *of the same type* (what masking needs);
   ``entity_recall`` is the same over all values;
 * **found types**: what was flagged, per type, in PII prompts at positions no label covers and in benign
-  prompts (the false positives a block policy would turn into refused requests).
+  prompts (the false positives a block policy would turn into refused requests);
+* **breakdowns**: when rows carry ``language``, ``source`` or ``family``, the same prompt recall, per-type
+  entity recall and false-positive rate per value of each field: a pooled figure hides a language the
+  rules do not cover (issue 16: English prompts caught, Spanish and Portuguese ones missed).
 
 Definitions match :func:`semrouter.guards.pii.evaluate`, so the figures agree with the detector's own gate.
 """
@@ -46,6 +49,27 @@ def _entities(data: str, row: Row) -> list[tuple[str, str]]:
     return out
 
 
+GROUP_FIELDS = ("language", "source", "family")
+
+
+def _group_rates(positive: list[bool], flagged: list[bool], hits: list[list[tuple[str, bool]]]) -> dict[str, Any]:
+    """Prompt recall, false-positive rate and per-type entity recall of one slice of the rows."""
+    rates = binary_rates(positive, flagged)
+    per_type: dict[str, list[bool]] = {}
+    for row_hits in hits:
+        for etype, ok in row_hits:
+            per_type.setdefault(etype, []).append(ok)
+    pooled = [h for v in per_type.values() for h in v]
+    return {
+        "n_with_pii": sum(positive),
+        "n_benign": len(positive) - sum(positive),
+        "recall": rates["recall"],
+        "false_positive_rate": rates["false_positive_rate"],
+        "entity_recall": ratio(sum(pooled), len(pooled)),
+        "per_type": {t: {"labelled": len(v), "recall": ratio(sum(v), len(v))} for t, v in sorted(per_type.items())},
+    }
+
+
 def _spans(text: str, value: str) -> list[tuple[int, int]]:
     """Every occurrence of a labelled value (a label names a value, not a position)."""
     spans, start = [], text.find(value)
@@ -78,7 +102,9 @@ async def evaluate(
     unlabelled: Counter[str] = Counter()  # findings no label covers, in PII prompts
     benign_types: Counter[str] = Counter()
     missed, false_pos = [], []
+    row_hits: list[list[tuple[str, bool]]] = []
     for row, text, ents, found in zip(rows, texts, labels, found_all, strict=True):
+        row_hits.append([])
         if not ents:
             if found:
                 benign_types.update(f["type"] for f in found)
@@ -93,10 +119,23 @@ async def evaluate(
                         covered.add(k)
                         ok = ok or f["type"] == etype
             per_type.setdefault(etype, []).append(ok)
+            row_hits[-1].append((etype, ok))
             if not ok:
                 missed.append({"line": row.line, "type": etype, "value_chars": len(value)})
         unlabelled.update(f["type"] for k, f in enumerate(found) if k not in covered)
     all_hits = [h for v in per_type.values() for h in v]
+    breakdown: dict[str, dict[str, Any]] = {}
+    for name in GROUP_FIELDS:
+        values = [r.data.get(name) for r in rows]
+        if all(v is None for v in values):
+            continue
+        groups: dict[str, list[int]] = {}
+        for i, v in enumerate(values):
+            groups.setdefault(str(v) if v is not None else "(none)", []).append(i)
+        breakdown[name] = {
+            g: _group_rates([positive[i] for i in idx], [flagged[i] for i in idx], [row_hits[i] for i in idx])
+            for g, idx in sorted(groups.items())
+        }
     return {
         "command": "pii",
         "command_line": command_line(),
@@ -114,6 +153,7 @@ async def evaluate(
             t: {"labelled": len(v), "found": sum(v), "recall": ratio(sum(v), len(v))}
             for t, v in sorted(per_type.items())
         },
+        "breakdown": breakdown,
         "unlabelled_findings": dict(unlabelled),
         "benign_findings": dict(benign_types),
         "missed": missed[:50],
@@ -130,6 +170,14 @@ def summary(m: dict[str, Any]) -> str:
     ]
     for t, v in m["per_type"].items():
         lines.append(f"  {t:<20} {v['found']:>5}/{v['labelled']:<5} recall {v['recall']:.3f}")
+    for name, groups in m.get("breakdown", {}).items():
+        lines.append(f"by {name}:")
+        for g, v in groups.items():
+            types = " ".join(f"{t}:{x['recall']:.2f}" for t, x in v["per_type"].items())
+            lines.append(
+                f"  {g:<14} PII {v['n_with_pii']:>4} recall {v['recall']:.3f}  benign {v['n_benign']:>4} "
+                f"FPR {v['false_positive_rate']:.3f}  entity {v['entity_recall']:.3f}  {types}"
+            )
     if m["benign_findings"]:
         lines.append(f"flagged in benign prompts: {m['benign_findings']}")
     return "\n".join(lines)
@@ -149,6 +197,20 @@ def render(report: Report, m: dict[str, Any]) -> None:
         ["type", "labelled values", "found", "recall"],
         [[t, v["labelled"], v["found"], v["recall"]] for t, v in m["per_type"].items()],
     )
+    for name, groups in m.get("breakdown", {}).items():
+        report.text(f"## By {name}")
+        report.table(
+            [name, "PII prompts", "prompt recall", "benign", "false-positive rate", "entity recall"],
+            [
+                [g, v["n_with_pii"], v["recall"], v["n_benign"], v["false_positive_rate"], v["entity_recall"]]
+                for g, v in groups.items()
+            ],
+        )
+        all_types = sorted({t for v in groups.values() for t in v["per_type"]})
+        report.table(
+            ["type", *groups],
+            [[t, *(groups[g]["per_type"].get(t, {}).get("recall", "") for g in groups)] for t in all_types],
+        )
     types = list(m["per_type"])
     if types:
         report.figure(

@@ -223,13 +223,15 @@ class PiiDetector:
             if rec.CAPITALISED.search(text, m.end(), m.end() + 40)
         ]
         spans: dict[tuple[int, int], bool] = {}
-        if cues or other:
+        if cues or other or rec.INTL_PERSON_TRIGGER.search(lower):
             spans.update((span, False) for span in rec.person_candidates(text))
+        if other:  # next to other personal data, a full name needs no cue (NER is English-only)
+            spans.update((span, False) for span in rec.full_names(text) if span not in spans)
         if self.ner is not None and (other or cues or self.min_score <= 0.4):
             anchors = other + cues if (other or cues) else [(0, len(text))]
             for start, end, labelled in self.ner.persons(text, anchors):
                 spans[(start, end)] = labelled or spans.get((start, end), False)
-        out = []
+        out = [rec.Candidate("PERSON", start, end, score) for start, end, score in rec.cue_names(text)]
         for (start, end), labelled in spans.items():
             score = rec.person_score(text, lower, start, end, bool(other), labelled)
             if score > 0:

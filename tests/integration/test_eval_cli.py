@@ -72,14 +72,15 @@ def test_jailbreak_by_hand(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 
 def test_pii_by_hand(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     m = run_json(capsys, "pii", "--data", str(DATA / "pii.jsonl"), "--report", str(tmp_path / "r"))
-    # 4 prompts with PII: the 555-01xx number (a reserved fictional range) is not flagged -> recall 3/4;
-    # 3 benign prompts, one of which holds a support e-mail address the guard flags -> FPR 1/3
+    # 4 prompts with PII, all found: a 555-01xx number in a user's own message is personal data whatever
+    # its range (issue 16), so it is flagged; 3 benign prompts, one of which holds a support e-mail
+    # address the guard flags -> FPR 1/3
     assert (m["n_with_pii"], m["n_benign"]) == (4, 3)
-    assert m["recall"] == pytest.approx(3 / 4)
+    assert m["recall"] == pytest.approx(1.0)
     assert m["false_positive_rate"] == pytest.approx(1 / 3)
-    assert m["per_type"]["PHONE_NUMBER"] == {"labelled": 2, "found": 1, "recall": 0.5}
+    assert m["per_type"]["PHONE_NUMBER"] == {"labelled": 2, "found": 2, "recall": 1.0}
     assert m["per_type"]["EMAIL_ADDRESS"] == {"labelled": 2, "found": 2, "recall": 1.0}
-    assert m["entity_recall"] == pytest.approx(5 / 6)
+    assert m["entity_recall"] == pytest.approx(6 / 6)
     assert m["benign_findings"] == {"EMAIL_ADDRESS": 1}
     assert_report(tmp_path / "r", {"per_type_recall", "prompt_level"})
 
@@ -93,7 +94,10 @@ def test_cache_paraphrases_and_near_misses(capsys: pytest.CaptureFixture[str], t
         v["What are the benefits of regular exercise?"]["hit"]
         and v["What are the benefits of regular exercise?"]["similarity"] > 0.99
     )
-    assert v["What is 17 * 24?"]["reason"] == "lexical_guard" and v["What is 17 * 24?"]["similarity"] >= m["threshold"]
+    # refused by the verifier (the built-in default; the lexical guard is one of its inputs)
+    assert v["What is 17 * 24?"]["reason"] == "verifier" and v["What is 17 * 24?"]["similarity"] >= m["threshold"]
+    assert v["What is 17 * 24?"]["verifier"] < m["verifier"]["threshold"]
+    assert set(m["families"]) == {"unlabelled"} and m["verifier_sweep"]["threshold"]
     assert v["What is the capital of Germany?"]["reason"] == "below_threshold"
     assert m["false_hit_rate"] == 0.0 and m["near_miss"]["hits"] == 0
     assert m["hit_rate"] == pytest.approx(sum(x["hit"] for x in v.values() if x["kind"] == "paraphrase") / 6)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -64,6 +66,48 @@ POSITIVES = [
     ("Please draft an email to Robert Chen about the delay.", "PERSON", "Robert Chen"),
     ("Dear Rémy Thibault, thank you for applying.", "PERSON", "Rémy Thibault"),
     ("My landlord Klaus-Werner Heinrich kept my deposit.", "PERSON", "Klaus-Werner Heinrich"),
+    # beyond English US formats (issue 16)
+    ("text me on 312.555.0168 when you land", "PHONE_NUMBER", "312.555.0168"),  # 555 in a user's own message
+    ("mi móvil es el 612 48 93 07", "PHONE_NUMBER", "612 48 93 07"),
+    ("appelle-moi au 06 12 48 93 07", "PHONE_NUMBER", "06 12 48 93 07"),
+    ("meine Handynummer ist 0151 23456789", "PHONE_NUMBER", "0151 23456789"),
+    ("meu celular é (11) 98765-4321", "PHONE_NUMBER", "(11) 98765-4321"),
+    ("Mi DNI es 48291037F, ¿con guion?", "NATIONAL_ID", "48291037F"),
+    ("NIE X2482300W para la gestoría", "NATIONAL_ID", "X2482300W"),
+    ("Meu CPF é 529.982.247-25", "NATIONAL_ID", "529.982.247-25"),
+    ("numéro de sécu 2 84 05 69 123 417 48", "NATIONAL_ID", "2 84 05 69 123 417 48"),
+    ("National Insurance JG 10 37 59 A", "NATIONAL_ID", "JG 10 37 59 A"),
+    ("Meine Steuer-ID ist 65 923 810 474", "NATIONAL_ID", "65 923 810 474"),
+    ("NHS number 943 476 5919 for the GP", "HEALTH_NUMBER", "943 476 5919"),
+    ("carte Vitale 1 79 12 75 115 208 66 perdue", "HEALTH_NUMBER", "1 79 12 75 115 208 66"),
+    ("Krankenversichertennummer A123456780 bei der AOK", "HEALTH_NUMBER", "A123456780"),
+    ("Cartão SUS 700 0028 7331 9007", "HEALTH_NUMBER", "700 0028 7331 9007"),
+    ("pasaporte nº PAB712903 antes del viaje", "PASSPORT", "PAB712903"),
+    ("Reisepass Nr. C4J7R2X19 läuft ab", "PASSPORT", "C4J7R2X19"),
+    ("permis de conduire n° 130674200318 suspendu", "US_DRIVER_LICENSE", "130674200318"),
+    ("Führerscheinnummer B072RRE2I55", "US_DRIVER_LICENSE", "B072RRE2I55"),
+    ("historia clínica HC-2093381 de la paciente", "MEDICAL_RECORD", "HC-2093381"),
+    ("nací el 3 de mayo de 1987 en Cádiz", "DATE_OF_BIRTH", "3 de mayo de 1987"),
+    ("I was born on the third of May 1987", "DATE_OF_BIRTH", "the third of May 1987"),
+    ("ich bin am 3. Mai 1987 geboren", "DATE_OF_BIRTH", "3. Mai 1987"),
+    ("je suis née le vingt et un octobre 1990", "DATE_OF_BIRTH", "vingt et un octobre 1990"),
+    (
+        "Vivo en Calle de Toledo 84, 3º izq., 28005 Madrid",
+        "STREET_ADDRESS",
+        "Calle de Toledo 84, 3º izq., 28005 Madrid",
+    ),
+    (
+        "moro na Rua de Santa Catarina 312, 4000-447 Porto",
+        "STREET_ADDRESS",
+        "Rua de Santa Catarina 312, 4000-447 Porto",
+    ),
+    ("Adresse : Am Rosengarten 8, 45127 Essen", "STREET_ADDRESS", "Am Rosengarten 8, 45127 Essen"),
+    ("Dear Priyanka,\nthe slides look great.", "PERSON", "Priyanka"),
+    ("Hola María:\nte paso el informe.", "PERSON", "María"),
+    ("See you Friday.\n\nViele Grüße,\nJens", "PERSON", "Jens"),
+    ("Merci !\nCordialement,\nMarc", "PERSON", "Marc"),
+    ("Estimado Sr. Gutiérrez: le escribo por la fianza.", "PERSON", "Gutiérrez"),
+    ("je m'appelle Camille Lefèvre et je voudrais résilier", "PERSON", "Camille Lefèvre"),
 ]
 
 
@@ -112,6 +156,17 @@ BENIGN = [
     "Dear Hiring Manager, please find my application attached.",
     # famous addresses
     "Sherlock Holmes lived at 221B Baker Street; the White House is at 1600 Pennsylvania Avenue.",
+    # other languages: greetings without a name, historical births, versions, order numbers, barcodes
+    "Hola a todos, ¿alguien sabe hacer una buena paella?",
+    "Hallo zusammen, kennt jemand ein Rezept für Käsespätzle?",
+    "Bonjour à tous ! Cordialement, l'équipe support",
+    "Write a poem that begins 'Dear Autumn,' and ends with 'Yours, the Sea'.",
+    "Goethe wurde am 28. August 1749 in Frankfurt geboren.",
+    "Napoléon est né le 15 août 1769 à Ajaccio.",
+    "Meine Bestellung Nr. 4871 0499 2286 ist nicht angekommen.",
+    "Código de barras 4048554955653, ¿de qué producto es?",
+    "¿Es estable la versión 10.4.2 del firmware?",
+    "Ich bin Student und brauche Hilfe bei Mathe.",
 ]
 
 
@@ -132,6 +187,18 @@ def test_famous_sample_ssns_are_still_ssns(det: PiiDetector, text: str) -> None:
 @pytest.mark.parametrize("text", BENIGN)
 def test_placeholders_and_lookalikes_are_not_flagged(det: PiiDetector, text: str) -> None:
     assert found(det, text) == []
+
+
+def test_555_numbers_are_data_in_a_users_message_but_not_in_a_film(det: PiiDetector) -> None:
+    assert found(det, "call me back at +1 (917) 555-0132 after 6") == [("PHONE_NUMBER", "+1 (917) 555-0132")]
+    assert found(det, "In the movie he dials (917) 555-0132 at midnight.") == []
+
+
+def test_check_digits_decide_bare_national_ids(det: PiiDetector) -> None:
+    assert found(det, "ref 48291037F") == [("NATIONAL_ID", "48291037F")]
+    assert found(det, "ref 48291037G") == []  # wrong DNI letter
+    assert found(det, "doc 529.982.247-25") == [("NATIONAL_ID", "529.982.247-25")]
+    assert found(det, "doc 529.982.247-26") == []  # wrong CPF check digits
 
 
 def test_a_bare_name_needs_personal_context(det: PiiDetector) -> None:
@@ -214,6 +281,54 @@ def test_long_text_reads_ner_windows_around_cues(det: PiiDetector) -> None:
     filler = "The committee reviewed the quarterly numbers and found nothing unusual. " * 60
     text = filler + "Please forward this to my colleague Danielle Ollivier today. " + filler
     assert ("PERSON", "Danielle Ollivier") in found(det, text)
+
+
+MB = 1 << 20
+ADVERSARIAL = {
+    "capitalised words": "Ab " * (MB // 3),
+    "dashed digits": "12-" * (MB // 3),
+    "dotted digits": "12.3." * (MB // 5),
+    "spaced digits": "1 2 " * (MB // 4),
+    "upper alnum": "A1" * (MB // 2),
+    "cues": "Hola María y Sr. Gutiérrez, pasaporte nº Saludos,\nLucía nacido el 3 de mayo de Calle de Toledo "
+    * (MB // 98),
+}
+
+
+def _new_recognizers() -> dict[str, Callable[[str, str], object]]:
+    from semrouter.guards import pii_recognizers as rec
+
+    return {
+        "national_phones": lambda t, lo: rec._national_phones(t, lo, []),
+        "national_id": rec.national_id,
+        "health_number": rec.health_number,
+        "passport": rec.passport,
+        "driver_license": rec.us_driver_license,
+        "medical_record": rec.medical_record,
+        "date_of_birth": rec.date_of_birth,
+        "street_address": rec.street_address,
+        "cue_names": lambda t, lo: rec.cue_names(t),
+        "full_names": lambda t, lo: rec.full_names(t),
+    }
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_new_recognizers_run_in_linear_time_on_a_megabyte(name: str) -> None:
+    """The recognizers added for issue 16 each read a whole adversarial megabyte in one call (the detector
+    would cut it into 8 KB segments first) in bounded time, and 4x the text costs about 4x the time (a
+    quadratic pattern costs 16x): the ratio catches a quadratic regex on a loaded machine where an
+    absolute limit would be either flaky or loose."""
+    text = ADVERSARIAL[name]
+    quarter = text[: len(text) // 4]
+    for label, fn in _new_recognizers().items():
+        times = []
+        for t in (quarter, text):
+            lower = t.lower()
+            t0 = time.perf_counter()
+            fn(t, lower)
+            times.append(time.perf_counter() - t0)
+        assert times[1] < 10, (label, times)
+        assert times[1] < 8 * times[0] + 0.2, (label, times)
 
 
 # ------------------------------------------------------------------------------------------- mask / restore

@@ -36,7 +36,9 @@ def test_dev_set_is_separate_from_tuning_set() -> None:
     assert not tune & {r["text"] for r in dev}
     benign = [r for r in dev if not r["entities"]]
     assert len(benign) >= 500 and sum(r["source"] == "lookalike" for r in benign) >= 150
-    assert {e["type"] for r in dev for e in r["entities"]} == set(PII_TYPES)  # type: ignore[attr-defined]
+    # NATIONAL_ID and HEALTH_NUMBER (issue 16) are gated on the multilingual OOS set (test_pii_oos.py)
+    dev_types = {e["type"] for r in dev for e in r["entities"]}  # type: ignore[attr-defined]
+    assert dev_types == set(PII_TYPES) - {"NATIONAL_ID", "HEALTH_NUMBER"}
 
 
 def test_prompt_level_recall(dev: PiiEvaluation) -> None:
