@@ -7,7 +7,10 @@ embedding, the lookup and the near-miss check, and replays the stored answer. Bo
 JSON and for streamed answers, with the paraphrase of a stored question (a hit that is not an exact
 repeat).
 
-    python bench/cache_proxy.py [--requests 200] [--worker-ms 0] [--write [--doc PATH]]
+    python bench/cache_proxy.py [--requests 200] [--worker-ms 0] [--no-verifier] [--write [--doc PATH]]
+
+``--no-verifier`` turns the cache verifier off (cosine threshold + lexical guard only, the hit path before
+issue 17), so the verifier's cost on a hit is the difference between two runs on the same machine.
 
 ``--write`` replaces the ``cache_proxy`` section of docs/benchmarks.md (or of ``--doc PATH``); otherwise it
 only prints. The default run takes under a minute.
@@ -63,6 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--worker-ms", type=float, default=0.0)
+    ap.add_argument("--no-verifier", action="store_true", help="cache.verifier.enabled: false (the old hit path)")
     ap.add_argument("--write", action="store_true", help="write the cache_proxy section of docs/benchmarks.md")
     ap.add_argument("--doc", type=Path, help="with --write: the Markdown file to write into instead")
     args = ap.parse_args()
@@ -73,7 +77,7 @@ def main() -> None:
         "models": [{"name": "m", "endpoints": [{"url": f"http://127.0.0.1:{wport}"}]}],
         "signals": [{"name": "domain", "type": "domain"}],
         "decisions": [{"name": "default", "models": [{"model": "m"}]}],
-        "cache": {"enabled": True, "max_entries": 100_000},
+        "cache": {"enabled": True, "max_entries": 100_000, "verifier": {"enabled": not args.no_verifier}},
     }
     path = Path("/tmp") / f"semrouter-cache-bench-{rport}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -106,10 +110,12 @@ def main() -> None:
         "",
         f"Machine: {machine()}. `semrouter serve` with the in-memory cache and a domain signal, one client, "
         f"sequential requests, fake worker answering 16 tokens after {args.worker_ms:g} ms. Misses are "
-        f"{args.requests} distinct questions; hits are paraphrases of them (served only when cosine ≥ 0.80 and "
-        "the near-miss check agrees), so both pay the embedding.",
+        f"{args.requests} distinct questions; hits are paraphrases of them (served only when the cache verifier "
+        f"accepts them{' (off in this run: cosine ≥ 0.80 and the near-miss check)' if args.no_verifier else ''}), "
+        "so both pay the embedding.",
         "",
-        f"Command: `python bench/cache_proxy.py --requests {args.requests} --worker-ms {args.worker_ms:g} --write`",
+        f"Command: `python bench/cache_proxy.py --requests {args.requests} --worker-ms {args.worker_ms:g}"
+        f"{' --no-verifier' if args.no_verifier else ''} --write`",
         "",
         "| request | p50 / p99 | n |",
         "|---|---|---|",

@@ -41,6 +41,25 @@ class CircuitBreakerSettings(Strict):
     max_backoff_s: float = Field(60.0, gt=0, description="The back-off doubles while probes keep failing, up to this.")
 
 
+class VerifierSettings(Strict):
+    """The pair check every cache candidate goes through before it is served (semrouter.cache.verify)."""
+
+    enabled: bool = Field(
+        True,
+        description="Verify candidates with the shipped pair classifier; off: cosine threshold + lexical guard only.",
+    )
+    min_similarity: float = Field(
+        0.70,
+        gt=0,
+        le=1,
+        description="Cosine a candidate needs to be verified at all. With the verifier on, a lookup's floor is the "
+        "lower of this and the policy's threshold: the verifier, not the cosine, decides.",
+    )
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="P(same question) a candidate needs; none: the asset's operating point."
+    )
+
+
 class CacheConfig(Strict):
     enabled: bool = False
     backend: Literal["memory", "milvus"] = "memory"
@@ -49,7 +68,9 @@ class CacheConfig(Strict):
         gt=0,
         le=1,
         description="Cosine similarity a hit needs; a hit is also checked by semrouter.cache.match.compatible. "
-        "0.80 was chosen on tests/data/cache_pairs.jsonl (scripts/cache_threshold.py): hit rate 0.93, no false hits.",
+        "0.80 was chosen on tests/data/cache_pairs.jsonl (scripts/cache_threshold.py): hit rate 0.93, no false hits. "
+        "With the verifier on (the default), a lookup's floor is min(threshold, verifier.min_similarity) and the "
+        "verifier decides.",
     )
     ttl_s: float = Field(3600.0, gt=0)
     max_entries: int = Field(100_000, ge=1)
@@ -66,6 +87,14 @@ class CacheConfig(Strict):
     )
     cache_finish_reasons: list[str] = Field(default_factory=lambda: ["stop"])
     categories: dict[str, CategoryCachePolicy] = Field(default_factory=dict)
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings)
+    cross_decision: bool = Field(
+        True,
+        description="Key entries by what the decision does to the request (model, system prompt, reasoning, tools, "
+        "every answer-shaping decision setting) instead of by its name, so a verified paraphrase that routing sent "
+        "to another decision with the same effect still hits. Tenant, user, conversation, tools, response format "
+        "and parameters stay in the key either way.",
+    )
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     circuit_breaker: CircuitBreakerSettings = Field(default_factory=CircuitBreakerSettings)
 

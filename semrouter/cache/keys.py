@@ -18,17 +18,25 @@ partition key, and a backend only ever searches the partition of the request (se
 JSON is canonical (sorted keys, ints as floats) so neither key order nor ``1`` vs ``1.0`` splits a
 partition.
 
-Why the decision's *name* is keyed, not only its effect on the request: keying on the effective settings
-(model, system prompt, reasoning) would let two decisions that coincide share entries, but it is the
-fail-open direction, the opposite of the rule above: every decision feature that shapes the answer (tool
-selection, its category's threshold/TTL/quota, its own cache TTL, whatever is added later) would have to be
-listed, and one forgotten would share answers across decisions; per-decision TTLs and
-``invalidate(decision=...)`` would stop holding (an entry another decision stored, under its TTL, would
-answer this one and survive this one's invalidation). And it would not help where partitions actually
-split paraphrases: with the built-in config, 103 of 526 paraphrases route to another decision than their
-original (``semrouter eval cache``), none with the same effective settings (every decision injects its
-own system prompt), so serving them would break "same system prompt". That is routing variance, and it
-is fixed (if at all) in routing, not by widening partitions.
+Two ways to key the decision (``cache.cross_decision``):
+
+* **by effect** (the default): the decision's settings minus a short list of fields known not to change
+  the request the model sees (:data:`EFFECT_IGNORED`: its name, description, priority, rules, category,
+  candidate models and selection, whose outcome, the selected model, is keyed anyway, and its cache
+  policy). Listing what is *ignored* keeps this fail-closed, as for request fields: a decision setting
+  added later (or one forgotten here) separates entries instead of sharing them. Two decisions with the
+  same system prompt, reasoning, tools and guard policies that pick the same model then share entries,
+  so a paraphrase that routing sends to the other one (a cooking question split between ``general`` and
+  ``physics``) still finds the stored answer, which the verifier (:mod:`semrouter.cache.verify`) must
+  still accept. What changes: an entry lives under the TTL of the decision that stored it, a lookup uses
+  the asking decision's threshold, and ``invalidate(decision=...)`` drops the entries that decision
+  *stored* (another decision with the same effect may still serve its own). With the built-in config
+  this buys nothing: every decision injects its own system prompt, so no two decisions have the same
+  effect and every partition stays per decision (``semrouter eval cache`` reports ``other_partition``
+  misses, 106 of 320 paraphrases in issue 17); it pays off where several decisions only pick a model or
+  differ in routing metadata.
+* **by name** (``cross_decision: false``): the decision's name and the settings that shape its answer,
+  the stricter, older behaviour; per-decision TTLs and ``invalidate(decision=...)`` then hold exactly.
 """
 
 from __future__ import annotations
@@ -130,6 +138,20 @@ def conversation_context(messages: Any) -> list[Any]:
     return [_without_text(m) if i == last_user else m for i, m in enumerate(messages)]
 
 
+EFFECT_IGNORED = frozenset({"name", "description", "priority", "rules", "category", "models", "selection", "cache"})
+"""Decision fields that do not change the request the model sees (the selected model is keyed on its own)."""
+
+
+def decision_effect(decision: DecisionConfig | None) -> Any:
+    """What the decision does to the request: every setting except :data:`EFFECT_IGNORED`, as JSON."""
+    if decision is None:
+        return None
+    effect = decision.model_dump(mode="json", exclude=set(EFFECT_IGNORED))
+    if not effect.get("use_reasoning"):
+        effect.pop("reasoning_effort", None)  # ignored when the decision does not reason
+    return effect
+
+
 def _decision_fingerprint(decision: DecisionConfig | None) -> Any:
     if decision is None:
         return None
@@ -150,19 +172,21 @@ def partition_key(
     decision: DecisionConfig | None,
     tenant: str | None,
     scope: str = "user",
+    by_effect: bool = False,
 ) -> str:
     """``"<tenant token>:<sha256 hex>"`` for a request as the client sent it (before enrichment).
 
     ``decision`` is ``None`` for explicit-model passthrough; ``model`` is the selected (or named) model.
     With ``scope`` "user" the end user the client names (``user``, or ``safety_identifier``, its newer name)
-    is part of the key: one user's answer is never served to another, even within a tenant.
+    is part of the key: one user's answer is never served to another, even within a tenant. ``by_effect``
+    keys the decision by what it does to the request (:func:`decision_effect`) rather than by its name.
     """
     params = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
     material = {
         "user": end_user(body) if scope == "user" else "",
         "api": api,
-        "decision": decision.name if decision is not None else "",
-        "decision_config": _decision_fingerprint(decision),
+        "decision": "" if by_effect or decision is None else decision.name,
+        "decision_config": decision_effect(decision) if by_effect else _decision_fingerprint(decision),
         "model": model or "",
         "context": conversation_context(body.get("messages")),
         "params": params,

@@ -1,6 +1,7 @@
 """``semrouter eval cache``: does the semantic cache hit on paraphrases and stay away from near misses?
 
-Input lines ``{"kind": "paraphrase" | "near_miss", "original", "variants": [...]}`` (the shared
+Input lines ``{"kind": "paraphrase" | "near_miss", "original", "variants": [...]}``, optionally with
+``family`` (the kind of near miss: operation, role, number_relation, ...) and ``source`` (the shared
 ``paraphrase_cases.json`` shape, ``{"original_question", "similar_questions"}``, is read as paraphrases). A
 paraphrase variant should be answered from the cache; a near miss ("17 * 23" vs "17 * 24", France vs
 Germany) must not be, since serving it would be a wrong answer.
@@ -11,12 +12,16 @@ it exactly as it would a worker's answer), then each variant goes through the pi
 the cache stage answered it. Each case runs under its own tenant, so cases never see each other's entries
 and every variant is compared with its own original only. Variants are never stored.
 
-Why a miss happened is reported too (``reason``): ``below_threshold`` (similarity), ``lexical_guard`` (similar
+Why a miss happened is reported too (``reason``): ``below_threshold`` (similarity under the lookup's floor),
+``verifier`` (a candidate the verifier judged another question), ``lexical_guard`` (with the verifier off: similar
 enough, but the near-miss matcher rejected it: other number, entity, negation...), ``other_partition``
 (routed to another decision or model, which the cache keeps apart), ``bypassed`` (the request was not
 cacheable, e.g. PII) or ``not_stored``. Every variant's cosine similarity to its original is kept, which
 gives the threshold sweep: hit and false-hit rates had the threshold been t (same partition and lexical
-guard applied), so the configured operating point can be judged against its neighbours.
+guard applied), so the configured operating point can be judged against its neighbours. With the verifier on,
+every variant's verifier score against its original is kept too, which gives the verifier's sweep (same
+partition and the similarity floor applied). False hits are broken down per ``family`` and rates per
+``source``: an overall rate can hide one family the cache keeps getting wrong.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ from semrouter.eval.report import Report, bar_plot, fmt, line_plot
 
 KINDS = ("paraphrase", "near_miss")
 SWEEP = [round(0.5 + 0.01 * i, 2) for i in range(51)]  # thresholds 0.50 .. 1.00
+VERIFIER_SWEEP = [round(0.02 * i, 2) for i in range(1, 50)]  # verifier thresholds 0.02 .. 0.98
+
+
+def _labels(row: Row) -> tuple[str, str]:
+    """``(family, source)`` of a row: ``family`` only means something for near misses."""
+    family, source = row.data.get("family"), row.data.get("source")
+    return (str(family) if family else "unlabelled"), (str(source) if source else "unlabelled")
 
 
 def _case(data: str, row: Row) -> tuple[str, str, list[str]]:
@@ -88,6 +100,7 @@ async def evaluate(
     import numpy as np
 
     from semrouter.cache.match import compatible, normalize
+    from semrouter.cache.verify import Verifier
     from semrouter.config.loader import load_config
     from semrouter.context import ApiKind, RequestContext, ResponseOutcome
     from semrouter.errors import RouterError
@@ -108,6 +121,7 @@ async def evaluate(
     stage = next(s for s in pipeline.stages if isinstance(s, CacheStage))
     model = "auto" if "auto" in config.routing.virtual_models else config.routing.virtual_models[0]
     tenant_header = config.cache.tenant_header.lower()
+    verifier: Verifier | None = stage.verifier
 
     def context(text: str, tenant: str) -> RequestContext:
         body = {"model": model, "messages": [{"role": "user", "content": text}]}
@@ -153,11 +167,10 @@ async def evaluate(
                 else:
                     await pipeline.run_response(vctx, ResponseOutcome(499, False, None, "evaluation: not stored"))
                 similarity = float(np.dot(ovec, await vctx.embedding()))
-                same_partition = (vctx.decision is not None and octx.decision is not None) and (
-                    vctx.decision.name == octx.decision.name and vctx.model == octx.model
-                )
+                same_partition = _same_partition(stage, octx, vctx)
                 lexical_ok = compatible(variant, normalize(original))
-                policy_threshold = stage.policy(vctx).threshold
+                policy_threshold = stage.floor(stage.policy(vctx))
+                score = verifier.score(variant, normalize(original), similarity) if verifier is not None else None
                 if hit:
                     reason = "hit"
                 elif not stored:
@@ -168,10 +181,13 @@ async def evaluate(
                     reason = "other_partition"
                 elif similarity < policy_threshold:
                     reason = "below_threshold"
-                elif not lexical_ok:
+                elif score is not None and score < stage.verify_threshold:
+                    reason = "verifier"
+                elif score is None and not lexical_ok:
                     reason = "lexical_guard"
                 else:
                     reason = "miss"
+                family, source = _labels(rows[i])
                 results.append(
                     {
                         "case": i,
@@ -184,13 +200,40 @@ async def evaluate(
                         "similarity": round(similarity, 4),
                         "threshold": policy_threshold,
                         "lexical_ok": lexical_ok,
+                        "verifier": round(score, 4) if score is not None else None,
+                        "family": family if kind == "near_miss" else None,
+                        "source": source,
                         "same_partition": same_partition,
                         "decision": vctx.decision.name if vctx.decision is not None else None,
                     }
                 )
                 bar.update(1)
     await service.aclose(drain_s=0)
-    return _metrics(results, cases, config.cache.threshold, source, data, notes)
+    metrics = _metrics(results, cases, config.cache.threshold, source, data, notes)
+    metrics["verifier"] = (
+        {"threshold": stage.verify_threshold, "min_similarity": config.cache.verifier.min_similarity}
+        if verifier is not None
+        else None
+    )
+    metrics["cross_decision"] = config.cache.cross_decision
+    return metrics
+
+
+def _same_partition(stage: Any, octx: Any, vctx: Any) -> bool:
+    """Would the variant's lookup search the original's partition? Same model, and the same decision (by
+    name, or by effect when ``cache.cross_decision`` keys decisions by what they do to the request)."""
+    from semrouter.cache.keys import decision_effect
+
+    if vctx.decision is None or octx.decision is None or vctx.model != octx.model:
+        return False
+    if stage.cfg.cross_decision:
+        return bool(decision_effect(vctx.decision) == decision_effect(octx.decision))
+    return bool(vctx.decision.name == octx.decision.name)
+
+
+def _rates(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    hits = sum(r["hit"] for r in rs)
+    return {"variants": len(rs), "hits": hits, "rate": hits / len(rs) if rs else None}
 
 
 def _metrics(
@@ -225,6 +268,32 @@ def _metrics(
         sweep["threshold"].append(t)
         sweep["hit_rate"].append(rates[0])
         sweep["false_hit_rate"].append(rates[1])
+    vsweep: dict[str, list[float]] = {"threshold": [], "hit_rate": [], "false_hit_rate": []}
+    if any(r.get("verifier") is not None for r in results):
+        for t in VERIFIER_SWEEP:
+            rates = []
+            for kind in KINDS:
+                rs = [r for r in results if r["kind"] == kind]
+                ok = sum(
+                    1
+                    for r in rs
+                    if r["same_partition"] and r["similarity"] >= r["threshold"] and (r["verifier"] or 0.0) >= t
+                )
+                rates.append(ok / len(rs) if rs else 0.0)
+            vsweep["threshold"].append(t)
+            vsweep["hit_rate"].append(rates[0])
+            vsweep["false_hit_rate"].append(rates[1])
+    near = [r for r in results if r["kind"] == "near_miss"]
+    families = {f: _rates([r for r in near if r["family"] == f]) for f in sorted({r["family"] for r in near})}
+    sources = {
+        src: {
+            "hit_rate": _rates([r for r in results if r["source"] == src and r["kind"] == "paraphrase"])["rate"],
+            "false_hit_rate": _rates([r for r in near if r["source"] == src])["rate"],
+        }
+        for src in sorted({r["source"] for r in results})
+    }
+    same = [r for r in results if r["same_partition"]]
+    same_rates = {kind: _rates([r for r in same if r["kind"] == kind])["rate"] for kind in KINDS}
     return {
         "command": "cache",
         "command_line": command_line(),
@@ -237,7 +306,11 @@ def _metrics(
         "false_hit_rate": by_kind["near_miss"]["rate"],
         "paraphrase": by_kind["paraphrase"],
         "near_miss": by_kind["near_miss"],
+        "same_partition": {"hit_rate": same_rates["paraphrase"], "false_hit_rate": same_rates["near_miss"]},
+        "families": families,
+        "sources": sources,
         "sweep": sweep,
+        "verifier_sweep": vsweep,
         "variants": results,
     }
 
@@ -250,6 +323,10 @@ def summary(m: dict[str, Any]) -> str:
             f"hit rate {fmt(m['hit_rate'], 4)} ({p['hits']}/{p['variants']} paraphrases)  outcomes {p['outcomes']}",
             f"false-hit rate {fmt(m['false_hit_rate'], 4)} ({nm['hits']}/{nm['variants']} near misses)  "
             f"outcomes {nm['outcomes']}",
+            f"same partition only: hit rate {fmt(m['same_partition']['hit_rate'], 4)}, "
+            f"false-hit rate {fmt(m['same_partition']['false_hit_rate'], 4)}",
+            "false hits per family: "
+            + ", ".join(f"{f} {v['hits']}/{v['variants']}" for f, v in m.get("families", {}).items()),
         ]
     )
 
@@ -292,6 +369,31 @@ def render(report: Report, m: dict[str, Any]) -> None:
         ),
         "threshold sweep",
     )
+    report.text("## False hits per near-miss family")
+    report.table(
+        ["family", "near misses", "false hits", "false-hit rate"],
+        [[f, v["variants"], v["hits"], fmt(v["rate"], 4)] for f, v in m.get("families", {}).items()],
+    )
+    report.text("## Per source")
+    report.table(
+        ["source", "hit rate", "false-hit rate"],
+        [[s, fmt(v["hit_rate"], 4), fmt(v["false_hit_rate"], 4)] for s, v in m.get("sources", {}).items()],
+    )
+    vs = m.get("verifier_sweep") or {}
+    if vs.get("threshold"):
+        ver = m.get("verifier") or {}
+        report.figure(
+            "verifier_sweep",
+            line_plot(
+                vs["threshold"],
+                {"hit rate (paraphrases)": vs["hit_rate"], "false-hit rate (near misses)": vs["false_hit_rate"]},
+                "Had the verifier threshold been t (partitions and similarity floor applied)",
+                "verifier threshold (P same question)",
+                "share of variants served from cache",
+                (f"configured {ver.get('threshold', 0):.2f}", float(ver.get("threshold", 0))),
+            ),
+            "verifier threshold sweep",
+        )
     report.text("## Variants")
     report.table(
         ["kind", "original", "variant", "similarity", "outcome"],

@@ -17,6 +17,13 @@ Why the pieces are split this way:
   request is served as if there were no cache, the fault is counted and logged (never with prompt text).
   After ``circuit_breaker.failures`` consecutive faults the backend is skipped for ``backoff_s`` (doubling
   while probes fail), so a dead backend costs its timeout a few times, not on every request.
+* A candidate is served only if it is the *same question*: the backend returns the most similar entry above
+  a permissive cosine (``cache.verifier.min_similarity``) and :mod:`semrouter.cache.verify` reads both
+  texts and decides (the lexical guard is one of its inputs; with the verifier off, the guard alone
+  decides above the policy's threshold). The verifier runs only on a candidate, never on a miss with no
+  candidate. A hit reports ``x-vsr-cache-similarity`` and ``x-vsr-cache-verifier``; refused candidates
+  count as ``near_misses`` (``verifier_rejections`` when the verifier refused), and the decision log gets
+  both numbers either way.
 * The store happens in ``on_response`` from the kept answer bytes, as a background task: the client
   already has its answer and waits for nothing. Stores are transport-neutral (the ext_proc adapter calls
   the same ``on_response``), and so are hits (a :class:`LocalResponse`).
@@ -42,6 +49,7 @@ from semrouter.cache.base import BackendNotReady
 from semrouter.cache.keys import cacheability, partition_key, partition_prefix
 from semrouter.cache.match import compatible, normalize
 from semrouter.cache.registry import create_backend
+from semrouter.cache.verify import Verifier
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import invalid_request
 from semrouter.pipeline import Stage
@@ -62,6 +70,8 @@ LOOKUP_RESULT = "cache_lookup"
 """Where a dry run's lookup result goes in ``ctx.signals`` (as the tool stage reports its ranking)."""
 HIT_HEADER = "x-vsr-cache-hit"
 SIMILARITY_HEADER = "x-vsr-cache-similarity"
+VERIFIER_HEADER = "x-vsr-cache-verifier"
+"""On a hit: the verifier's P(same question) for the served entry (absent when the verifier is off)."""
 _ADMIN_TIMEOUT_S = 30.0  # invalidate/flush may touch every entry: a person waits, not a request
 DEFAULT_START_BOUND_S = 10.0  # readiness's wait for a backend whose start() has no start_timeout_s
 
@@ -143,7 +153,8 @@ class CacheService:
         self.breaker = CircuitBreaker()
         self.hits = 0
         self.misses = 0
-        self.near_misses = 0  # similar enough, but lexically incompatible (other number, entity, ...)
+        self.near_misses = 0  # similar enough, but refused (lexical guard, or the verifier when it is on)
+        self.verifier_rejections = 0  # of those, refused by the verifier (a candidate it judged another question)
         self.stores = 0
         self.bypasses: Counter[str] = Counter()
         self.store_skips: Counter[str] = Counter()
@@ -240,6 +251,7 @@ class CacheService:
                 "hits": self.hits,
                 "misses": self.misses,
                 "near_misses": self.near_misses,
+                "verifier_rejections": self.verifier_rejections,
                 "bypasses": dict(self.bypasses),
                 "faults": sum(self.faults.values()),
                 "faults_by_operation": dict(self.faults),
@@ -358,6 +370,11 @@ class CacheStage(Stage):
         self.service = service
         self.tenant_header = config.cache.tenant_header.lower()
         self.finish_reasons = frozenset(config.cache.cache_finish_reasons)
+        vcfg = config.cache.verifier
+        self.verifier: Verifier | None = Verifier.default() if vcfg.enabled else None
+        self.verify_threshold = (
+            vcfg.threshold if vcfg.threshold is not None else self.verifier.threshold if self.verifier else 1.0
+        )
 
     @property
     def wants_response_body(self) -> bool:
@@ -410,6 +427,7 @@ class CacheStage(Stage):
             decision=ctx.decision,
             tenant=ctx.headers.get(self.tenant_header),
             scope=self.cfg.scope,
+            by_effect=self.cfg.cross_decision,
         )
         try:
             vector = await ctx.embedding()
@@ -420,21 +438,22 @@ class CacheStage(Stage):
             return None
         hit: CacheHit | None = None
         looked_up = False
+        score: float | None = None
         if allowed.lookup:
             now = time.time()
+            floor = self.floor(policy)
             try:
-                hit = await svc.call(
-                    "lookup", lambda: svc.backend.lookup(vector, partition, policy.threshold, now), self.cfg, ctx
-                )
+                hit = await svc.call("lookup", lambda: svc.backend.lookup(vector, partition, floor, now), self.cfg, ctx)
                 looked_up = True
             except BackendUnavailable as exc:
                 if exc.reason != "fault":  # faults are counted as such by ``call``
                     self._bypass(exc.reason)
-            if hit is not None and not await cpu.run(len(text), compatible, text, hit.answer.prompt):
-                svc.near_misses += 0 if dry_run else 1
-                hit = None
+            if hit is not None:
+                hit, score = await self._check(ctx, text, hit, dry_run)
         if dry_run:
             detail: dict[str, Any] = {"looked_up": looked_up, "threshold": policy.threshold}
+            if score is not None:
+                detail["verifier"] = round(score, 4)
             if not allowed.lookup:
                 detail["reason"] = allowed.reason
             ctx.signals.setdefault(
@@ -443,7 +462,7 @@ class CacheStage(Stage):
             return None
         if hit is not None:
             svc.hits += 1
-            return self._replay(ctx, hit)
+            return self._replay(ctx, hit, score)
         if looked_up:
             svc.misses += 1
         elif allowed.reason is not None:
@@ -453,10 +472,43 @@ class CacheStage(Stage):
             ctx.stage_state[self.name] = _Pending(ctx, vector, partition, policy)
         return None
 
-    def _replay(self, ctx: RequestContext, hit: CacheHit) -> LocalResponse:
+    def floor(self, policy: Policy) -> float:
+        """The cosine a candidate needs: the policy's threshold, lowered to the verifier's floor when it is on
+        (below the threshold, the verifier decides; above it, the verifier still must accept)."""
+        if self.verifier is None:
+            return policy.threshold
+        return min(policy.threshold, self.cfg.verifier.min_similarity)
+
+    async def _check(
+        self, ctx: RequestContext, text: str, hit: CacheHit, dry_run: bool
+    ) -> tuple[CacheHit | None, float | None]:
+        """Serve ``hit`` only if the verifier (or, with it off, the lexical guard) accepts it. Either way the
+        similarity and score go to ``ctx.obs`` for the decision log, so a refused candidate says why."""
+        svc = self.service
+        ctx.obs["cache_similarity"] = round(hit.similarity, 4)
+        if self.verifier is None:
+            if await cpu.run(len(text), compatible, text, hit.answer.prompt):
+                return hit, None
+            svc.near_misses += 0 if dry_run else 1
+            ctx.obs["cache_refused_by"] = "lexical_guard"
+            return None, None
+        verifier = self.verifier
+        score = await cpu.run(len(text), verifier.score, text, hit.answer.prompt, hit.similarity)
+        ctx.obs["cache_verifier"] = round(score, 4)
+        if score >= self.verify_threshold:
+            return hit, score
+        if not dry_run:
+            svc.near_misses += 1
+            svc.verifier_rejections += 1
+        ctx.obs["cache_refused_by"] = "verifier"
+        return None, score
+
+    def _replay(self, ctx: RequestContext, hit: CacheHit, score: float | None = None) -> LocalResponse:
         """The stored answer in the form this request asked for, named after the model it asked for."""
         model = ctx.model or ctx.requested_model
         headers = {HIT_HEADER: "true", SIMILARITY_HEADER: f"{hit.similarity:.4f}"}
+        if score is not None:
+            headers[VERIFIER_HEADER] = f"{score:.4f}"
         if ctx.stream:
             opts = ctx.body.get("stream_options")
             usage = isinstance(opts, dict) and bool(opts.get("include_usage"))

@@ -154,6 +154,75 @@ def test_miss_then_hit_with_headers_and_a_fresh_answer(start_worker, start_route
     assert stage["hits"] == 2 and stage["misses"] == 1 and stage["stores"] == 1 and stage["faults"] == 0
 
 
+def test_flipped_operation_is_a_miss_refused_by_the_verifier(start_worker, start_router, backend):
+    """ "turn off" must not get the stored "turn on" answer (vSR #2691), on either backend: cosine 0.94, so
+    only the verifier stands between the request and the wrong answer."""
+    w = start_worker("m1")
+    r = cached_router(start_router, cache_config(w.url, cache=backend))
+    chat(r, "How do I turn on dark mode in Outlook?", headers={"x-fake-reply": "Settings > Theme > Dark."})
+    stored(r, 1)
+    _, h, body = chat(r, "How do I turn off dark mode in Outlook?", headers={"x-fake-reply": "Theme > Light."})
+    assert h["x-vsr-cache-hit"] == "false" and content(body) == "Theme > Light."
+    stage = stats(r)["stage"]
+    assert stage["verifier_rejections"] == 1 and stage["near_misses"] == 1 and stage["hits"] == 0
+    # the same question reworded is served, and says why
+    _, h, body = chat(r, "how do i turn on dark mode in outlook")
+    assert h["x-vsr-cache-hit"] == "true" and content(body) == "Settings > Theme > Dark."
+    assert float(h["x-vsr-cache-similarity"]) > 0.9 and float(h["x-vsr-cache-verifier"]) >= 0.5
+    assert upstream_calls(w) == 2
+
+
+def polite_config(url: str, *, polite_prompt: str, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Two decisions that pick the same model; "please" routes to the second. Same system prompt: the
+    same effective request; another prompt: another answer."""
+    cfg = cache_config(url, cache=cache)
+    cfg["signals"] = [{"name": "polite", "type": "keyword", "keywords": ["please"]}]
+    cfg["decisions"] = [
+        {"name": "default", "models": [{"model": "m1"}], "system_prompt": {"text": "Be concise."}},
+        {
+            "name": "polite",
+            "models": [{"model": "m1"}],
+            "rules": {"signal": "polite"},
+            "system_prompt": {"text": polite_prompt},
+            "priority": 1,
+        },
+    ]
+    return cfg
+
+
+def test_paraphrase_routed_to_another_decision_with_the_same_effect_hits(start_worker, start_router):
+    w = start_worker("m1")
+    r = start_router(polite_config(w.url, polite_prompt="Be concise."))
+    _, h, _ = chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "A mental conflict."})
+    assert h["x-vsr-selected-decision"] == "polite"
+    stored(r, 1)
+    _, h, para = chat(r, "What does cognitive dissonance mean?")
+    assert h["x-vsr-selected-decision"] == "default" and h["x-vsr-cache-hit"] == "true"
+    assert content(para) == "A mental conflict." and upstream_calls(w) == 1
+    # another tenant never sees it, paraphrase or not
+    _, h, _ = chat(r, "What does cognitive dissonance mean?", headers={"x-tenant-id": "other"})
+    assert h["x-vsr-cache-hit"] == "false" and upstream_calls(w) == 2
+
+
+def test_another_decision_with_another_system_prompt_never_shares(start_worker, start_router):
+    w = start_worker("m1")
+    r = start_router(polite_config(w.url, polite_prompt="Answer like a pirate."))
+    chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "Arr, a conflict."})
+    stored(r, 1)
+    _, h, body = chat(r, "What does cognitive dissonance mean?", headers={"x-fake-reply": "A mental conflict."})
+    assert h["x-vsr-cache-hit"] == "false" and content(body) == "A mental conflict."
+
+
+def test_decisions_keyed_by_name_never_share(start_worker, start_router):
+    """``cross_decision: false``: even two decisions with the same effect keep their entries apart."""
+    w = start_worker("m1")
+    r = start_router(polite_config(w.url, polite_prompt="Be concise.", cache={"cross_decision": False}))
+    chat(r, "Please, what is cognitive dissonance?")
+    stored(r, 1)
+    assert chat(r, "What does cognitive dissonance mean?")[1]["x-vsr-cache-hit"] == "false"
+    assert upstream_calls(w) == 2
+
+
 def test_near_miss_with_another_number_is_a_miss(start_worker, start_router):
     w = start_worker("m1")
     r = start_router(cache_config(w.url))
@@ -162,7 +231,7 @@ def test_near_miss_with_another_number_is_a_miss(start_worker, start_router):
     _, h, body = chat(r, "What is 17 * 24?", headers={"x-fake-reply": "408"})
     assert h["x-vsr-cache-hit"] == "false" and content(body) == "408"
     assert upstream_calls(w) == 2
-    assert stats(r)["stage"]["near_misses"] == 1  # similar enough by embedding, refused by the lexical check
+    assert stats(r)["stage"]["near_misses"] == 1  # similar enough by embedding, refused by the verifier
 
 
 def test_ttl_expiry(start_worker, start_router):
@@ -366,7 +435,8 @@ def test_cache_control_and_uncacheable_parameters(start_worker, start_router):
 
 def test_decision_policy_disables_and_overrides(start_worker, start_router):
     w = start_worker("m1")
-    cfg = cache_config(w.url, cache={"threshold": 0.99})
+    # the verifier off: with it on, the lookup floor is its min_similarity whatever the policy's threshold
+    cfg = cache_config(w.url, cache={"threshold": 0.99, "verifier": {"enabled": False}})
     cfg["signals"] = [{"name": "private", "type": "keyword", "keywords": ["secret"]}]
     cfg["decisions"] = [
         {"name": "default", "models": [{"model": "m1"}], "cache": {"threshold": 0.9}},

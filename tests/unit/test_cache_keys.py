@@ -201,3 +201,31 @@ def test_cacheability() -> None:
     assert (c.lookup, c.store, c.reason) == (False, True, "no-cache")
     c = cacheability(body(), {"cache-control": "no-cache", "x-vsr-cache-control": "no-store"}, cfg)
     assert (c.lookup, c.store) == (False, False)
+
+
+def _decision(name: str, **settings: Any) -> DecisionConfig:
+    return DecisionConfig.model_validate({"name": name, "models": [{"model": "m1"}], **settings})
+
+
+def test_by_effect_two_decisions_with_the_same_effect_share_a_key() -> None:
+    """``cross_decision``: routing metadata (name, rules, priority, category, candidate models, cache policy)
+    does not separate; anything that changes the request the model sees does."""
+    a = _decision("cooking", system_prompt={"text": "Be brief."}, rules={"signal": "food"}, priority=3)
+    b = _decision("general", system_prompt={"text": "Be brief."}, category="other", cache={"ttl_s": 60})
+
+    def key(d: DecisionConfig, tenant: str | None = "t", by_effect: bool = True, **extra: Any) -> str:
+        return partition_key(api="chat", body=body(**extra), model="m1", decision=d, tenant=tenant, by_effect=by_effect)
+
+    assert key(a) == key(b)
+    assert key(a, by_effect=False) != key(b, by_effect=False)  # keyed by name: never shared
+    assert key(a) != key(b, tenant="other")  # the tenant always separates
+    assert key(a) != key(b, max_tokens=10)  # and so do request parameters
+    for other in (
+        _decision("x", system_prompt={"text": "Answer like a pirate."}),
+        _decision("x", system_prompt={"text": "Be brief.", "mode": "replace"}),
+        _decision("x", system_prompt={"text": "Be brief."}, use_reasoning=True),
+        _decision("x", system_prompt={"text": "Be brief."}, tools={"enabled": True}),
+    ):
+        assert key(a) != key(other), other
+    # the reasoning effort only matters when the decision reasons
+    assert key(a) == key(_decision("y", system_prompt={"text": "Be brief."}, reasoning_effort="high"))

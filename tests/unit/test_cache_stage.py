@@ -256,3 +256,54 @@ def test_registry_builds_backends_by_name() -> None:
     assert set(BACKENDS) == {"memory", "milvus"}
     with pytest.raises(KeyError, match="known"):
         backend_class("redis")
+
+
+async def test_candidates_are_verified_and_say_why_in_the_decision_log() -> None:
+    """A refused candidate and a served one both leave their cosine and verifier score for the decision log;
+    a request with no candidate never runs the verifier."""
+    from semrouter.observe.config import DecisionLogConfig
+    from semrouter.observe.decision_log import build_record
+
+    cfg = config()
+    svc = CacheService(MemoryCache(100))
+    pipe = build_pipeline(cfg, cache=svc)
+    stage = next(s for s in pipe.stages if isinstance(s, CacheStage))
+    assert (
+        stage.verifier is not None
+        and stage.floor(stage.policy(await ask(pipe, cfg, "How do I turn on dark mode in Outlook?"))) == 0.7
+    )
+    await svc.drain()
+    refused = await ask(pipe, cfg, "How do I turn off dark mode in Outlook?")
+    assert refused.local_stage is None and svc.verifier_rejections == 1 and svc.near_misses == 1
+    assert refused.obs["cache_refused_by"] == "verifier" and refused.obs["cache_verifier"] < stage.verify_threshold
+    record = build_record(
+        refused,
+        DecisionLogConfig(),
+        path="upstream",
+        status=200,
+        error=None,
+        latency_s=0.01,
+        ttft_s=None,
+        usage=None,
+        cost=None,
+        cache="miss",
+    )
+    assert record["cache_similarity"] > 0.9 and record["cache_verifier"] == refused.obs["cache_verifier"]
+    served = await ask(pipe, cfg, "how do i turn on dark mode in outlook")
+    assert served.local_stage == "cache" and served.obs["cache_verifier"] >= stage.verify_threshold
+    unrelated = await ask(pipe, cfg, "What is the tallest mountain in Africa?")
+    assert "cache_similarity" not in unrelated.obs and "cache_verifier" not in unrelated.obs
+    assert svc.verifier_rejections == 1 and svc.stats()["stage"]["verifier_rejections"] == 1
+
+
+async def test_verifier_off_keeps_the_old_rule() -> None:
+    cfg = config(verifier={"enabled": False})
+    svc = CacheService(MemoryCache(100))
+    pipe = build_pipeline(cfg, cache=svc)
+    stage = next(s for s in pipe.stages if isinstance(s, CacheStage))
+    assert stage.verifier is None
+    await ask(pipe, cfg, "What is 17 * 23?")
+    await svc.drain()
+    refused = await ask(pipe, cfg, "What is 17 * 24?")
+    assert refused.obs["cache_refused_by"] == "lexical_guard" and svc.verifier_rejections == 0
+    assert svc.near_misses == 1
