@@ -1,10 +1,14 @@
 """``semrouter eval jailbreak``: recall and false-positive rate of the jailbreak guard on your prompts.
 
-Input lines ``{"text", "label": "jailbreak" | "benign"}`` (optional ``source``: figures are then broken down
-per source, as in ``tests/data/jailbreak_dev.jsonl``). The guard runs inside the real pipeline, so what is
-measured is what a live request gets: the probability recorded on the ``jailbreak`` signal, flagged at the
-threshold the guard applies (``guards.jailbreak.threshold``, else the one calibrated at training). The ROC
-curve sweeps the same probability; the marked point is the configured threshold.
+Input lines ``{"text" | "messages", "label": "jailbreak" | "attack" | "benign"}``; a ``messages`` row is
+a conversation, routed whole, so the guard reads its last user turn with the turns before it. Optional
+``source``, ``family``, ``language`` and ``tricky`` (bool) fields break the figures down per value (recall and
+false-positive rate per group; ``tricky`` splits benign rows into ordinary and tricky), as in
+``tests/data/jailbreak_dev.jsonl`` and the out-of-source set ``tests/data/oos/attacks.jsonl``. The guard runs
+inside the real pipeline, so what is measured is what a live request gets: the probability recorded on the
+``jailbreak`` signal, flagged at the threshold the guard applies (``guards.jailbreak.threshold``, else the one
+calibrated at training). The ROC curve sweeps the same probability; the marked point is the configured
+threshold.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from semrouter.eval.common import (
     load_rows,
     route_items,
 )
-from semrouter.eval.metrics import binary_rates, latency_summary, roc_auc, roc_curve, thin_curve
+from semrouter.eval.metrics import binary_rates, detection_rates_by, latency_summary, roc_auc, roc_curve, thin_curve
 from semrouter.eval.report import Report, bar_plot, fmt, roc_plot
 
-_POSITIVE = {"jailbreak": True, "injection": True, "malicious": True, "benign": False, "safe": False}
+_POSITIVE = {"jailbreak": True, "attack": True, "injection": True, "malicious": True, "benign": False, "safe": False}
+BREAKDOWNS = ("source", "family", "language")
 
 
 def _label(data: str, line: int, value: Any) -> bool:
@@ -37,7 +42,42 @@ def _label(data: str, line: int, value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.lower() in _POSITIVE:
         return _POSITIVE[value.lower()]
-    raise EvalError(f"{data}:{line}: label must be 'jailbreak' or 'benign', not {value!r}")
+    raise EvalError(f"{data}:{line}: label must be 'jailbreak' (or 'attack') or 'benign', not {value!r}")
+
+
+def _item(data: str, row: Any) -> tuple[dict[str, Any], str]:
+    """(route item, text shown in mistakes) of a row with ``text``/``prompt`` or ``messages``."""
+    messages = row.data.get("messages")
+    if messages is None:
+        text = field(data, row, ("text", "prompt"))
+        return {"text": text}, text
+    if not isinstance(messages, list) or not messages:
+        raise EvalError(f"{data}:{row.line}: 'messages' must be a non-empty array")
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return {"messages": messages}, " | ".join(str(u) for u in users)
+
+
+def _kind(data: str, row: Any) -> str:
+    """``ordinary`` / ``tricky`` for a row with a ``tricky`` flag (else empty)."""
+    value = row.data.get("tricky")
+    if value is None:
+        return ""
+    if not isinstance(value, bool):
+        raise EvalError(f"{data}:{row.line}: 'tricky' must be true or false")
+    return "tricky" if value else "ordinary"
+
+
+def _groups(positive: list[bool], flagged: list[bool], keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Per-group rates in the report's naming (``n_jailbreak``/``recall``/``n_benign``/``false_positive_rate``)."""
+    return {
+        k: {
+            "n_jailbreak": g["n_positive"],
+            "recall": g["recall"],
+            "n_benign": g["n_negative"],
+            "false_positive_rate": g["false_positive_rate"],
+        }
+        for k, g in detection_rates_by(positive, flagged, keys).items()
+    }
 
 
 async def evaluate(
@@ -45,9 +85,10 @@ async def evaluate(
 ) -> dict[str, Any]:
     config, source, notes = load_eval_config(config_path, {"guards.jailbreak": {"enabled": True}})
     rows = load_rows(data, limit)
-    texts = [field(data, r, ("text", "prompt")) for r in rows]
+    items = [_item(data, r) for r in rows]
+    texts = [t for _, t in items]
     positive = [_label(data, r.line, field(data, r, ("label",), (str, int, bool))) for r in rows]
-    routes = await route_items(config, [{"text": t} for t in texts], desc="jailbreak", show_progress=progress)
+    routes = await route_items(config, [i for i, _ in items], desc="jailbreak", show_progress=progress)
     scores, flagged, thresholds = [], [], set()
     for r in routes:
         sig = r["signals"].get("jailbreak")
@@ -65,18 +106,16 @@ async def evaluate(
         )
     rates = binary_rates(positive, flagged)
     fpr, tpr, thr = roc_curve(positive, scores)
-    groups: dict[str, dict[str, Any]] = {}
-    sources = [str(r.data.get("source", "")) for r in rows]
-    if any(sources):
-        for s in sorted(set(sources)):
-            idx = [i for i, x in enumerate(sources) if x == s]
-            g = binary_rates([positive[i] for i in idx], [flagged[i] for i in idx])
-            groups[s] = {
-                "n_jailbreak": g["tp"] + g["fn"],
-                "recall": g["recall"] if g["tp"] + g["fn"] else None,
-                "n_benign": g["fp"] + g["tn"],
-                "false_positive_rate": g["false_positive_rate"] if g["fp"] + g["tn"] else None,
-            }
+    breakdown: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in BREAKDOWNS:
+        values = [str(r.data.get(key, "")) for r in rows]
+        if any(values):
+            breakdown[key] = _groups(positive, flagged, values)
+    kinds_of = [_kind(data, r) for r in rows]
+    if any(kinds_of):  # ordinary vs tricky benign (and the attacks, under "attack")
+        breakdown["benign kind"] = _groups(
+            positive, flagged, [k if not y else "attack" for k, y in zip(kinds_of, positive, strict=True)]
+        )
     kinds = Counter(str(r["jailbreak"]["type"]) for r, f in zip(routes, flagged, strict=True) if f)
     misses = [
         {"line": row.line, "text": t[:200], "label": "jailbreak" if y else "benign", "score": round(s, 4)}
@@ -96,7 +135,8 @@ async def evaluate(
         **rates,
         "auc": roc_auc(positive, scores),
         "roc": thin_curve({"fpr": fpr, "tpr": tpr, "threshold": [min(t, 1.0) for t in thr]}),
-        "by_source": groups,
+        "by_source": breakdown.get("source", {}),
+        "breakdown": breakdown,
         "flagged_types": dict(kinds),
         "mistakes": misses[:50],
         "n_mistakes": len(misses),
@@ -111,8 +151,13 @@ def summary(m: dict[str, Any]) -> str:
         f"recall {m['recall']:.4f}  false-positive rate {m['false_positive_rate']:.4f}  "
         f"precision {m['precision']:.4f}  AUC {auc}",
     ]
-    for s, g in m["by_source"].items():
-        lines.append(f"  {s:<28} recall {fmt(g['recall'], 4):>6}  fpr {fmt(g['false_positive_rate'], 4):>6}")
+    for key, groups in m.get("breakdown", {"source": m["by_source"]}).items():
+        lines.append(f"per {key}:")
+        for s, g in groups.items():
+            lines.append(
+                f"  {s:<28} recall {fmt(g['recall'], 4):>6} of {g['n_jailbreak']:>4}"
+                f"  fpr {fmt(g['false_positive_rate'], 4):>6} of {g['n_benign']:>4}"
+            )
     return "\n".join(lines)
 
 
@@ -134,6 +179,14 @@ def render(report: Report, m: dict[str, Any]) -> None:
         ),
         "ROC curve",
     )
+    for key, groups in m.get("breakdown", {}).items():
+        if key == "source":
+            continue
+        report.text(f"## Per {key}")
+        report.table(
+            [key, "attacks", "recall", "benign", "false-positive rate"],
+            [[s, g["n_jailbreak"], g["recall"], g["n_benign"], g["false_positive_rate"]] for s, g in groups.items()],
+        )
     if m["by_source"]:
         report.text("## Per source")
         report.table(

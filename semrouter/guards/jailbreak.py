@@ -16,6 +16,15 @@ Latin, zero-width characters removed, leetspeak words and base64 blobs decoded a
 first and last ``HEAD_TAIL`` characters are read, so cost is bounded for pasted documents while an
 injection appended at the end is still seen.
 
+Conversations: an attack is often built up over several user turns (a persona or a rule set up first, the
+request last), and each turn alone looks mild. ``context`` (the earlier user turns, oldest first) adds a
+fourth group: hashed n-grams of a bounded window (the last ``WINDOW_TURNS - 1`` earlier turns, at most
+``CONTEXT_CHARS`` each) in their own hash space (salted), so context n-grams have their own weights, scaled
+by ``CONTEXT_WEIGHT``. The verdict is about the newest turn *read in its context*: an attack in an earlier
+turn followed by an unrelated request is not re-flagged (that turn was checked when it was new), while a
+request that continues a set-up is. The embedding stays the current turn's (the pipeline's), so the
+window costs no second embedding, only hashing of at most ~1,800 more characters.
+
 Scoring cost beyond the embedding is ~0.1-0.3 ms (numpy hashing of at most 2x``HEAD_TAIL`` chars and a
 sparse dot product). The model file (``assets/jailbreak_head.npz``, ``allow_pickle=False``) holds:
 ``emb_weight`` [384], ``ngram_weight`` [D], ``idf`` [D], ``pattern_weight`` [P], ``bias``,
@@ -33,6 +42,7 @@ import math
 import re
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +57,10 @@ N_BUCKETS = 1 << 18
 HEAD_TAIL = 1500
 CHAR_NGRAMS = (3, 4, 5)
 MAX_WORDS = 300
+WINDOW_TURNS = 4  # the current user turn and up to three earlier ones
+CONTEXT_CHARS = 600  # each earlier turn contributes its first and last CONTEXT_CHARS / 2 characters
+CONTEXT_WEIGHT = 0.5  # context tf-idf vector (unit length) scaled against the current turn's
+CONTEXT_SALT = 0x9E3779B97F4A7C15  # xor-ed into context n-gram hashes: their own buckets and weights
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -120,6 +134,29 @@ def normalize(text: str) -> Normalized:
     if leet:
         t += " " + " ".join(leet)
     return Normalized(t, decoded)
+
+
+def context_window(context: Sequence[str]) -> str:
+    """The earlier user turns the detector reads (the last ``WINDOW_TURNS - 1``, each cut), normalised."""
+    half = CONTEXT_CHARS // 2
+    turns = [
+        t if len(t) <= CONTEXT_CHARS else t[:half] + "\n" + t[-half:] for t in list(context)[-(WINDOW_TURNS - 1) :]
+    ]
+    return normalize("\n".join(turns)).text if turns else ""
+
+
+def earlier_user_turns(body: dict[str, Any]) -> list[str]:
+    """The user turns before the last one that the window reads (at most ``WINDOW_TURNS - 1``, oldest first).
+
+    Only the last few messages are looked at, so the cost does not grow with the conversation.
+    """
+    from semrouter.context import content_text
+
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return []
+    users = [m for m in messages[-4 * WINDOW_TURNS :] if isinstance(m, dict) and m.get("role") == "user"]
+    return [content_text(m.get("content")) for m in users[:-1]][-(WINDOW_TURNS - 1) :]
 
 
 # ---------------------------------------------------------------- patterns (features and attack type)
@@ -217,11 +254,12 @@ def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return h ^ (h >> np.uint64(33))
 
 
-def ngram_ids(text: str) -> I64:
+def ngram_ids(text: str, salt: int = 0) -> I64:
     """Bucket ids (with repeats) of char 3-5-grams and word 1-2-grams of normalised ``text``.
 
     Stable across processes and platforms (no Python ``hash``): char n-grams use a polynomial hash over
-    UTF-32 code points, vectorised in numpy; words use CRC-32.
+    UTF-32 code points, vectorised in numpy; words use CRC-32. A non-zero ``salt`` maps the same n-grams
+    to other buckets (the context window's own feature space).
     """
     padded = " " + re.sub(r"\s+", " ", text) + " "
     cp = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -242,7 +280,7 @@ def ngram_ids(text: str) -> I64:
                 parts.append(wh[:-1] * _PRIME + wh[1:] + np.uint64(1 << 41))
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    return (_mix(np.concatenate(parts)) % np.uint64(N_BUCKETS)).astype(np.int64)
+    return (_mix(np.concatenate(parts) ^ np.uint64(salt)) % np.uint64(N_BUCKETS)).astype(np.int64)
 
 
 def tfidf(ids: I64, idf: F32) -> tuple[I64, F32]:
@@ -253,6 +291,24 @@ def tfidf(ids: I64, idf: F32) -> tuple[I64, F32]:
     vals = (1.0 + np.log(counts)).astype(np.float32) * idf[uniq]
     norm = float(np.sqrt(np.dot(vals, vals)))
     return uniq, vals / norm if norm > 0 else vals
+
+
+def sparse_features(ids: I64, context_ids: I64, idf: F32) -> tuple[I64, F32]:
+    """The n-gram part of the feature vector: the current turn's tf-idf plus ``CONTEXT_WEIGHT`` x the
+    context window's (salted ids), as (bucket ids, values); a bucket may repeat (values add up)."""
+    u, v = tfidf(ids, idf)
+    if len(context_ids) == 0:
+        return u, v
+    cu, cv = tfidf(context_ids, idf)
+    return np.concatenate([u, cu]), np.concatenate([v, cv * np.float32(CONTEXT_WEIGHT)])
+
+
+def featurize(text: str, context: Sequence[str] = ()) -> tuple[I64, I64, F32]:
+    """(current-turn n-gram ids, context n-gram ids, pattern flags of the current turn)."""
+    norm = normalize(text)
+    window = context_window(context) if context else ""
+    ctx_ids = ngram_ids(window, CONTEXT_SALT) if window else np.zeros(0, dtype=np.int64)
+    return ngram_ids(norm.text), ctx_ids, pattern_flags(norm)
 
 
 # ---------------------------------------------------------------- detector
@@ -312,23 +368,30 @@ class JailbreakDetector:
             metadata=np.array(json.dumps(self.metadata, sort_keys=True), dtype=str),
         )
 
-    def logit(self, text: str, embedding: npt.ArrayLike) -> tuple[float, F32]:
-        """Uncalibrated logit and the pattern flags (the flags also give the attack type)."""
-        norm = normalize(text)
-        flags = pattern_flags(norm)
-        ids, vals = tfidf(ngram_ids(norm.text), self.idf)
+    def logit(self, text: str, embedding: npt.ArrayLike, context: Sequence[str] = ()) -> tuple[float, F32]:
+        """Uncalibrated logit and the pattern flags (the flags also give the attack type).
+
+        ``embedding`` is ``text``'s; ``context`` holds the earlier user turns of the conversation (oldest first).
+        """
+        # a head trained before the context window existed (no "context" in its metadata) has no weights
+        # for context n-grams: it reads the current turn only, as it was trained
+        cur_ids, ctx_ids, flags = featurize(text, context if "context" in self.metadata else ())
+        ids, vals = sparse_features(cur_ids, ctx_ids, self.idf)
         z = self.bias + float(np.dot(np.asarray(embedding, dtype=np.float32), self.emb_weight))
         z += float(np.dot(vals, self.ngram_weight[ids])) + float(np.dot(flags, self.pattern_weight))
         return z, flags
 
-    def score(self, text: str, embedding: npt.ArrayLike) -> tuple[float, str]:
-        """(calibrated jailbreak probability, coarse type) for one prompt and its shared embedding."""
-        z, flags = self.logit(text, embedding)
+    def score(self, text: str, embedding: npt.ArrayLike, context: Sequence[str] = ()) -> tuple[float, str]:
+        """(calibrated jailbreak probability, coarse type) for one prompt, its shared embedding and the
+        earlier user turns (``context``, optional)."""
+        z, flags = self.logit(text, embedding, context)
         p = 1.0 / (1.0 + math.exp(-max(min(z / self.temperature, 60.0), -60.0)))
         return p, attack_type(flags)
 
-    def detect(self, text: str, embedding: npt.ArrayLike, threshold: float | None = None) -> JailbreakResult:
+    def detect(
+        self, text: str, embedding: npt.ArrayLike, threshold: float | None = None, context: Sequence[str] = ()
+    ) -> JailbreakResult:
         """``score`` plus the verdict at ``threshold`` (default: the shipped one)."""
-        p, kind = self.score(text, embedding)
+        p, kind = self.score(text, embedding, context)
         thr = self.threshold if threshold is None else threshold
         return JailbreakResult(p, p >= thr, kind)

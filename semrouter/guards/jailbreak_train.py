@@ -8,10 +8,13 @@ Recipe, and why:
 - Validation split: a stratified ``VAL_FRACTION`` of ``data/jailbreak/train.jsonl`` (per label, fixed
   seed, ``semrouter.embed.train.stratified_split``); never the dev set under ``tests/data``, which stays
   an honest gate. The temperature is fitted on it, then the decision threshold is the lowest score that
-  keeps the validation false-positive rate at or below ``target_fpr`` (default 1%, half the gate's 2%,
-  because the dev set's benign prompts are harder than the validation ones).
+  keeps the validation false-positive rate at or below ``target_fpr`` (default 1%) on ordinary benign rows
+  *and* at or below ``tricky_target_fpr`` (default 3%) on the hard ones (``tricky/*``, ``ours/*``), the
+  two budgets of issue 16's targets.
 - Class-balanced sample weights, times ``TRICKY_WEIGHT`` for the hand-written tricky benign prompts:
-  they are few, but they are exactly the ordinary traffic that reference systems block.
+  they are few, but they are exactly the ordinary traffic that reference systems block; times
+  ``FAMILY_WEIGHT`` for our attack-family lists (``ours/*``: non-English, fiction framing, pasted
+  documents, multi-turn, persona), a few hundred rows each against ~10k English source rows.
 
 Training-only dependencies: ``scipy`` (sparse matrices, L-BFGS). Serving needs numpy only.
 """
@@ -33,32 +36,39 @@ import numpy.typing as npt
 
 from semrouter.embed.train import file_sha256, stratified_split
 from semrouter.guards.jailbreak import (
+    CONTEXT_CHARS,
+    CONTEXT_WEIGHT,
     JAILBREAK_HEAD_PATH,
     N_BUCKETS,
     PATTERN_NAMES,
+    WINDOW_TURNS,
     JailbreakDetector,
-    ngram_ids,
-    normalize,
-    pattern_flags,
+    featurize,
+    sparse_features,
 )
 
 VAL_FRACTION = 0.15
 VAL_SEED = 11
 EMB_SCALE = 2.0
 TRICKY_WEIGHT = 6.0
+FAMILY_WEIGHT = 3.0
 DEFAULT_L2 = 3e-6
 F64 = npt.NDArray[np.float64]
 
 
-def load_rows(path: str | Path) -> list[dict[str, str]]:
-    """``{"text", "label", "source"}`` JSONL rows (label ``jailbreak`` or ``benign``)."""
+def load_rows(path: str | Path) -> list[dict[str, Any]]:
+    """``{"text", "label", "source"}`` JSONL rows (label ``jailbreak`` or ``benign``), with an optional
+    ``context``: the earlier user turns of a conversation whose last user turn is ``text``."""
     rows = []
     for line in Path(path).read_text(encoding="utf-8").split("\n"):
         if line.strip():
             r = json.loads(line)
             if r["label"] not in ("jailbreak", "benign"):
                 raise ValueError(f"unknown label {r['label']!r}")
-            rows.append({"text": r["text"], "label": r["label"], "source": r.get("source", "")})
+            context = r.get("context", [])
+            if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
+                raise ValueError("context must be a list of strings")
+            rows.append({"text": r["text"], "label": r["label"], "source": r.get("source", ""), "context": context})
     return rows
 
 
@@ -81,33 +91,49 @@ def embed_cached(texts: Sequence[str], service: Any = None, cache: str | Path | 
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
-def featurize(texts: Sequence[str]) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.float32]]:
-    """Per-text n-gram bucket ids (with repeats) and the pattern-flag matrix."""
+def featurize_rows(
+    texts: Sequence[str], contexts: Sequence[Sequence[str]] | None = None
+) -> tuple[list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], npt.NDArray[np.float32]]:
+    """Per row (current-turn n-gram ids, context n-gram ids) and the pattern-flag matrix, exactly as
+    ``JailbreakDetector.logit`` computes them."""
     ids, flags = [], []
-    for t in texts:
-        n = normalize(t)
-        ids.append(ngram_ids(n.text))
-        flags.append(pattern_flags(n))
+    for i, t in enumerate(texts):
+        cur, ctx, f = featurize(t, contexts[i] if contexts is not None else ())
+        ids.append((cur, ctx))
+        flags.append(f)
     return ids, np.stack(flags)
 
 
-def compute_idf(ids: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
-    """Smoothed idf ``log((1+n)/(1+df)) + 1`` over hashed buckets."""
+IdsRow = npt.NDArray[np.int64] | tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+_NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+def _pair(a: IdsRow) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(current-turn ids, context ids) of a row given as either (other heads pass plain id arrays)."""
+    return a if isinstance(a, tuple) else (a, _NO_IDS)
+
+
+def compute_idf(ids: Sequence[IdsRow]) -> npt.NDArray[np.float32]:
+    """Smoothed idf ``log((1+n)/(1+df)) + 1`` over hashed buckets (current-turn and context ids alike)."""
     df = np.zeros(N_BUCKETS, dtype=np.float64)
     for a in ids:
-        df[np.unique(a)] += 1.0
+        cur, ctx = _pair(a)
+        df[np.unique(np.concatenate([cur, ctx]))] += 1.0
     return (np.log((1.0 + len(ids)) / (1.0 + df)) + 1.0).astype(np.float32)
 
 
-def design_matrix(emb: npt.NDArray[np.float32], ids: Sequence[npt.NDArray[np.int64]], flags: Any, idf: Any) -> Any:
-    """Sparse [emb * EMB_SCALE | tfidf | flags] matrix (CSR)."""
+def design_matrix(
+    emb: npt.NDArray[np.float32],
+    ids: Sequence[IdsRow],
+    flags: Any,
+    idf: Any,
+) -> Any:
+    """Sparse [emb * EMB_SCALE | tfidf (current turn + weighted context) | flags] matrix (CSR)."""
     import scipy.sparse as sp  # type: ignore[import-untyped, unused-ignore]
-
-    from semrouter.guards.jailbreak import tfidf
 
     rows, cols, vals = [], [], []
     for i, a in enumerate(ids):
-        u, v = tfidf(a, idf)
+        u, v = sparse_features(*_pair(a), idf)
         rows.append(np.full(len(u), i))
         cols.append(u)
         vals.append(v)
@@ -173,8 +199,10 @@ def train_jailbreak(
     out_path: str | Path | None = JAILBREAK_HEAD_PATH,
     *,
     target_fpr: float = 0.01,
+    tricky_target_fpr: float = 0.03,
     l2: float = DEFAULT_L2,
     tricky_weight: float = TRICKY_WEIGHT,
+    family_weight: float = FAMILY_WEIGHT,
     service: Any = None,
     embedding_cache: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -187,7 +215,7 @@ def train_jailbreak(
     tr, va = stratified_split(labels, VAL_FRACTION, VAL_SEED)
 
     emb = embed_cached(texts, service, embedding_cache)
-    ids, flags = featurize(texts)
+    ids, flags = featurize_rows(texts, [r["context"] for r in rows])
     idf = compute_idf([ids[i] for i in tr])
     x = design_matrix(emb, ids, flags, idf)
 
@@ -196,6 +224,7 @@ def train_jailbreak(
     neg_w = len(y_tr) / (2.0 * max((1 - y_tr).sum(), 1.0))
     sw = np.where(y_tr == 1, pos_w, neg_w)
     sw *= np.array([tricky_weight if rows[i]["source"].startswith("tricky/") else 1.0 for i in tr])
+    sw *= np.array([family_weight if rows[i]["source"].startswith("ours/") else 1.0 for i in tr])
 
     w, b = fit_binary_logreg(x[tr], y_tr, sw, l2)
     d_emb = emb.shape[1]
@@ -209,7 +238,14 @@ def train_jailbreak(
     z_va = np.asarray(x[va] @ w + b, dtype=np.float64)
     temp = fit_temperature(z_va, y_all[va])
     p_va = 1.0 / (1.0 + np.exp(-z_va / temp))
-    thr = threshold_for_fpr(p_va[y_all[va] == 0], target_fpr)
+    # ordinary and hard (hand-written tricky, ours/*) benign rows get their own false-positive budgets, as
+    # the targets do (<= 1% ordinary, <= 3% tricky): one pooled 1% lets the ~10% hard rows set the
+    # threshold alone, and which of them land in the split then moves it by a lot
+    hard = np.array([rows[i]["source"].startswith(("tricky/", "ours/")) for i in va])
+    benign_va = y_all[va] == 0
+    thr_ordinary = threshold_for_fpr(p_va[benign_va & ~hard], target_fpr)
+    thr_hard = threshold_for_fpr(p_va[benign_va & hard], tricky_target_fpr)
+    thr = max(thr_ordinary, thr_hard)
 
     report: dict[str, Any] = {
         "data": Path(data_path).name,
@@ -221,7 +257,14 @@ def train_jailbreak(
         "l2": l2,
         "emb_scale": EMB_SCALE,
         "tricky_weight": tricky_weight,
+        "family_weight": family_weight,
+        "context": {"turns": WINDOW_TURNS, "chars": CONTEXT_CHARS, "weight": CONTEXT_WEIGHT},
         "target_fpr": target_fpr,
+        "tricky_target_fpr": tricky_target_fpr,
+        "threshold_ordinary": thr_ordinary,
+        "threshold_tricky": thr_hard,
+        "validation_ordinary": rates(p_va[~hard], y_all[va][~hard], thr),
+        "validation_tricky_fpr": round(float((p_va[benign_va & hard] >= thr).mean()), 4),
         "temperature": round(temp, 4),
         "threshold": thr,
         "validation": rates(p_va, y_all[va], thr),
@@ -241,14 +284,20 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     """Arguments of ``semrouter train jailbreak`` (for the CLI to delegate here)."""
     ap.add_argument("--data", type=Path, default=Path("data/jailbreak/train.jsonl"))
     ap.add_argument("--out", type=Path, default=Path("jailbreak_head.npz"))
-    ap.add_argument("--target-fpr", type=float, default=0.01)
+    ap.add_argument("--target-fpr", type=float, default=0.01, help="validation FPR budget, ordinary benign rows")
+    ap.add_argument("--tricky-target-fpr", type=float, default=0.03, help="validation FPR budget, hard benign rows")
     ap.add_argument("--l2", type=float, default=DEFAULT_L2)
     ap.add_argument("--embedding-cache", type=Path, default=None, help=".npz cache of embeddings by text SHA-1")
 
 
 def run(args: argparse.Namespace) -> int:
     report = train_jailbreak(
-        args.data, args.out, target_fpr=args.target_fpr, l2=args.l2, embedding_cache=args.embedding_cache
+        args.data,
+        args.out,
+        target_fpr=args.target_fpr,
+        tricky_target_fpr=args.tricky_target_fpr,
+        l2=args.l2,
+        embedding_cache=args.embedding_cache,
     )
     print(json.dumps(report, indent=2))
     return 0
