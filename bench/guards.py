@@ -1,10 +1,10 @@
 """Added latency of the guards per request (issue 4), in the real pipeline.
 
-The jailbreak guard reuses the shared embedding the signals compute anyway, so its added cost is its own
-featurisation and dot product; the PII guard costs its regexes, validators and (optionally) NER, run in
-a worker thread. Measured as the whole request pipeline of the built-in config with guards off, then
-with each guard on, one request at a time on benign prompts of 16, 64 and 512 word pieces (the common
-case: nothing is blocked, so every stage runs).
+The jailbreak and harmful-request guards reuse the shared embedding the signals compute anyway, so their
+added cost is their own featurisation and dot products; the PII guard costs its regexes, validators and
+(optionally) NER, run in a worker thread. Measured as the whole request pipeline of the built-in config
+with guards off, then with each guard on, one request at a time on benign prompts of 16, 64 and 512
+word pieces (the common case: nothing is blocked, so every stage runs).
 
     python bench/guards.py [--requests 300]
 """
@@ -35,6 +35,8 @@ from semrouter.stages import build_pipeline
 VARIANTS: dict[str, dict[str, Any]] = {
     "no guards": {},
     "jailbreak": {"jailbreak": {"enabled": True}},
+    "harmful": {"harmful": {"enabled": True, "actions": {"self_harm": "allow"}}},
+    "jailbreak + harmful": {"jailbreak": {"enabled": True}, "harmful": {"enabled": True}},
     "PII, regex only": {"pii": {"enabled": True, "ner": False}},
     "PII with NER": {"pii": {"enabled": True, "ner": True}},
     "jailbreak + PII with NER": {"jailbreak": {"enabled": True}, "pii": {"enabled": True, "ner": True}},
@@ -91,8 +93,8 @@ def main() -> None:
         f"in process, one request at a time, {args.requests} benign prompts per length, the variants interleaved "
         "request by request (cache off); the added cost is the median of per-request differences against the "
         "guard-less run of the same prompt. "
-        "The jailbreak guard reuses the shared embedding; PII runs its recognizers in a worker thread "
-        "(NER: spaCy `en_core_web_sm`).",
+        "The jailbreak and harmful-request guards reuse the shared embedding; PII runs its recognizers in a worker "
+        "thread (NER: spaCy `en_core_web_sm`).",
         "",
         f"Command: `python bench/guards.py --requests {args.requests}`",
         "",

@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_jailbreak_args(tj)
     tj.set_defaults(func=_cmd_train_jailbreak)
+    th = tsub.add_parser("harmful", help="train the harmful-request detector (typed categories) from labelled JSONL")
+    from semrouter.guards.harmful_train import add_arguments as _train_harmful_args
+    from semrouter.guards.harmful_train import run as _train_harmful
+
+    _train_harmful_args(th)
+    th.set_defaults(func=_train_harmful)
 
     from semrouter.eval.cli import add_bench_parser, add_calibrate_parser, add_eval_parser
 

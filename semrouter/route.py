@@ -59,7 +59,7 @@ def request_body(config: RouterConfig, item: Any) -> tuple[dict[str, Any], dict[
 def _result_of_type(ctx: RequestContext, kind: str, fallback_name: str | None = None) -> SignalResult | None:
     """The result of the first configured signal of type ``kind``, else of one named ``fallback_name``.
 
-    Guards (jailbreak, PII) are not configured signals but record their verdicts as signals of that
+    Guards (jailbreak, PII, harmful) are not configured signals but record their verdicts as signals of that
     name (``semrouter.stages.guard``); the name fallback finds them.
     """
     names = [s.name for s in ctx.config.signals if s.type == kind] or ([fallback_name] if fallback_name else [])
@@ -81,6 +81,7 @@ def describe(
     domain = _result_of_type(ctx, "domain")
     jb = _result_of_type(ctx, "jailbreak", "jailbreak")
     pii = _result_of_type(ctx, "pii", "pii")
+    harm = _result_of_type(ctx, "harmful", "harmful")
     entities = pii.detail.get("entities", []) if pii is not None else []
     return {
         "decision": ctx.decision.name if ctx.decision is not None else None,
@@ -101,6 +102,14 @@ def describe(
         }
         if jb is not None
         else {"detected": False, "score": None, "type": None},
+        # harmful-request guard: the route's verdict when the policy stage ran; category only when detected
+        "safety": {
+            "detected": bool(harm.detail.get("route_hit", harm.matched)),
+            "category": harm.value if harm.detail.get("route_hit", harm.matched) else None,
+            "score": round(harm.confidence, 4),
+        }
+        if harm is not None
+        else {"detected": False, "category": None, "score": None},
         "pii": {
             "detected": bool(pii.matched) if pii is not None else False,
             "entities": [{k: e.get(k) for k in ("type", "start", "end")} for e in entities if isinstance(e, dict)],

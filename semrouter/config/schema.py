@@ -14,7 +14,7 @@ from pydantic import Field, HttpUrl, field_validator
 from semrouter.cache.config import CacheConfig, DecisionCachePolicy
 from semrouter.config.base import Strict as _Strict
 from semrouter.decide.rules import Rule
-from semrouter.guards.config import GuardsConfig, JailbreakPolicy, PiiPolicy
+from semrouter.guards.config import GuardsConfig, HarmfulPolicy, JailbreakPolicy, PiiPolicy
 from semrouter.observe.config import ObservabilityConfig
 from semrouter.signals import AnySignalConfig
 
@@ -121,6 +121,7 @@ class ModelConfig(_Strict):
     fallback: list[str] = Field(default_factory=list, description="Models tried when all endpoints are down.")
     pricing: Pricing = Field(default_factory=Pricing)
     pii: PiiPolicy | None = Field(None, description="PII policy for requests sent to this model.")
+    harmful: HarmfulPolicy | None = Field(None, description="Harmful-request policy for requests sent to this model.")
 
 
 class EjectionConfig(_Strict):
@@ -205,6 +206,7 @@ class DecisionConfig(_Strict):
     tools: ToolSelectionConfig | None = None
     pii: PiiPolicy | None = Field(None, description="PII policy for this decision (wins over the model's).")
     jailbreak: JailbreakPolicy | None = None
+    harmful: HarmfulPolicy | None = Field(None, description="Harmful-request policy (wins over the model's).")
     cache: DecisionCachePolicy | None = None
 
 
@@ -304,7 +306,11 @@ class RouterConfig(_Strict):
         for i, name in enumerate(snames):
             if name in snames[:i]:
                 errors.append((("signals", i, "name"), f"duplicate signal name '{name}'"))
-        guard_on = {"pii": self.guards.pii.enabled, "jailbreak": self.guards.jailbreak.enabled}
+        guard_on = {
+            "pii": self.guards.pii.enabled,
+            "jailbreak": self.guards.jailbreak.enabled,
+            "harmful": self.guards.harmful.enabled,
+        }
         for i, name in enumerate(snames):
             if name in guard_on:
                 errors.append((("signals", i, "name"), f"'{name}' is reserved for the guard of that name"))
@@ -314,6 +320,28 @@ class RouterConfig(_Strict):
                 hint = f" (enable guards.{name})" if name in guard_on else ""
                 listed = sorted(usable)
                 errors.append((("decisions", i, "rules"), f"unknown signal '{name}'{hint}; configured: {listed}"))
+        errors += self._harmful_policy_errors(known)
         if self.routing.default_decision not in dnames:
             errors.append((("routing", "default_decision"), f"no decision named '{self.routing.default_decision}'"))
+        return errors
+
+    def _harmful_policy_errors(self, known: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every safety_model names a model, and every 'route' action has one to go to (its own level's,
+        else the global one)."""
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        g = self.guards.harmful
+        levels: list[tuple[tuple[str | int, ...], HarmfulPolicy | None]] = [
+            *((("models", i, "harmful"), m.harmful) for i, m in enumerate(self.models)),
+            *((("decisions", i, "harmful"), d.harmful) for i, d in enumerate(self.decisions)),
+        ]
+        if g.safety_model is not None and g.safety_model not in known:
+            errors.append((("guards", "harmful", "safety_model"), f"unknown model '{g.safety_model}'"))
+        for path, p in levels:
+            if p is None:
+                continue
+            if p.safety_model is not None and p.safety_model not in known:
+                errors.append(((*path, "safety_model"), f"unknown model '{p.safety_model}'"))
+            routed = sorted(c for c, a in (p.actions or {}).items() if a == "route")
+            if routed and p.safety_model is None and g.safety_model is None:
+                errors.append(((*path, "actions"), f"route for {', '.join(routed)} needs a safety_model"))
         return errors

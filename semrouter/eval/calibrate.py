@@ -40,6 +40,7 @@ from semrouter.eval.common import (
 )
 from semrouter.eval.metrics import ratio
 from semrouter.eval.report import Report, fmt, line_plot
+from semrouter.guards.config import HARM_CATEGORIES
 
 POSITIVE = {
     "pii": True,
@@ -88,6 +89,17 @@ def _setter(dotted: str) -> Callable[[dict[str, Any], float, str | None], str]:
     return write
 
 
+ALLOW_ALL = dict.fromkeys(HARM_CATEGORIES, "allow")  # scoring must not route or block
+
+
+def _write_harmful(raw: dict[str, Any], value: float, _signal: str | None) -> str:
+    """One threshold for every category; per-category ``thresholds`` would shadow it, so they go."""
+    harmful = _section(raw, "guards.harmful")
+    harmful["threshold"] = value
+    dropped = harmful.pop("thresholds", None)
+    return "guards.harmful.threshold" + (" (per-category thresholds removed)" if dropped else "")
+
+
 def _write_domain(raw: dict[str, Any], value: float, signal: str | None) -> str:
     for i, s in enumerate(raw.get("signals") or []):
         if isinstance(s, dict) and s.get("type") == "domain" and (signal is None or s.get("name") == signal):
@@ -122,6 +134,15 @@ JUDGMENTS: dict[str, Judgment] = {
         1.0,
         _signal_score("pii"),  # the best finding's score: a prompt is flagged when any finding reaches it
         _setter("guards.pii.min_score"),
+    ),
+    "harmful": Judgment(
+        "harmful",
+        {"guards.harmful": {"enabled": True}},
+        {"guards.harmful.threshold": 0.999999, "guards.harmful.thresholds": {}, "guards.harmful.actions": ALLOW_ALL},
+        1e-6,
+        1 - 1e-6,
+        _signal_score("harmful"),  # the top category's score: one threshold for every category
+        _write_harmful,
     ),
     "domain": Judgment("domain", {}, {}, 0.0, 1.0, _signal_score("domain"), _write_domain),  # scored by --signal
 }

@@ -1,7 +1,10 @@
 """``semrouter eval classify``: does the router put requests in the category you expect?
 
 Input lines ``{"text", "category"}`` (``true_label`` is accepted too, so
-``../shared/data/domain/dev_eval.json`` works as it is). The prediction is the category the request is
+``../shared/data/domain/dev_eval.json`` works as it is). Optional row fields break the result down:
+``source``, ``family`` and ``language`` give accuracy per value (with per-category accuracy inside), so a
+pooled number cannot hide a weak source; ``group`` marks rewordings of one question and adds paraphrase
+consistency (how often rewordings get the same category). The prediction is the category the request is
 reported under (``x-vsr-selected-category``): the decision's own ``category`` when it sets one (the
 built-in ``general`` decision reports ``other``), else the domain signal's label. That is the category that
 picks the model, so it is what the accuracy should be about.
@@ -22,10 +25,11 @@ from semrouter.eval.common import (
     load_rows,
     route_items,
 )
-from semrouter.eval.metrics import classification_report, latency_summary
+from semrouter.eval.metrics import accuracy_by, classification_report, group_consistency, latency_summary
 from semrouter.eval.report import Report, bar_plot, confusion_heatmap
 
 MAX_ERRORS = 50  # misrouted examples kept in the JSON (the confusion matrix has the full picture)
+BREAKDOWNS = ("source", "family", "language")  # optional row fields reported one value at a time
 
 
 async def evaluate(
@@ -34,9 +38,11 @@ async def evaluate(
     config, source, notes = load_eval_config(config_path)
     rows = load_rows(data, limit)
     items, gold = [], []
+    groups: list[str | None] = []
     for row in rows:
         text = field(data, row, ("text",))
         gold.append(field(data, row, ("category", "true_label", "label")))
+        groups.append(str(field(data, row, ("group",), (str, int))) if "group" in row.data else None)
         item: dict[str, Any] = {"text": text}
         if "headers" in row.data:
             item["headers"] = row.data["headers"]
@@ -56,6 +62,11 @@ async def evaluate(
         for row, item, g, p, r in zip(rows, items, gold, pred, routes, strict=True)
         if g != p
     ]
+    by = {
+        name: accuracy_by(gold, pred, [str(row.data.get(name, "(none)")) for row in rows])
+        for name in BREAKDOWNS
+        if any(name in row.data for row in rows)
+    }
     decisions: dict[str, int] = {}
     for r in routes:
         decisions[str(r["decision"])] = decisions.get(str(r["decision"]), 0) + 1
@@ -67,6 +78,8 @@ async def evaluate(
         "notes": notes,
         **report,
         "macro_f1": report["macro"]["f1"],
+        **{f"by_{name}": v for name, v in by.items()},
+        "paraphrase_consistency": group_consistency(groups, pred),
         "decisions": decisions,
         "errors": errors[:MAX_ERRORS],
         "n_errors": len(errors),
@@ -79,6 +92,15 @@ def summary(m: dict[str, Any]) -> str:
     lines.append(f"{'category':<20}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
     for label, c in m["per_class"].items():
         lines.append(f"{label:<20}{c['precision']:>10.3f}{c['recall']:>8.3f}{c['f1']:>8.3f}{c['support']:>9}")
+    for name in BREAKDOWNS:
+        for key, b in m.get(f"by_{name}", {}).items():
+            lines.append(f"{name} {key}: {b['n']} rows, accuracy {b['accuracy']:.4f}")
+    pc = m.get("paraphrase_consistency")
+    if pc:
+        lines.append(
+            f"paraphrase consistency: {pc['pairwise']:.4f} of {pc['pairs']} pairs agree, "
+            f"{pc['all_same']:.4f} of {pc['groups']} groups all alike"
+        )
     lat = m["latency_ms"]
     lines.append(f"routing latency p50 {lat['p50']} ms, p99 {lat['p99']} ms")
     return "\n".join(lines)
@@ -96,6 +118,26 @@ def render(report: Report, m: dict[str, Any]) -> None:
         ["category", "precision", "recall", "F1", "support", "predicted"],
         [[k, c["precision"], c["recall"], c["f1"], c["support"], c["predicted"]] for k, c in m["per_class"].items()],
     )
+    for name in BREAKDOWNS:
+        by = m.get(f"by_{name}")
+        if not by:
+            continue
+        report.text(f"## Per {name}")
+        cats = sorted({c for b in by.values() for c in b["per_category"]})
+        report.table(
+            [name, "n", "accuracy", *cats],
+            [
+                [key, b["n"], round(b["accuracy"], 4)]
+                + [round(b["per_category"][c]["accuracy"], 3) if c in b["per_category"] else "" for c in cats]
+                for key, b in by.items()
+            ],
+        )
+    pc = m.get("paraphrase_consistency")
+    if pc:
+        report.text(
+            f"**Paraphrase consistency** {pc['pairwise']:.4f} of {pc['pairs']} within-group pairs get the same "
+            f"category; {pc['all_same']:.4f} of {pc['groups']} groups agree entirely."
+        )
     report.figure(
         "confusion_matrix",
         confusion_heatmap(m["labels"], m["confusion_matrix"], "Category: expected vs predicted"),

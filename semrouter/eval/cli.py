@@ -91,13 +91,14 @@ def add_calibrate_parser(sub: Any) -> None:
         description="Route every labelled row once, sweep the threshold over the scores, pick the one that meets "
         "--target, and write the config with it (--output) and the curve it chose from (--report).",
     )
-    c.add_argument("judgment", choices=["jailbreak", "pii", "domain"], help="whose threshold to choose")
+    c.add_argument("judgment", choices=["jailbreak", "harmful", "pii", "domain"], help="whose threshold to choose")
     c.add_argument(
         "--data",
         "-d",
         required=True,
-        help='JSONL: {"text", "label": "jailbreak"|"benign"} for jailbreak; for pii the `eval pii` format '
-        '({"text", "entities": [...]}) or {"text", "label": "pii"|"benign"}; {"text", "category"} for domain',
+        help='JSONL: {"text", "label": "jailbreak"|"benign"} for jailbreak, "harmful"|"benign" for harmful; '
+        'for pii the `eval pii` format ({"text", "entities": [...]}) or {"text", "label": "pii"|"benign"}; '
+        '{"text", "category"} for domain',
     )
     c.add_argument("--target", "-t", required=True, help="fpr=X (at most), precision=X or recall=X (at least)")
     c.add_argument("--config", "-c", help="the config to start from (default: the built-in one)")

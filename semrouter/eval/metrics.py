@@ -162,3 +162,83 @@ def latency_summary(values_ms: Sequence[float]) -> dict[str, float | None]:
         "p99": r(percentile(values_ms, 99)),
         "mean": r(sum(values_ms) / len(values_ms)) if values_ms else None,
     }
+
+
+def accuracy_by(gold: Sequence[str], pred: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Accuracy per value of ``keys`` (a row's source, family or language), with per-category accuracy inside.
+
+    Why: one pooled accuracy hides that a classifier can be good on exam-style questions and poor on
+    chat phrasing; reports break results down by where the rows came from. Keys are sorted; categories
+    inside each key are the sorted gold labels of that key's rows.
+    """
+    if not len(gold) == len(pred) == len(keys):
+        raise ValueError("gold, pred and keys differ in length")
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(set(keys)):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        per: dict[str, dict[str, Any]] = {}
+        for label in sorted({gold[i] for i in idx}):
+            rows = [i for i in idx if gold[i] == label]
+            per[label] = {"n": len(rows), "accuracy": ratio(sum(pred[i] == label for i in rows), len(rows))}
+        out[key] = {
+            "n": len(idx),
+            "accuracy": ratio(sum(pred[i] == gold[i] for i in idx), len(idx)),
+            "per_category": per,
+        }
+    return out
+
+
+def group_consistency(groups: Sequence[str | None], pred: Sequence[str]) -> dict[str, Any] | None:
+    """How often rewordings of one question (rows sharing a ``group``) get the same prediction.
+
+    ``pairwise``: of all pairs of rows within a group, the share predicted alike (a reworded question
+    lands with its sibling this often); ``all_same``: the share of groups whose rows all agree. Rows
+    without a group are ignored; groups of one row carry no pair. None when no group has two rows.
+    """
+    if len(groups) != len(pred):
+        raise ValueError("groups and pred differ in length")
+    members: dict[str, list[str]] = {}
+    for g, p in zip(groups, pred, strict=True):
+        if g is not None:
+            members.setdefault(g, []).append(p)
+    multi = {g: ps for g, ps in members.items() if len(ps) > 1}
+    if not multi:
+        return None
+    agree = pairs = 0
+    for ps in multi.values():
+        for i in range(len(ps)):
+            for j in range(i + 1, len(ps)):
+                pairs += 1
+                agree += ps[i] == ps[j]
+    all_same = sum(len(set(ps)) == 1 for ps in multi.values())
+    return {
+        "groups": len(multi),
+        "pairs": pairs,
+        "pairwise": ratio(agree, pairs),
+        "all_same": ratio(all_same, len(multi)),
+    }
+
+
+def detection_rates_by(
+    positive: Sequence[bool], flagged: Sequence[bool], keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """A binary detector's recall and false-positive rate per value of ``keys`` (source, family, language...).
+
+    Why: one pooled recall hides a family or a language the detector is blind to, and one pooled
+    false-positive rate hides the tricky benign prompts it blocks. Per key: ``n_positive``, ``recall``
+    (None without positives), ``n_negative``, ``false_positive_rate`` (None without negatives). Keys sorted.
+    """
+    if not len(positive) == len(flagged) == len(keys):
+        raise ValueError("positive, flagged and keys differ in length")
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(set(keys)):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        pos = [i for i in idx if positive[i]]
+        neg = [i for i in idx if not positive[i]]
+        out[key] = {
+            "n_positive": len(pos),
+            "recall": ratio(sum(bool(flagged[i]) for i in pos), len(pos)) if pos else None,
+            "n_negative": len(neg),
+            "false_positive_rate": ratio(sum(bool(flagged[i]) for i in neg), len(neg)) if neg else None,
+        }
+    return out

@@ -1,4 +1,5 @@
-"""Guard settings: PII and jailbreak detection (global), and the policy overrides decisions and models carry.
+"""Guard settings: PII, jailbreak and harmful-request detection (global), and the policy overrides that
+decisions and models carry.
 
 Detection is global (one detector per router, run once per request) while the *policy* — what to do
 with a finding — can differ per decision and per model: a decision for an internal HR assistant may
@@ -8,9 +9,9 @@ model's overrides, then the decision's (the most specific wins).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from semrouter.config.base import Strict
 
@@ -27,6 +28,8 @@ PII_TYPES = (
     "US_DRIVER_LICENSE",
     "PASSPORT",
     "MEDICAL_RECORD",
+    "NATIONAL_ID",
+    "HEALTH_NUMBER",
 )
 PiiAction = Literal["block", "mask", "allow"]
 Scan = Literal["last_user", "all_user"]
@@ -84,6 +87,76 @@ class JailbreakConfig(Strict):
     passthrough: bool = Field(True, description="Also check requests that name an explicit model.")
 
 
+HARM_CATEGORIES = ("sexual", "sexual_minors", "violence_weapons", "crime_fraud", "self_harm", "hate")
+HarmAction = Literal["block", "route", "allow"]
+
+
+def _known_categories(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    for c in value or ():
+        if c not in HARM_CATEGORIES:
+            raise ValueError(f"unknown harm category '{c}'; known: {', '.join(HARM_CATEGORIES)}")
+    return value
+
+
+def _default_harm_actions() -> dict[str, HarmAction]:
+    """Without a configured safety model: block everything but self-harm, which is let through with
+    headers (a person in crisis should get an answer, not an error)."""
+    return {c: ("allow" if c == "self_harm" else "block") for c in HARM_CATEGORIES}
+
+
+class HarmfulPolicy(Strict):
+    """A decision's or model's override of the harmful-request policy; unset fields inherit."""
+
+    enabled: bool | None = None
+    actions: dict[str, HarmAction] | None = Field(
+        None, description="Per category: block (400 harmful_request), route (to safety_model) or allow (headers only)."
+    )
+    thresholds: dict[str, Annotated[float, Field(gt=0, lt=1)]] | None = Field(
+        None, description="Per-category score thresholds for this route."
+    )
+    safety_model: str | None = Field(None, description="Model that 'route' sends requests to.")
+
+    _check_categories = field_validator("actions", "thresholds")(_known_categories)
+
+
+class HarmfulConfig(Strict):
+    """Harmful-request detection (typed: sexual, sexual_minors, violence_weapons, crime_fraud, self_harm, hate)."""
+
+    enabled: bool = False
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="One score threshold for every category not in 'thresholds'."
+    )
+    thresholds: dict[str, Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=dict, description="Per-category thresholds; default: those calibrated at training."
+    )
+    actions: dict[str, HarmAction] = Field(
+        default_factory=_default_harm_actions, description="Per category: block, route or allow."
+    )
+    safety_model: str | None = Field(None, description="Model that 'route' sends requests to.")
+    scan: Scan = "last_user"
+    on_error: Literal["open", "closed"] = Field(
+        "open", description="If the detector fails: forward the request (open) or refuse it with 503 (closed)."
+    )
+    passthrough: bool = Field(True, description="Also check requests that name an explicit model.")
+    block_status: int = Field(400, ge=400, le=499)
+
+    _check_categories = field_validator("actions", "thresholds")(_known_categories)
+
+    @field_validator("actions")
+    @classmethod
+    def _complete(cls, actions: dict[str, HarmAction]) -> dict[str, HarmAction]:
+        """Categories a config leaves out keep their defaults."""
+        return {**_default_harm_actions(), **actions}
+
+    @model_validator(mode="after")
+    def _route_has_target(self) -> HarmfulConfig:
+        routed = sorted(c for c, a in self.actions.items() if a == "route")
+        if routed and self.safety_model is None:
+            raise ValueError(f"actions route {', '.join(routed)} to a safety model: set guards.harmful.safety_model")
+        return self
+
+
 class GuardsConfig(Strict):
     pii: PiiConfig = Field(default_factory=PiiConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
+    harmful: HarmfulConfig = Field(default_factory=HarmfulConfig)

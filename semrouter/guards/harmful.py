@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from semrouter.guards.jailbreak import ASSETS_DIR, F32, HEAD_TAIL, ngram_ids, normalize, tfidf
+from semrouter.guards.jailbreak import ASSETS_DIR, F32, HEAD_TAIL, normalized_ngrams, tfidf
 
 HARMFUL_HEAD_PATH = ASSETS_DIR / "harmful_head.npz"
 
@@ -166,9 +166,9 @@ class HarmfulDetector:
 
     def logits(self, text: str, embedding: npt.ArrayLike) -> F32:
         """Uncalibrated class logits in ``CLASSES`` order."""
-        norm = normalize(text)
+        _, ngrams = normalized_ngrams(text)  # the same work the jailbreak head did for this text
         flags = pattern_flags(pattern_text(text))
-        ids, vals = tfidf(ngram_ids(norm.text), self.idf)
+        ids, vals = tfidf(ngrams, self.idf)
         z = self.bias + self.emb_weight @ np.asarray(embedding, dtype=np.float32)
         if len(ids):
             z = z + vals @ self.ngram_weight[ids].astype(np.float32)

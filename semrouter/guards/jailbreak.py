@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -303,12 +304,37 @@ def sparse_features(ids: I64, context_ids: I64, idf: F32) -> tuple[I64, F32]:
     return np.concatenate([u, cu]), np.concatenate([v, cv * np.float32(CONTEXT_WEIGHT)])
 
 
+_MEMO_CHARS = 16_384
+
+
+@functools.lru_cache(maxsize=32)
+def _normalized_ngrams(text: str) -> tuple[Normalized, I64]:
+    norm = normalize(text)
+    ids = ngram_ids(norm.text)
+    ids.flags.writeable = False  # shared between heads: nobody may change it in place
+    return norm, ids
+
+
+def normalized_ngrams(text: str) -> tuple[Normalized, I64]:
+    """``normalize(text)`` and the n-gram ids of its text, computed once per request text.
+
+    The jailbreak and harmful heads read the same de-obfuscated text and the same hashed n-grams, which
+    is most of their cost beyond the embedding; both call this with the request's one text object, so
+    the second lookup is a dict hit (a str caches its hash). Texts past ``_MEMO_CHARS`` are not kept
+    (the memo holds at most 32 x 16 KB); their ids are computed per caller, as before.
+    """
+    if len(text) > _MEMO_CHARS:
+        norm = normalize(text)
+        return norm, ngram_ids(norm.text)
+    return _normalized_ngrams(text)
+
+
 def featurize(text: str, context: Sequence[str] = ()) -> tuple[I64, I64, F32]:
     """(current-turn n-gram ids, context n-gram ids, pattern flags of the current turn)."""
-    norm = normalize(text)
+    norm, ids = normalized_ngrams(text)
     window = context_window(context) if context else ""
     ctx_ids = ngram_ids(window, CONTEXT_SALT) if window else np.zeros(0, dtype=np.int64)
-    return ngram_ids(norm.text), ctx_ids, pattern_flags(norm)
+    return ids, ctx_ids, pattern_flags(norm)
 
 
 # ---------------------------------------------------------------- detector

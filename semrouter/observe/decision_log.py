@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from semrouter.context import RequestContext
 
 # Signal types whose value comes from the router itself (a label, a level, a count), never from the client.
-_VALUE_SAFE = frozenset({"domain", "complexity", "context_length", "keyword", "similarity", "pii", "jailbreak"})
+_VALUE_SAFE = frozenset(
+    {"domain", "complexity", "context_length", "keyword", "similarity", "pii", "jailbreak", "harmful"}
+)
 _SUBSCRIBER_QUEUE = 256
 
 
@@ -70,6 +72,14 @@ def build_record(
         guard["pii_action"] = ctx.response_headers.get("x-vsr-pii-action")
     if jb is not None:
         guard["jailbreak"] = {"detected": jb.matched, "score": round(jb.confidence, 4), "type": jb.value}
+    harm = ctx.signals.get("harmful")
+    if harm is not None:
+        guard["harmful"] = {
+            "detected": bool(harm.detail.get("route_hit", harm.matched)),
+            "score": round(harm.confidence, 4),
+            "category": harm.value,
+            "action": harm.detail.get("action"),
+        }
     stages = {rec.stage: round(rec.ms, 3) for rec in ctx.records}
     if "embed_end" in ctx.obs:
         stages["embedding"] = round((ctx.obs["embed_end"] - ctx.obs["embed_start"]) * 1e3, 3)
@@ -91,6 +101,9 @@ def build_record(
         "selection_scores": {k: round(v, 4) for k, v in ctx.selection_scores.items()},
         "tools": ctx.tools_selected,
         "cache": cache,
+        # why a cache candidate was served or refused: its cosine and the verifier's P(same question)
+        "cache_similarity": ctx.obs.get("cache_similarity"),
+        "cache_verifier": ctx.obs.get("cache_verifier"),
         "guard": guard,
         "path": path,
         "status": status,

@@ -48,7 +48,8 @@ _SECURITY = [
 def policy_view(config: RouterConfig) -> dict[str, Any]:
     """The routing policy as a graph the dashboard draws: signals → decisions → models."""
     signals = [{"name": s.name, "type": s.type} for s in config.signals]
-    for guard, on in (("pii", config.guards.pii.enabled), ("jailbreak", config.guards.jailbreak.enabled)):
+    g = config.guards
+    for guard, on in (("pii", g.pii.enabled), ("jailbreak", g.jailbreak.enabled), ("harmful", g.harmful.enabled)):
         if on:
             signals.append({"name": guard, "type": f"guard:{guard}"})
     decisions = []

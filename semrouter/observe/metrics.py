@@ -90,7 +90,7 @@ class Metrics:
         )
         self.guard_detections = Counter(
             "semrouter_guard_detections",
-            "Requests in which a guard found something, by guard (pii, jailbreak) and type.",
+            "Requests in which a guard found something, by guard (pii, jailbreak, harmful) and type or category.",
             ["guard", "type"],
             registry=r,
         )
@@ -126,12 +126,18 @@ class Metrics:
         self.cache_lookups = Counter(
             "semrouter_cache_lookups",
             "Semantic cache lookups by result, each lookup counted once: hit, miss, or near_miss (similar enough by "
-            "embedding but refused by the lexical check; served upstream like a miss, not counted as one).",
+            "embedding but refused by the verifier or lexical check; served upstream like a miss, not counted as one).",
             ["result"],
             registry=r,
         )
         self.cache_bypasses = Counter(
             "semrouter_cache_bypasses", "Requests that skipped the cache, by reason.", ["reason"], registry=r
+        )
+        self.cache_verifier_rejections = Counter(
+            "semrouter_cache_verifier_rejections",
+            "Cache candidates above the similarity floor that the verifier judged another question (served "
+            "upstream; also counted as near_miss lookups).",
+            registry=r,
         )
         self.cache_stores = Counter("semrouter_cache_stores", "Answers stored in the cache.", registry=r)
         self.cache_evictions = Counter(
@@ -231,6 +237,11 @@ class Metrics:
             self.guard_detections.labels("jailbreak", jb.value or "unknown").inc()
         if blocked_by == "jailbreak":
             self.guard_blocks.labels("jailbreak", jb.value if jb is not None and jb.value else "unknown").inc()
+        harm = ctx.signals.get("harmful")
+        if harm is not None and harm.detail.get("route_hit", harm.matched):  # the route's verdict once known
+            self.guard_detections.labels("harmful", harm.value or "unknown").inc()
+            if blocked_by == "harmful":
+                self.guard_blocks.labels("harmful", harm.value or "unknown").inc()
         if upstream_error is not None:
             self.upstream_errors.labels(model, upstream_error).inc()
         retries = obs.get("retries")
@@ -304,6 +315,7 @@ class StateSync:
             for op, n in stage["faults_by_operation"].items():
                 self._add(m.cache_faults.labels(op), (sid, "fault", op), n)
             self._add(m.cache_stores, (sid, "stores"), stage["stores"])
+            self._add(m.cache_verifier_rejections, (sid, "verifier_rejections"), stage.get("verifier_rejections", 0))
             if isinstance(backend.get("entries"), int):
                 m.cache_entries.set(backend["entries"])
             for name, counter in (("evictions", m.cache_evictions), ("expirations", m.cache_expirations)):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("semrouter.observe")
 
-BLOCK_CODES = {"pii_detected": "pii", "jailbreak_detected": "jailbreak"}
+BLOCK_CODES = {"pii_detected": "pii", "jailbreak_detected": "jailbreak", "harmful_request": "harmful"}
 LAG_INTERVAL_S = 0.1
 
 

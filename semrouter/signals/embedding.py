@@ -62,7 +62,11 @@ class DomainConfig(SignalConfig):
 
 
 class DomainSignal(Signal):
-    """MMLU-Pro category (or a user-trained taxonomy) from a calibrated linear head; always matches."""
+    """MMLU-Pro category (or a user-trained taxonomy) from a calibrated linear head; always matches.
+
+    The shipped head scores the shared embedding plus hashed n-grams of the request text (see
+    ``semrouter.embed.heads``); a head trained with ``--lex-scale 0`` scores the embedding alone.
+    """
 
     uses_embedding = True
 
@@ -71,7 +75,8 @@ class DomainSignal(Signal):
         self.head: LinearHead = load_domain_head(config.head)
 
     async def evaluate(self, ctx: RequestContext) -> SignalResult:
-        probs = self.head.proba(await ctx.embedding())
+        # A lexical head also reads the text (hashed n-grams of at most LEX_MAX_CHARS characters, ~0.1 ms).
+        probs = self.head.proba(await ctx.embedding(), ctx.text if self.head.lexical else None)
         order = np.argsort(probs)[::-1]
         top, p = self.head.labels[int(order[0])], float(probs[order[0]])
         label = top if p >= self.config.threshold else self.config.fallback

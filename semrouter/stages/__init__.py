@@ -29,7 +29,8 @@ def build_pipeline(config: RouterConfig, *, cache: CacheService | None = None) -
     an enabled cache gets a new one from the config.
     """
     stages: list[Stage] = [ParseStage()]
-    guard = GuardStage(config) if config.guards.pii.enabled or config.guards.jailbreak.enabled else None
+    g = config.guards
+    guard = GuardStage(config) if g.pii.enabled or g.jailbreak.enabled or g.harmful.enabled else None
     if guard is not None:
         stages.append(guard)
     if config.signals:

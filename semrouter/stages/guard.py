@@ -1,11 +1,18 @@
-"""Guards: find PII and jailbreak attempts in a request, then apply the policy of the route it takes.
+"""Guards: find PII, jailbreak attempts and harmful requests, then apply the policy of the route it takes.
 
 Two stages because detection and policy need different moments. Detection runs early, for every request
-(an explicit model name must not be a way around the guards), and records its findings as the ``pii`` and
-``jailbreak`` signals, so decision rules can route on them (e.g. prompts with PII to an on-premises model).
+(an explicit model name must not be a way around the guards), and records its findings as the ``pii``,
+``jailbreak`` and ``harmful`` signals, so decision rules can route on them (e.g. prompts with PII to an
+on-premises model, ``{signal: harmful, equals: self_harm}`` to a decision with a supportive system prompt).
 The policy can only run once the decision and the model are known, because both may override it: a
 decision for an internal HR assistant may allow names that a public chat decision masks, and a stricter
 jailbreak threshold may apply to a model that runs tools.
+
+A harmful request's policy is one of block, route or allow per category. ``route`` is the smallest
+mechanism that works for routed and explicit-model requests alike: the policy stage runs after selection
+and replaces the chosen model with the policy's ``safety_model`` (body included), before the cache and
+enrich stages, so the answer comes from the safety model under the decision's prompt settings. A harmful
+hit of any action is never cached.
 
 What never leaves this module is the detected values: signals, headers, errors and logs carry entity
 types and character positions only. Masked values live in the request context for the one request that
@@ -25,12 +32,13 @@ from semrouter import cpu
 from semrouter.config.schema import ModelConfig, RouterConfig
 from semrouter.context import RequestContext
 from semrouter.errors import RouterError
-from semrouter.guards.config import PiiAction, Scan
+from semrouter.guards.config import HarmAction, PiiAction, Scan
 from semrouter.pipeline import Stage
 from semrouter.signals.base import SignalResult
 
 if TYPE_CHECKING:
     from semrouter.context import LocalResponse
+    from semrouter.guards.harmful import HarmfulDetector
     from semrouter.guards.jailbreak import JailbreakDetector
     from semrouter.guards.pii import PiiDetector, PiiEntity, Restorer
 
@@ -38,7 +46,8 @@ log = logging.getLogger("semrouter.guards")
 
 PII_SIGNAL = "pii"
 JAILBREAK_SIGNAL = "jailbreak"
-GUARD_SIGNALS = (PII_SIGNAL, JAILBREAK_SIGNAL)
+HARMFUL_SIGNAL = "harmful"
+GUARD_SIGNALS = (PII_SIGNAL, JAILBREAK_SIGNAL, HARMFUL_SIGNAL)
 
 
 def scan_targets(body: dict[str, Any], scan: Scan) -> Iterator[tuple[dict[str, Any], str]]:
@@ -96,7 +105,8 @@ class _Masker:
 
 
 class GuardStage(Stage):
-    """Detection: PII entities (regex, validators, NER) and the jailbreak probability (shared embedding)."""
+    """Detection: PII entities (regex, validators, NER), the jailbreak probability and the harmful-request
+    category and score (both on the shared embedding)."""
 
     name = "guard"
 
@@ -105,6 +115,8 @@ class GuardStage(Stage):
         self.jb_cfg = config.guards.jailbreak
         self.pii: PiiDetector | None = None
         self.jailbreak: JailbreakDetector | None = None
+        self.harm_cfg = config.guards.harmful
+        self.harmful: HarmfulDetector | None = None
         self.faults = 0
         if self.pii_cfg.enabled:
             from semrouter.guards.pii import PiiDetector
@@ -114,7 +126,11 @@ class GuardStage(Stage):
             from semrouter.guards.jailbreak import JailbreakDetector
 
             self.jailbreak = JailbreakDetector.load()
-        self.uses_embedding = self.jailbreak is not None
+        if self.harm_cfg.enabled:
+            from semrouter.guards.harmful import HarmfulDetector
+
+            self.harmful = HarmfulDetector.load()
+        self.uses_embedding = self.jailbreak is not None or self.harmful is not None
 
     @property
     def jailbreak_threshold(self) -> float:
@@ -127,6 +143,8 @@ class GuardStage(Stage):
             jobs.append(self._guarded(ctx, "pii", self.pii_cfg.on_error, self._detect_pii(ctx)))
         if self.jailbreak is not None and (ctx.routed or self.jb_cfg.passthrough):
             jobs.append(self._guarded(ctx, "jailbreak", self.jb_cfg.on_error, self._detect_jailbreak(ctx)))
+        if self.harmful is not None and (ctx.routed or self.harm_cfg.passthrough):
+            jobs.append(self._guarded(ctx, "harmful", self.harm_cfg.on_error, self._detect_harmful(ctx)))
         await asyncio.gather(*jobs)
         return None
 
@@ -175,8 +193,10 @@ class GuardStage(Stage):
     async def _detect_jailbreak(self, ctx: RequestContext) -> None:
         assert self.jailbreak is not None
         detector = self.jailbreak
-        if self.jb_cfg.scan == "last_user":
-            scored = [detector.score(ctx.text, await ctx.embedding())]
+        if self.jb_cfg.scan == "last_user":  # the last turn, read with the few user turns before it
+            from semrouter.guards.jailbreak import earlier_user_turns
+
+            scored = [detector.score(ctx.text, await ctx.embedding(), earlier_user_turns(ctx.body))]
         else:
             from semrouter.embed.service import EmbeddingService
 
@@ -189,6 +209,60 @@ class GuardStage(Stage):
         ctx.signals[JAILBREAK_SIGNAL] = SignalResult(
             matched=prob >= threshold, confidence=prob, value=kind, detail={"threshold": round(threshold, 4)}
         )
+
+    @property
+    def harmful_thresholds(self) -> dict[str, float]:
+        """Per-category thresholds: ``guards.harmful.thresholds``, else its ``threshold``, else the calibrated ones."""
+        assert self.harmful is not None
+        from semrouter.guards.harmful import CATEGORIES, CLASSES
+
+        cfg = self.harm_cfg
+        shipped = {c: float(self.harmful.thresholds[CLASSES.index(c)]) for c in CATEGORIES}
+        return {
+            c: cfg.thresholds.get(c, cfg.threshold if cfg.threshold is not None else shipped[c]) for c in CATEGORIES
+        }
+
+    async def _detect_harmful(self, ctx: RequestContext) -> None:
+        """The most harmful scanned text's score and category; the verdict at the global thresholds (the
+        policy stage re-decides with the route's)."""
+        assert self.harmful is not None
+        detector = self.harmful
+        if self.harm_cfg.scan == "last_user":
+            results = [detector.detect(ctx.text, await ctx.embedding())]
+        else:
+            from semrouter.embed.service import EmbeddingService
+
+            texts = [str(c[k]) for c, k in scan_targets(ctx.body, "all_user")]
+            vectors = await asyncio.gather(*(EmbeddingService.default().embed(t) for t in texts))
+            results = [detector.detect(t, v) for t, v in zip(texts, vectors, strict=True)]
+        if not results:
+            return
+        top = max(results, key=lambda r: r.score)
+        threshold = self.harmful_thresholds[top.category]
+        ctx.signals[HARMFUL_SIGNAL] = SignalResult(
+            matched=top.score >= threshold,
+            confidence=top.score,
+            value=top.category,
+            detail={"threshold": round(threshold, 4), "category_probability": round(top.category_probability, 4)},
+        )
+
+
+def harmful_policy(
+    config: RouterConfig, ctx: RequestContext
+) -> tuple[bool, dict[str, HarmAction], dict[str, float], str | None]:
+    """(enabled, action per category, threshold overrides, safety model) for this request: global, then the
+    model's, then the decision's (the most specific wins, key by key)."""
+    g = config.guards.harmful
+    enabled, actions, thresholds, safety = True, dict(g.actions), {}, g.safety_model
+    model: ModelConfig | None = config.model(ctx.model) if ctx.model else None
+    for p in (model.harmful if model else None, ctx.decision.harmful if ctx.decision else None):
+        if p is None:
+            continue
+        enabled = p.enabled if p.enabled is not None else enabled
+        actions.update(p.actions or {})
+        thresholds.update(p.thresholds or {})
+        safety = p.safety_model or safety
+    return enabled, actions, thresholds, safety
 
 
 def pii_policy(config: RouterConfig, ctx: RequestContext) -> tuple[PiiAction, frozenset[str], bool]:
@@ -213,12 +287,49 @@ class GuardPolicyStage(Stage):
     def __init__(self, config: RouterConfig, detect: GuardStage) -> None:
         self.config = config
         self.detect = detect
-        self.blocked = {"pii": 0, "jailbreak": 0}
+        self.blocked = {"pii": 0, "jailbreak": 0, "harmful": 0}
+        self.routed = {"harmful": 0}
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         self._jailbreak(ctx)
+        self._harmful(ctx)
         self._pii(ctx)
         return None
+
+    def _harmful(self, ctx: RequestContext) -> None:
+        """block: a 400 naming the category (never the text); route: the safety model takes the request
+        whatever was selected or asked for; allow: headers only."""
+        result = ctx.signals.get(HARMFUL_SIGNAL)
+        if result is None:
+            return
+        enabled, actions, overrides, safety = harmful_policy(self.config, ctx)
+        category = result.value or ""
+        threshold = overrides.get(category, self.detect.harmful_thresholds.get(category, 1.0))
+        hit = enabled and result.confidence >= threshold
+        action = actions.get(category, "block") if hit else "allow"
+        result.detail.update(route_threshold=round(threshold, 4), route_hit=hit, action=action)
+        h = ctx.response_headers
+        h["x-vsr-harmful-detected"] = "true" if hit else "false"
+        h["x-vsr-harmful-score"] = f"{result.confidence:.4f}"
+        if not hit:
+            return
+        h["x-vsr-harmful-category"] = category
+        h["x-vsr-harmful-action"] = action
+        ctx.cache_bypass = "harmful"
+        if action == "block":
+            self.blocked["harmful"] += 1
+            raise RouterError(
+                self.config.guards.harmful.block_status,
+                f"The request was blocked by this service's content policy (category {category}).",
+                param="messages",
+                code="harmful_request",
+            )
+        if action == "route" and safety is not None and safety != ctx.model:
+            self.routed["harmful"] += 1
+            h["x-vsr-harmful-routed-from"] = ctx.model or ""
+            ctx.model = safety
+            ctx.body["model"] = safety  # passthrough requests too: the upstream body must name the model
+            ctx.body_modified = True
 
     def _jailbreak(self, ctx: RequestContext) -> None:
         result = ctx.signals.get(JAILBREAK_SIGNAL)

@@ -25,6 +25,7 @@ ROUTE_KEYS = {
     "tools",
     "signals",
     "jailbreak",
+    "safety",
     "pii",
     "blocked",
     "block_reason",
@@ -111,6 +112,7 @@ def test_cli_routes_jsonl(tmp_path):
         route = line["route"]
         assert set(route) == ROUTE_KEYS
         assert route["jailbreak"] == {"detected": False, "score": None, "type": None}
+        assert route["safety"] == {"detected": False, "category": None, "score": None}  # guard off
         assert route["pii"] == {"detected": False, "entities": []}
         assert route["blocked"] is False and route["block_reason"] is None
         assert set(route["signals"]) >= {"urgent", "domain", "tier"}

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from semrouter.embed.heads import LinearHead, load_domain_head
+from semrouter.embed.heads import LEX_BUCKETS, LinearHead, load_domain_head
 from semrouter.embed.model import MODEL_ID, EmbeddingModel
 from semrouter.embed.service import EmbeddingService
 from semrouter.embed.train import (
@@ -46,6 +46,12 @@ def test_shipped_head_contract(head: LinearHead) -> None:
     probs = head.predict_proba(vec / np.linalg.norm(vec))
     assert set(probs) == set(DOMAIN_LABELS)
     assert abs(sum(probs.values()) - 1.0) < 1e-6
+    # the shipped head reads the text too (hashed n-grams); without text only the embedding part counts
+    assert head.lexical and head.metadata["augment_per_class"] > 0
+    zero = np.zeros(384, dtype=np.float32)
+    assert np.abs(head.logits(zero, "stoichiometry of the titration") - head.logits(zero)).max() > 0.01
+    with pytest.raises(ValueError):
+        head.proba(np.stack([zero, zero]), ["only one text"])
 
 
 def test_fallback_threshold_and_roundtrip(tmp_path: Path) -> None:
@@ -91,27 +97,42 @@ def test_train_domain_head_smoke(tmp_path: Path) -> None:
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     centers = {lab: rng.normal(size=384) for lab in labels}
 
+    def center(text: str) -> np.ndarray:
+        # augmented copies wrap or mangle the text: the first label word still in it decides the cluster
+        found = [lab for lab in labels if lab in text.lower()]
+        return centers[found[0]] if found else np.zeros(384)
+
     def embed_many(texts: list[str], progress: bool = False, **_: Any) -> np.ndarray:
-        x = np.stack([centers[t.split()[0]] + rng.normal(scale=2.0, size=384) for t in texts])
+        x = np.stack([center(t) + rng.normal(scale=2.0, size=384) for t in texts])
         out: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
         return out
 
     fake = SimpleNamespace(
         embed_many=embed_many, model=SimpleNamespace(info=SimpleNamespace(model_id="m", model_file="f"))
     )
-    report = train_domain_head(data, tmp_path / "h.npz", service=fake, progress=False)
+    report = train_domain_head(data, tmp_path / "h.npz", service=fake, progress=False, augment_per_class=10)
     assert report["heldout"]["accuracy"] > 0.9
     assert report["n_heldout"] == 12
+    assert report["n_augmented"] == 3 * 10 * 2  # chatty and options per class; one-sentence rows have no stem copy
     h = LinearHead.load(tmp_path / "h.npz")
     assert h.labels == tuple(labels) and h.metadata["data_sha256"] == file_sha256(data)
+    assert h.lexical and h.metadata["lex_buckets"] == LEX_BUCKETS
+    meta = dict(h.metadata, lex_fingerprint="0" * 16)  # as if the n-gram hashing had changed since training
+    LinearHead(h.labels, h.weight, h.bias, metadata=meta, lex_weight=h.lex_weight, lex_idf=h.lex_idf).save(
+        tmp_path / "stale.npz"
+    )
+    with pytest.raises(ValueError, match="retrain"):
+        LinearHead.load(tmp_path / "stale.npz")
+    plain = train_domain_head(data, None, service=fake, progress=False, augment_per_class=0, lex_scale=0.0)
+    assert plain["n_augmented"] == 0 and plain["lex_buckets"] == 0
 
 
 @needs_data
 def test_dev_eval_accuracy_gate(head: LinearHead, service: EmbeddingService) -> None:
     texts, labels = load_labelled(DATA / "dev_eval.json")
-    pred = head.predict_labels(service.embed_many(texts))
+    pred = head.predict_labels(service.embed_many(texts), texts=texts)
     acc = float(np.mean(np.array(pred) == np.array(labels)))
-    assert acc >= 0.80, acc
+    assert acc >= 0.82, acc  # measured 0.843 (the embedding-only head before issue 16: 0.800)
 
 
 @needs_data
@@ -122,11 +143,12 @@ def test_heldout_accuracy_gate(head: LinearHead, service: EmbeddingService) -> N
     _, held = heldout_split(labels)
     assert head.metadata["n_rows"] == len(labels)
     assert head.metadata["split"]["heldout_seed"] == 20250101  # the split definition the test recomputes
-    x = service.embed_many([texts[i] for i in held])
+    held_texts = [texts[i] for i in held]
+    x = service.embed_many(held_texts)
     y_true = np.array([labels[i] for i in held])
-    probs = head.proba(x)
+    probs = head.proba(x, held_texts)
     y_pred = np.array([head.labels[i] for i in probs.argmax(1)])
     acc = float(np.mean(y_pred == y_true))
-    assert acc >= 0.75, acc
+    assert acc >= 0.78, acc  # measured 0.804 (the embedding-only head before issue 16: 0.772)
     y_idx = np.array([head.labels.index(c) for c in y_true])
     assert expected_calibration_error(probs, y_idx) < 0.06

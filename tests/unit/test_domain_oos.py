@@ -1,0 +1,136 @@
+"""Out-of-source quality gates for the shipped domain head (issue 16).
+
+Why: the head is trained on MMLU questions and the MMLU-Pro exemplars; accuracy on a split of those
+overstates what users see by 10-25 points. These sets are hand-written for this project, in styles
+the training data does not have, and never feed training, augmentation or threshold choice:
+
+- ``tests/data/oos/domain_mmlu_pro_style.jsonl``: exam questions with their options, MMLU-Pro's 14
+  categories, >= 20 each (engineering on circuits, cycles, fluids, structures; history of many eras
+  and regions), not copied from MMLU or MMLU-Pro;
+- ``domain_conversational.jsonl``: how people ask (chatty, typos, "my professor asked...", memos);
+- ``domain_paraphrase.jsonl``: 70 groups of 4 rewordings of one question (``group``), for consistency.
+
+Predictions are what the built-in config routes on: the head's argmax, replaced by the signal's
+fallback (``other``) below the config's threshold. Measured with the shipped head (see
+docs/benchmarks.md, "domain-oos"): MMLU-Pro-style 0.864 (the embedding-only head before: 0.843),
+conversational 0.709 (0.698), paraphrase rows 0.796 (0.807) with pairwise consistency 0.798 (0.807),
+weakest category over the first two sets engineering 0.500 (21/42). Gates sit a little below these. The
+issue's targets (>= 0.85 / >= 0.82 / >= 0.95 consistency) are not all met: see docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from semrouter.embed.heads import LinearHead, load_domain_head
+from semrouter.embed.model import EmbeddingModel
+from semrouter.embed.service import EmbeddingService
+from semrouter.embed.train import DOMAIN_LABELS, load_exemplars, load_labelled
+from semrouter.eval.metrics import accuracy_by, group_consistency
+
+OOS = Path(__file__).resolve().parents[1] / "data" / "oos"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "domain"
+FILES = ("domain_mmlu_pro_style", "domain_conversational", "domain_paraphrase")
+GATE_PRO = 0.84  # measured 0.864
+GATE_CONV = 0.68  # measured 0.709
+GATE_PARAPHRASE_ACC = 0.77  # measured 0.796
+GATE_PAIRWISE = 0.77  # measured 0.798
+GATE_WORST_CATEGORY = 0.45  # measured 0.500 (engineering)
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (OOS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+@pytest.fixture(scope="module")
+def routed() -> dict[str, tuple[list[dict[str, Any]], list[str]]]:
+    """Per file: (rows, routed category) through the shipped head and the built-in config's threshold."""
+    from semrouter.eval.common import load_eval_config
+    from semrouter.signals.embedding import DomainConfig
+
+    config, _, _ = load_eval_config(None)
+    signal = next(s for s in config.signals if isinstance(s, DomainConfig))
+    head: LinearHead = load_domain_head(signal.head)
+    svc = EmbeddingService(EmbeddingModel())
+    out = {}
+    for name in FILES:
+        rows = _rows(name)
+        texts = [r["text"] for r in rows]
+        probs = head.proba(svc.embed_many(texts), texts)
+        top = probs.argmax(1)
+        pred = [head.labels[int(i)] if probs[n, i] >= signal.threshold else signal.fallback for n, i in enumerate(top)]
+        out[name] = (rows, pred)
+    return out
+
+
+def _accuracy(rows: list[dict[str, Any]], pred: list[str]) -> float:
+    return float(np.mean([r["category"] == p for r, p in zip(rows, pred, strict=True)]))
+
+
+def test_sets_are_well_formed_and_out_of_source() -> None:
+    train_texts: set[str] = set()
+    if (SHARED / "mmlu_train.jsonl").is_file():
+        train_texts = {t.strip().lower() for t in load_labelled(SHARED / "mmlu_train.jsonl")[0]}
+        train_texts |= {t.strip().lower() for t in load_exemplars(SHARED / "mmlu_pro_exemplars.json")[0]}
+    for name in FILES:
+        rows = _rows(name)
+        counts = Counter(r["category"] for r in rows)
+        assert set(counts) == set(DOMAIN_LABELS), name
+        assert all(r["source"].startswith("handwritten:") and r["language"] == "en" and r["family"] for r in rows)
+        assert not {r["text"].strip().lower() for r in rows} & train_texts, name
+        if name == "domain_paraphrase":
+            groups: dict[str, set[str]] = {}
+            for r in rows:
+                groups.setdefault(r["group"], set()).add(r["category"])
+            assert len(groups) >= 60 and all(len(c) == 1 for c in groups.values())
+            assert all(3 <= n <= 4 for n in Counter(r["group"] for r in rows).values())
+        else:
+            assert min(counts.values()) >= 20, (name, counts)
+
+
+def test_mmlu_pro_style_accuracy(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
+    rows, pred = routed["domain_mmlu_pro_style"]
+    assert _accuracy(rows, pred) >= GATE_PRO
+
+
+def test_conversational_accuracy(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
+    rows, pred = routed["domain_conversational"]
+    assert _accuracy(rows, pred) >= GATE_CONV
+
+
+def test_no_category_collapses(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
+    """Pooled accuracy can hide one category going almost entirely elsewhere (history -> other was 18/44)."""
+    rows = [r for name in FILES[:2] for r in routed[name][0]]
+    pred = [p for name in FILES[:2] for p in routed[name][1]]
+    by = accuracy_by([r["category"] for r in rows], pred, ["all"] * len(rows))["all"]["per_category"]
+    worst = min(by.items(), key=lambda kv: kv[1]["accuracy"])
+    assert worst[1]["accuracy"] >= GATE_WORST_CATEGORY, worst
+
+
+def test_paraphrase_consistency(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
+    rows, pred = routed["domain_paraphrase"]
+    consistency = group_consistency([r["group"] for r in rows], pred)
+    assert consistency is not None and consistency["pairwise"] >= GATE_PAIRWISE, consistency
+    assert _accuracy(rows, pred) >= GATE_PARAPHRASE_ACC
+
+
+def test_breakdown_metrics_by_hand() -> None:
+    """The two report helpers ``semrouter eval classify`` uses, checked on numbers worked out by hand."""
+    gold = ["math", "math", "law", "law", "law"]
+    pred = ["math", "law", "law", "other", "law"]
+    by = accuracy_by(gold, pred, ["a", "a", "a", "b", "b"])
+    assert by["a"]["n"] == 3 and by["a"]["accuracy"] == pytest.approx(2 / 3)
+    assert by["a"]["per_category"] == {"law": {"n": 1, "accuracy": 1.0}, "math": {"n": 2, "accuracy": 0.5}}
+    assert by["b"]["accuracy"] == 0.5
+    # groups g1 (3 rows: 2 of 3 pairs disagree), g2 (2 rows, agree); the ungrouped row is ignored
+    c = group_consistency(["g1", "g1", "g1", "g2", "g2", None], ["x", "x", "y", "z", "z", "q"])
+    assert c == {"groups": 2, "pairs": 4, "pairwise": 0.5, "all_same": 0.5}
+    assert group_consistency(["g1", None], ["x", "y"]) is None
+    with pytest.raises(ValueError):
+        accuracy_by(gold, pred[:2], ["a"] * 5)
