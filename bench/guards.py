@@ -40,6 +40,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "PII, regex only": {"pii": {"enabled": True, "ner": False}},
     "PII with NER": {"pii": {"enabled": True, "ner": True}},
     "jailbreak + PII with NER": {"jailbreak": {"enabled": True}, "pii": {"enabled": True, "ner": True}},
+    "all three (jailbreak + harmful + PII with NER)": {
+        "jailbreak": {"enabled": True},
+        "harmful": {"enabled": True},
+        "pii": {"enabled": True, "ner": True},
+    },
 }
 LENGTHS = (16, 64, 512)
 

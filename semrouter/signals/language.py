@@ -8,12 +8,13 @@ request (``RequestContext.language``) and shared with the dry-run output and the
 
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from semrouter.context import RequestContext
-from semrouter.lang import LANGUAGES, UNDETERMINED
+from semrouter.lang import LANGUAGES, UNDETERMINED, LanguageDetector
 from semrouter.signals.base import Signal, SignalConfig, SignalResult
 
 
@@ -41,6 +42,9 @@ class LanguageSignal(Signal):
     def __init__(self, config: LanguageConfig) -> None:
         super().__init__(config)
         self.languages = frozenset(config.languages)
+        # Decompressing the model takes ~0.5-0.8 s, mostly in lzma, which releases the GIL: start it now,
+        # so it overlaps the other stages' model loading (spaCy, ~2 s) instead of adding to start-up.
+        threading.Thread(target=LanguageDetector.shared, name="language-model", daemon=True).start()
 
     async def evaluate(self, ctx: RequestContext) -> SignalResult:
         lang = await ctx.language()
