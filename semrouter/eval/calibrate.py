@@ -37,6 +37,7 @@ from semrouter.eval.common import (
     load_eval_config,
     load_rows,
     route_items,
+    shown_paths,
 )
 from semrouter.eval.metrics import ratio
 from semrouter.eval.report import Report, fmt, line_plot
@@ -336,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = asyncio.run(evaluate(args))
     if args.output != "-":
         return emit(args, metrics, summary, render, f"Calibration: {metrics['judgment']}")
+    metrics = shown_paths(metrics)
     print(summary(metrics), file=sys.stderr)  # stdout carries the config
     if args.report:
         report = Report(args.report, f"Calibration: {metrics['judgment']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,6 +162,7 @@ def emit(
     title: str,
 ) -> int:
     """Write the report (if asked), then print the JSON or the human summary on stdout."""
+    metrics = shown_paths(metrics)
     if args.report:
         from semrouter.eval.report import Report, ReportError
 
@@ -196,9 +198,26 @@ def header_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def shown_path(path: str) -> str:
+    """How a report names a file: relative to the working directory (``../shared/...`` for the shared
+    data when run from the repo), so reports committed to the repo carry no machine's paths."""
+    if not path or not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows): nothing shorter to say
+        return path
+
+
+def shown_paths(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with its ``data`` and ``config`` named by :func:`shown_path`."""
+    return {**metrics, **{k: shown_path(str(metrics[k])) for k in ("data", "config") if metrics.get(k)}}
+
+
 def command_line() -> str:
+    args = [shown_path(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
     return (
-        " ".join(["semrouter", *sys.argv[1:]])
+        " ".join(["semrouter", *args])
         if Path(sys.argv[0]).name in ("semrouter", "__main__.py")
-        else (" ".join(sys.argv))
+        else (" ".join([sys.argv[0], *args]))
     )
