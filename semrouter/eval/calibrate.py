@@ -37,6 +37,7 @@ from semrouter.eval.common import (
     load_eval_config,
     load_rows,
     route_items,
+    section,
     shown_paths,
 )
 from semrouter.eval.metrics import ratio
@@ -69,22 +70,11 @@ class Judgment:
     write: Callable[[dict[str, Any], float, str | None], str]  # sets it in a raw config; returns where
 
 
-def _section(raw: dict[str, Any], dotted: str) -> dict[str, Any]:
-    node = raw
-    for key in dotted.split("."):
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    return node
-
-
 def _setter(dotted: str) -> Callable[[dict[str, Any], float, str | None], str]:
     parent, _, key = dotted.rpartition(".")
 
     def write(raw: dict[str, Any], value: float, _signal: str | None) -> str:
-        _section(raw, parent)[key] = value
+        section(raw, parent)[key] = value
         return dotted
 
     return write
@@ -95,7 +85,7 @@ ALLOW_ALL = dict.fromkeys(HARM_CATEGORIES, "allow")  # scoring must not route or
 
 def _write_harmful(raw: dict[str, Any], value: float, _signal: str | None) -> str:
     """One threshold for every category; per-category ``thresholds`` would shadow it, so they go."""
-    harmful = _section(raw, "guards.harmful")
+    harmful = section(raw, "guards.harmful")
     harmful["threshold"] = value
     dropped = harmful.pop("thresholds", None)
     return "guards.harmful.threshold" + (" (per-category thresholds removed)" if dropped else "")

@@ -71,6 +71,18 @@ def field(path: str | Path, row: Row, names: Sequence[str], kind: type | tuple[t
     raise EvalError(f"{path}:{row.line}: missing '{names[0]}'")
 
 
+def section(raw: dict[str, Any], dotted: str) -> dict[str, Any]:
+    """The mapping at ``dotted`` (``guards.pii``) in a raw config, created empty where missing."""
+    node = raw
+    for key in dotted.split("."):
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    return node
+
+
 def load_eval_config(
     path: str | None, enable: dict[str, Any] | None = None, force: dict[str, Any] | None = None
 ) -> tuple[RouterConfig, str, list[str]]:
@@ -94,25 +106,15 @@ def load_eval_config(
     name = Path(source).name
     changed = False
 
-    def section(dotted: str) -> dict[str, Any]:
-        node = raw
-        for key in dotted.split("."):
-            child = node.get(key)
-            if not isinstance(child, dict):
-                child = {}
-                node[key] = child
-            node = child
-        return node  # type: ignore[no-any-return]
-
     for dotted, settings in (enable or {}).items():
-        node = section(dotted)
+        node = section(raw, dotted)
         if not node.get("enabled"):
             node.update(settings)
             changed = True
             notes.append(f"`{dotted}` is not enabled in {name}; enabled for this evaluation ({settings}).")
     for dotted, value in (force or {}).items():
         parent, _, key = dotted.rpartition(".")
-        node = section(parent) if parent else raw
+        node = section(raw, parent) if parent else raw
         if node.get(key) != value:
             old = node.get(key, "unset")
             node[key] = value
