@@ -64,6 +64,12 @@ _DIGEST_WINDOW = 32_768  # the digest covers the first and last 32k characters (
 MAX_NORMALIZED_CHARS = _HEAD_CHARS + 3 + _TAIL_CHARS + len(_DIGEST_MARK) + _DIGEST_HEX
 """Upper bound on ``len(normalize(text))`` (4,117 characters), whatever the input size."""
 
+_DIGEST_PIECE = 4096
+"""The digest's features are read this many characters at a time. Each regular expression over a text is
+one C call that holds the GIL for its whole length: over 64 KB of a text it finds nothing in (a long run of
+"ab ab ...") that is up to 60 ms, and the event loop, though the digest runs on a worker thread, waits that
+long for its turn. Over 4 KB it is a few milliseconds."""
+
 _WS = re.compile(r"\s+")
 
 
@@ -92,20 +98,35 @@ def normalize(text: str) -> str:
             return flat
         big = len(flat) > 2 * _DIGEST_WINDOW
         flat_for_digest = flat[:_DIGEST_WINDOW] + " " + flat[-_DIGEST_WINDOW:] if big else flat
-    feats = _features.__wrapped__(flat_for_digest)  # not memoised: one-off and large
+    # not memoised (one-off and large), and read in pieces: see ``_DIGEST_PIECE``
+    feats = [_features.__wrapped__(piece) for piece in _pieces(flat_for_digest, _DIGEST_PIECE)]
     material = "\x1f".join(
         [
-            *sorted(feats.numbers.elements()),
+            *sorted(n for f in feats for n in f.numbers.elements()),
             "\x1e",
-            *sorted(" ".join(t) for t in feats.terms),
+            *sorted({" ".join(t) for f in feats for t in f.terms}),
             "\x1e",
-            *sorted(feats.phrases),
+            *sorted({p for f in feats for p in f.phrases}),
             "\x1e",
-            str(feats.negation),
+            str(sum(f.negation for f in feats) % 2),
         ]
     )
     digest = hashlib.blake2b(material.encode(), digest_size=_DIGEST_HEX // 2).hexdigest()
     return f"{flat[:_HEAD_CHARS]} … {flat[-_TAIL_CHARS:]}{_DIGEST_MARK}{digest}"
+
+
+def _pieces(flat: str, size: int) -> list[str]:
+    """``flat`` cut into pieces of at most ``size`` characters, at a space in the second half of each piece
+    where there is one (words stay whole). Deterministic: equal texts give equal pieces."""
+    out: list[str] = []
+    a = 0
+    while len(flat) - a > size:
+        cut = flat.rfind(" ", a + size // 2, a + size)
+        b = cut if cut > 0 else a + size
+        out.append(flat[a:b])
+        a = b
+    out.append(flat[a:])
+    return out
 
 
 def _flatten(text: str) -> str:

@@ -22,6 +22,7 @@ the first detector with NER is built: build it at startup with ``PiiDetector.sha
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -36,7 +37,7 @@ NER_WINDOW = 300
 """Characters of context kept on each side of a cue or entity when NER reads a long prompt."""
 NER_FULL_TEXT = 1200
 """Prompts up to this many characters go to NER whole (splitting would cost more than it saves)."""
-SEGMENT = 8192
+SEGMENT = 2048
 """Texts longer than this are scanned in segments this long (see ``PiiDetector.detect``)."""
 SEGMENT_OVERLAP = 256
 NER_CHUNK = 2000
@@ -137,12 +138,18 @@ _Span = TypeVar("_Span", rec.Candidate, PiiEntity)
 
 
 def _non_overlapping(spans: Iterable[_Span]) -> list[_Span]:
-    """The highest-scoring spans that do not overlap (ties: the longer, then the earlier), in text order."""
+    """The highest-scoring spans that do not overlap (ties: the longer, then the earlier), in text order.
+    Spans are never empty (an empty one would need its own rule for touching a span that starts with it)."""
+    # ``chosen`` never overlaps itself, so in start order its ends are in order too: one bisection finds the
+    # only neighbours a new span could overlap (a megabyte of digits holds thousands of candidates)
+    starts: list[int] = []
     chosen: list[_Span] = []
     for s in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
-        if all(s.end <= o.start or s.start >= o.end for o in chosen):
-            chosen.append(s)
-    return sorted(chosen, key=lambda s: s.start)
+        i = bisect.bisect_right(starts, s.start)
+        if (i == 0 or chosen[i - 1].end <= s.start) and (i == len(chosen) or s.end <= chosen[i].start):
+            starts.insert(i, s.start)
+            chosen.insert(i, s)
+    return chosen
 
 
 def _segments(text: str) -> list[tuple[int, int]]:
@@ -195,7 +202,7 @@ class PiiDetector:
         expressions and spaCy hold the GIL for the whole of one call, and a call over a megabyte runs for
         up to a second, which stalls the event loop even though detection runs on a worker thread.
         Segments keep every call to a few milliseconds. What a segment cannot see is context further
-        away than one segment (a personal cue 8 KB before a name).
+        away than one segment (a personal cue 2 KB before a name).
         """
         if len(text) <= SEGMENT:
             return self._detect(text)
@@ -216,10 +223,13 @@ class PiiDetector:
 
     def _persons(self, text: str, lower: str, found: list[rec.Candidate]) -> list[rec.Candidate]:
         other = [(c.start, c.end) for c in found if c.score >= self.min_score]
+        # lowering can change a text's length (a few Unicode capitals): then offsets in ``lower`` would drift
+        same = len(lower) == len(text)
+        cue_text, trigger = (lower, rec.PERSON_TRIGGER_LOWER) if same else (text, rec.PERSON_TRIGGER)
         # a cue only matters with a capitalised word shortly after it (where a name would be)
         cues = [
             (m.start(), m.end())
-            for m in rec.PERSON_TRIGGER.finditer(text)
+            for m in trigger.finditer(cue_text)
             if rec.CAPITALISED.search(text, m.end(), m.end() + 40)
         ]
         spans: dict[tuple[int, int], bool] = {}
