@@ -42,7 +42,8 @@ from typing import NamedTuple
 
 import phonenumbers
 import tldextract
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer, IpRecognizer
+
+from semrouter.guards.iban import find_ibans
 
 
 class Candidate(NamedTuple):
@@ -83,7 +84,11 @@ def _vetoed(lower: str, start: int) -> bool:
 
 # ---------------------------------------------------------------------------------------------- e-mail
 
-_EMAIL_RE = re.compile(EmailRecognizer.PATTERNS[0].regex)
+# The e-mail and IP patterns are Presidio's (Microsoft, MIT licence), copied: importing presidio_analyzer for
+# them cost ~0.9 s of start-up (see semrouter/guards/iban.py).
+_EMAIL_RE = re.compile(
+    r"\b((([!#$%&'*+\-/=?^_`{|}~\w])|([!#$%&'*+\-/=?^_`{|}~\w][!#$%&'*+\-/=?^_`{|}~\.\w]{0,}[!#$%&'*+\-/=?^_`{|}~\w]))[@]\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+)\b"
+)
 # tldextract with no suffix-list URLs uses the snapshot bundled in the wheel: no network, no cache files.
 _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 _PLACEHOLDER_DOMAINS = frozenset({"example.com", "example.org", "example.net", "example.edu", "localhost"})
@@ -410,22 +415,33 @@ def us_ssn(text: str, lower: str) -> list[Candidate]:
 
 # ---------------------------------------------------------------------------------------------- IBAN
 
-_IBAN = IbanRecognizer()
 _TEXTBOOK_IBANS = frozenset({"GB82WEST12345698765432", "DE89370400440532013000", "GB29NWBK60161331926819"})
 
 
 def iban(text: str, lower: str) -> list[Candidate]:
     out = []
-    for r in _IBAN.analyze(text, ["IBAN_CODE"], None):  # type: ignore[arg-type]  # no NLP artifacts needed
-        if re.sub(r"[\s-]", "", text[r.start : r.end]).upper() in _TEXTBOOK_IBANS:
+    for start, end in find_ibans(text):
+        if re.sub(r"[\s-]", "", text[start:end]).upper() in _TEXTBOOK_IBANS:
             continue
-        out.append(Candidate("IBAN_CODE", r.start, r.end, 0.95))
+        out.append(Candidate("IBAN_CODE", start, end, 0.95))
     return out
 
 
 # ---------------------------------------------------------------------------------------------- IP address
 
-_IP_RES = [re.compile(p.regex) for p in IpRecognizer.PATTERNS if p.score >= 0.5]
+_IP_RES = [
+    re.compile(p)
+    for p in (
+        # IPv4_mapped
+        r"(?<![\w:])::(?:ffff(?::0{1,4})?:)?(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)(?:/(?:12[0-8]|1[01]\d|[1-9]?\d))?\b",
+        # IPv4_embedded
+        r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){1,5}:(?:[0-9A-Fa-f]{1,4}:){0,4}|(?:[0-9A-Fa-f]{1,4}:){6})(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)(?:/(?:12[0-8]|1[01]\d|[1-9]?\d))?\b",
+        # IPv4
+        r"\b(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)(?:/(?:[0-2]?\d|3[0-2]))?\b",
+        # IPv6
+        r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|:(?::[0-9A-Fa-f]{1,4}){1,7}|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}|:(?::[0-9A-Fa-f]{1,4}){1,6})(?:%[0-9a-zA-Z]+)?(?:/(?:12[0-8]|1[01]\d|[1-9]?\d))?(?![\w:]|\.\d)",
+    )
+]
 _IP_CONTEXT = re.compile(
     r"\b(?:ip|ips|ipv4|ipv6|address|addr|host|server|client|login|logged|connect(?:ed|ing)?|from|source|src"
     r"|dst|attacker|visitor|user|my|our|home|vpn|router|static|public)\b"
