@@ -17,6 +17,10 @@ for a smoke run); otherwise it only prints. The full run (the defaults) takes ab
 * ``milvus-server``: the same against the Milvus Lite binary serving TCP on loopback (a subprocess), up to
   ``--server-max`` rows (default: every size). Each Milvus collection is dropped after its row, so the
   embedded and server processes never hold more than one size;
+* ``redis``: the shipped ``RedisCache`` (HNSW M=16, ef_construction 200, ef_runtime 64, COSINE) against
+  valkey 8.1 + the RediSearch module (``semrouter.cache.redis.local_server_argv``) on loopback, through its
+  async API (one ``FT.SEARCH`` hybrid query per lookup, one ``MULTI``/``HSET``/``PEXPIRE`` per store);
+  filled with ``bulk_load`` (pipelines of 1,000), the index dropped after each size;
 * ``--libs`` adds ``usearch-f32``, ``faiss-hnsw`` and ``hnswlib`` (the comparison that chose usearch).
 
 Data: "clustered" (default) — unit vectors around ``n/500`` random topic centres (cosine ~0.7 to their
@@ -63,7 +67,7 @@ DIM = 384
 Mat = npt.NDArray[np.float32]
 MMLU = Path(__file__).resolve().parents[2] / "shared" / "data" / "domain" / "mmlu_train.jsonl"  # ../shared
 ANSWER = CachedAnswer(content="cached answer", model="m", created=0.0, prompt="q")
-DEFAULT_BACKENDS = "numpy,usearch-i8,MemoryCache,milvus-lite,milvus-server"
+DEFAULT_BACKENDS = "numpy,usearch-i8,MemoryCache,milvus-lite,milvus-server,redis"
 
 
 def unit_rows(n: int, seed: int) -> Mat:
@@ -334,6 +338,148 @@ def measure_milvus(
     return Row(name, data, len(x), build_s, p50, p99, s50, s99, found / len(queries), len(queries))
 
 
+@contextlib.contextmanager
+def redis_server(data_dir: str) -> Iterator[str]:
+    """valkey + RediSearch on a loopback port (as the integration tests and ``semrouter fleet`` run it)."""
+    from semrouter.cache.redis import local_server_argv
+
+    port = free_port()
+    argv = local_server_argv(port, Path(data_dir))
+    proc = subprocess.Popen(
+        argv, cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def measure_redis(url: str, data: str, x: Mat, queries: Mat, picks: npt.NDArray[np.int64], extra: Mat) -> Row:
+    """``RedisCache`` end to end through its async API; recall as for Milvus (ids are random): a hit whose
+    similarity equals that of the row the query was made from."""
+    from semrouter.cache.redis import RedisCache
+
+    loop = asyncio.new_event_loop()
+    cache = RedisCache(
+        url, index=f"bench_{len(x)}_{data}", timeout_s=120.0, admin_timeout_s=600.0, connect_timeout_s=30.0
+    )
+    try:
+        t0 = time.perf_counter()
+        loop.run_until_complete(cache.connect())
+        loop.run_until_complete(cache.bulk_load(x, "p", ANSWER, 1e9, 0.0))
+        build_s = time.perf_counter() - t0
+        expected = np.sum(queries * x[picks], axis=1)
+        for q in queries[:20]:  # warm up (the first calls open the connection)
+            loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+        ts: list[float] = []
+        found = 0
+        for q, want in zip(queries, expected, strict=True):
+            t = time.perf_counter()
+            hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+            ts.append(time.perf_counter() - t)
+            found += hit is not None and hit.similarity >= float(want) - 1e-4
+        st: list[float] = []
+        for v in extra:
+            t = time.perf_counter()
+            loop.run_until_complete(cache.store(v, "p", ANSWER, 3600.0, None, 1.0))
+            st.append(time.perf_counter() - t)
+        loop.run_until_complete(cache.drop_index())  # frees the rows' memory before the next size
+    finally:
+        loop.run_until_complete(cache.aclose())
+        loop.close()
+    p50, p99 = pct(ts)
+    s50, s99 = pct(st)
+    return Row("redis", data, len(x), build_s, p50, p99, s50, s99, found / len(queries), len(queries))
+
+
+def grow_redis(url: str, sizes: list[int], args: argparse.Namespace, report: Callable[[Row], None]) -> list[str]:
+    """``--grow``: one ``RedisCache`` index filled once up to the largest size, measured at every size on the
+    way (the rows are the first ``n`` of the largest set), so 10k/100k/1M cost one 1M fill. Filling stops
+    at ``--time-limit`` seconds: the index is then measured at the size it reached, and the sizes not
+    reached are returned (reported as not measured, with the fill rate for an extrapolation). ``fill`` is
+    the time to add the rows since the previous size."""
+    from semrouter.cache.redis import RedisCache
+
+    top = max(sizes)
+    x = clustered_rows(top, seed=top)
+    extra = unit_rows(args.stores, seed=3)
+    loop = asyncio.new_event_loop()
+    cache = RedisCache(url, index=f"grow_{top}", timeout_s=120.0, admin_timeout_s=600.0, connect_timeout_s=30.0)
+    started = time.perf_counter()
+    done = 0
+    missed: list[str] = []
+    try:
+        loop.run_until_complete(cache.connect())
+        for target in sorted(sizes):
+            n = target
+            t0 = time.perf_counter()
+            while done < n:
+                if time.perf_counter() - started > args.time_limit:
+                    break
+                step = min(10_000, n - done)
+                loop.run_until_complete(cache.bulk_load(x[done : done + step], "p", ANSWER, 1e9, 0.0))
+                done += step
+            fill_s = time.perf_counter() - t0
+            if done < target:
+                rate = done / (time.perf_counter() - started)
+                missed.append(
+                    f"redis at {target:,} (--grow: {done:,} rows in --time-limit {args.time_limit:.0f} s, {rate:.0f}/s)"
+                )
+                print(f"  redis: stopped filling at {done:,} rows ({rate:.0f} rows/s)", flush=True)
+                n = done  # measured once more, where the fill got to
+            picks = np.random.default_rng(1).choice(n, args.queries, replace=False)
+            queries = near_queries(x[:n], picks, 0.95, seed=7)
+            expected = np.sum(queries * x[picks], axis=1)
+            for q in queries[:20]:
+                loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+            ts: list[float] = []
+            found = 0
+            for q, want in zip(queries, expected, strict=True):
+                t = time.perf_counter()
+                hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+                ts.append(time.perf_counter() - t)
+                found += hit is not None and hit.similarity >= float(want) - 1e-4
+            st: list[float] = []
+            for v in extra:  # stored under another partition, so later lookups never find them
+                t = time.perf_counter()
+                loop.run_until_complete(cache.store(v, "extra", ANSWER, 3600.0, None, 1.0))
+                st.append(time.perf_counter() - t)
+            p50, p99 = pct(ts)
+            s50, s99 = pct(st)
+            report(
+                Row(
+                    "redis",
+                    "clustered",
+                    n,
+                    fill_s,
+                    p50,
+                    p99,
+                    s50,
+                    s99,
+                    found / len(queries),
+                    len(queries),
+                )
+            )
+            if n < target:
+                break
+        loop.run_until_complete(cache.drop_index())
+    finally:
+        loop.run_until_complete(cache.aclose())
+        loop.close()
+    return missed
+
+
 def mmlu_embeddings(limit: int) -> Mat:
     from semrouter.embed.service import EmbeddingService
 
@@ -370,6 +516,8 @@ def main() -> None:
     ap.add_argument("--stores", type=int, default=200)
     ap.add_argument("--server-max", type=int, default=1_000_000, help="largest size run against milvus-server")
     ap.add_argument("--mmlu", type=int, default=3000, help="real embeddings for the mmlu rows (0: skip)")
+    ap.add_argument("--grow", action="store_true", help="redis: fill one index once, measure at every size")
+    ap.add_argument("--time-limit", type=float, default=1e9, help="--grow: stop filling after this many seconds")
     ap.add_argument("--write", action="store_true", help="write the cache section of docs/benchmarks.md")
     ap.add_argument("--doc", type=Path, help="with --write: the Markdown file to write into instead")
     args = ap.parse_args()
@@ -399,8 +547,17 @@ def main() -> None:
         if "milvus-server" in backends:
             server = milvus_server(tmp)
             server_uri = server.__enter__()
+        redis: contextlib.AbstractContextManager[str] | None = None
+        redis_url = None
+        if "redis" in backends:
+            redis = redis_server(tmp)
+            redis_url = redis.__enter__()
         try:
-            for n in (int(s) for s in args.sizes.split(",")):
+            if args.grow:
+                assert redis_url is not None, "--grow needs --backends redis"
+                skipped += grow_redis(redis_url, [int(s) for s in args.sizes.split(",")], args, report)
+                backends = [b for b in backends if b != "redis"]
+            for n in (int(s) for s in args.sizes.split(",") if backends):
                 picks = np.random.default_rng(1).choice(n, args.queries, replace=False)
                 extra = unit_rows(args.stores, seed=3)
                 for data in datasets:
@@ -421,6 +578,9 @@ def main() -> None:
                             assert uri is not None
                             nq = args.milvus_queries_1m if n >= 1_000_000 else args.queries
                             report(measure_milvus(b, uri, data, x, queries[:nq], picks[:nq], extra[:100]))
+                        elif b == "redis":
+                            assert redis_url is not None
+                            report(measure_redis(redis_url, data, x, queries, picks, extra))
                         else:
                             raise SystemExit(f"unknown backend {b}")
                     del x
@@ -437,6 +597,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
+            if redis is not None:
+                redis.__exit__(None, None, None)
     total = time.perf_counter() - started
     print(f"\nTotal {total:.0f} s\n")
     print(table(rows))

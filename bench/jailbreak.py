@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from common import machine, write_section  # noqa: E402
 
+from semrouter.embed.train import embed_cached  # noqa: E402
 from semrouter.guards.jailbreak import JailbreakDetector  # noqa: E402
-from semrouter.guards.jailbreak_train import embed_cached, load_rows  # noqa: E402
+from semrouter.guards.jailbreak_train import load_rows  # noqa: E402
 
 
 def evaluate(dev: Path, cache: Path | None) -> dict[str, object]:

@@ -134,8 +134,9 @@ async def pipeline_latency(n: int) -> tuple[dict[int, tuple[float, float, int]],
                 times.append((time.perf_counter() - t0) * 1e3)
                 for rec in ctx.records:
                     per_stage.setdefault(rec.stage, []).append(rec.ms)
-                if "embed_end" in ctx.obs:
-                    per_stage.setdefault("embedding", []).append((ctx.obs["embed_end"] - ctx.obs["embed_start"]) * 1e3)
+                embedding = ctx.timings.embedding_s()
+                if embedding is not None:
+                    per_stage.setdefault("embedding", []).append(embedding * 1e3)
         out[tokens] = (*p50_p99(times), real)
         stages[tokens] = {name: p50_p99(v) for name, v in per_stage.items()}
     return out, stages

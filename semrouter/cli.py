@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from semrouter.config.loader import ConfigError, load_config
+from semrouter.config.loader import DEFAULT_CONFIG, ConfigError, load_config
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -38,7 +37,7 @@ def _cmd_extproc(args: argparse.Namespace) -> int:
 
 
 def default_config_path() -> str:
-    return str(Path(__file__).parent / "configs" / "default.yaml")
+    return str(DEFAULT_CONFIG)
 
 
 def _cmd_fake_worker(args: argparse.Namespace) -> int:
@@ -73,13 +72,19 @@ def _cmd_train_domain(args: argparse.Namespace) -> int:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
-    from semrouter.route import run_cli
+    from semrouter.dryrun import run_cli
 
     return run_cli(args.config or default_config_path(), args.input, args.output, progress=not args.no_progress)
 
 
 def _cmd_train_jailbreak(args: argparse.Namespace) -> int:
     from semrouter.guards.jailbreak_train import run
+
+    return run(args)
+
+
+def _cmd_train_selector(args: argparse.Namespace) -> int:
+    from semrouter.decide.learned_train import run
 
     return run(args)
 
@@ -159,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_harmful_args(th)
     th.set_defaults(func=_train_harmful)
+    ts = tsub.add_parser(
+        "selector", help="train the learned model selector from outcome JSONL ({prompt, <model>_correct...})"
+    )
+    ts.add_argument("--data", "-d", required=True, help='JSONL of {"prompt", "<model>_correct": bool, ...}')
+    ts.add_argument("--output", "-o", help="selector .npz to write (default: the shipped one)")
+    ts.add_argument("--embedding-cache", help=".npz cache of embeddings by text SHA-1")
+    ts.add_argument("--families", default="linear,mlp,knn,pairwise", help="comma-separated families to try")
+    ts.add_argument("--report", help="also write the splits and every family's numbers as JSON here")
+    ts.set_defaults(func=_cmd_train_selector)
 
     from semrouter.eval.cli import add_bench_parser, add_calibrate_parser, add_eval_parser
 

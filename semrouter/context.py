@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from semrouter.config.schema import DecisionConfig, RouterConfig
     from semrouter.embed.model import FloatArray
     from semrouter.lang import Language
+    from semrouter.observe.usage import UsageSniffer
     from semrouter.pool.endpoint import Endpoint
-    from semrouter.signals.base import SignalResult
+    from semrouter.signals.result import SignalResult
 
 
 class ApiKind(StrEnum):
@@ -76,6 +77,45 @@ class ResponseOutcome:
     error: str | None = None
 
 
+class Timings:
+    """``time.perf_counter()`` marks of what runs beside the stages (each stage times itself in
+    :attr:`RequestContext.records`): the metrics, the decision log and the trace turn them into the
+    embedding's duration and the time to first token. ``None``: it did not happen.
+
+    Like :class:`TraceContext` and :class:`UpstreamNotes`, a plain class whose defaults live on the class:
+    every request makes one of each, and an object without ``__init__`` costs a third of a dataclass."""
+
+    embed_start: float | None = None  # the request text's embedding began (it overlaps the signals)
+    embed_end: float | None = None
+    upstream_start: float | None = None  # the worker is about to be called
+    upstream_headers: float | None = None  # its status line and headers arrived
+
+    def embedding_s(self) -> float | None:
+        """How long the embedding took, once it is done."""
+        if self.embed_start is None or self.embed_end is None:
+            return None
+        return self.embed_end - self.embed_start
+
+
+class TraceContext:
+    """The request's tracing state (set only while tracing is on): its spans, and the W3C trace context
+    the worker receives so that its spans hang below ours (the forwarder or Envoy sends them)."""
+
+    span: Any = None  # the request's root span (an OpenTelemetry Span), opened on first use
+    upstream_span: Any = None  # the span of the call to the worker
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+
+class UpstreamNotes:
+    """What the upstream exchange left for the observer: the answer's token usage (a sniffer over a
+    stream, or the whole JSON body, read without a copy) and how many retries it took."""
+
+    sniffer: UsageSniffer | None = None
+    body: bytes | None = None
+    retries: int = 0
+
+
 class RequestContext:
     """One request's state. Cheap to create: everything optional is filled lazily by stages."""
 
@@ -115,7 +155,10 @@ class RequestContext:
         "started",
         "stream",
         "system_prompt_injected",
+        "timings",
         "tools_selected",
+        "trace",
+        "upstream",
     )
 
     def __init__(
@@ -164,8 +207,14 @@ class RequestContext:
         self.response_filters: list[BodyFilter] = []
         # What a stage keeps between its on_request and on_response for this request, under its name.
         self.stage_state: dict[str, Any] = {}
-        # What observability notes along the way (perf_counter marks, usage, trace context): semrouter.observe.
-        self.obs: dict[str, Any] = {}
+        # What observability reads, typed: timings, the trace context, what the upstream exchange left.
+        self.timings = Timings()
+        self.trace = TraceContext()
+        self.upstream = UpstreamNotes()
+        # What a stage notes for the decision log record, by field name (the cache's similarity and verifier
+        # score for a candidate, and what refused it): see semrouter.observe.decision_log. Only these: the
+        # state observability shares is typed above.
+        self.obs: dict[str, float | str] = {}
         self._text: str | None = None
 
     @property
@@ -184,9 +233,12 @@ class RequestContext:
             from semrouter.embed.service import EmbeddingService
 
             self._embedding = asyncio.ensure_future(EmbeddingService.default().embed(self.text))
-            self.obs["embed_start"] = time.perf_counter()  # its own record, since it overlaps the stages
-            self._embedding.add_done_callback(lambda _: self.obs.__setitem__("embed_end", time.perf_counter()))
+            self.timings.embed_start = time.perf_counter()  # its own record, since it overlaps the stages
+            self._embedding.add_done_callback(self._embedded)
         return await asyncio.shield(self._embedding)
+
+    def _embedded(self, _: object) -> None:
+        self.timings.embed_end = time.perf_counter()
 
     async def language(self) -> Language:
         """The request text's language (:mod:`semrouter.lang`): computed on first use, then shared.

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 WORKERS = [  # (env var of the built-in config naming the URL, model it pretends to be, latency ms, tokens/s)
     ("SEMROUTER_SMALL_URL", "qwen3-8b", 20, 400),
@@ -81,7 +80,9 @@ def run_demo(port: int, host: str = "127.0.0.1") -> int:
         for var, *_ in WORKERS:
             _wait_http(env[var] + "/health")
         os.environ.update(env)
-        config = Path(__file__).parent / "configs" / "default.yaml"
+        from semrouter.config.loader import DEFAULT_CONFIG
+
+        config = DEFAULT_CONFIG
         base = f"http://{host}:{port}"
         print(usage(base), flush=True)
         from semrouter.server import serve_router

@@ -1,7 +1,7 @@
 """``semrouter fleet``: the Kubernetes topology on one machine, without Kubernetes.
 
     Envoy :8080 ──► semrouter replica 1 ─┐
-          (LB,  └─► semrouter replica 2 ─┼─► Milvus (the shared semantic cache)
+          (LB,  └─► semrouter replica 2 ─┼─► Milvus or Redis (the shared semantic cache, --cache)
          retries)      ...               └─► the workers of the config (fake ones with --fake-workers)
 
 Every replica runs the same config file (an edit reaches all of them through hot reload, as a
@@ -63,7 +63,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class Member:
     """One process of the fleet, as written to fleet.json."""
 
-    role: str  # replica | worker | milvus | envoy
+    role: str  # replica | worker | milvus | redis | envoy
     name: str
     port: int
     pid: int
@@ -395,6 +395,22 @@ class FleetLauncher:
         _wait(lambda: _port_open(port), "milvus", proc, self.run_dir / "milvus.log", 60)
         self.env["SEMROUTER_MILVUS_URI"] = uri
 
+    def start_redis(self) -> None:
+        """``--cache redis``: a Redis-protocol server with vector search (valkey + RediSearch from the
+        installed wheels, see :func:`semrouter.cache.redis.local_server_argv`), or ``--redis-url``'s."""
+        if self.args.redis_url:
+            self.env["SEMROUTER_REDIS_URL"] = self.args.redis_url
+            return
+        from semrouter.cache.redis import local_server_argv
+
+        port = self.args.redis_port or free_port()
+        data = self.run_dir / "redis"
+        data.mkdir(exist_ok=True)
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = self._spawn("redis", "redis", port, local_server_argv(port, data), url, cwd=data)
+        _wait(lambda: _port_open(port), "redis", proc, self.run_dir / "redis.log", 30)
+        self.env["SEMROUTER_REDIS_URL"] = url
+
     def start_fake_workers(self, config: RouterConfig) -> None:
         """A fake worker on every loopback endpoint of the config, answering as that endpoint's model."""
         started: set[int] = set()
@@ -472,9 +488,17 @@ class FleetLauncher:
         return path
 
     def start(self) -> None:
-        self.start_milvus()
+        if self.args.cache == "redis":
+            self.start_redis()
+        else:
+            self.start_milvus()
         os.environ.update(self.env)  # the config below reads ${SEMROUTER_MILVUS_URI} like the replicas do
         config = load_config(self.config_path)
+        if config.cache.enabled and config.cache.backend not in (self.args.cache, "memory"):
+            raise SystemExit(
+                f"the config's cache.backend is {config.cache.backend} but the fleet was started with "
+                f"--cache {self.args.cache}: the replicas would not share the store it started"
+            )
         if self.args.fake_workers:
             self.start_fake_workers(config)
         ports = self.start_replicas()
@@ -506,8 +530,8 @@ class FleetLauncher:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "fleet",
-        help="run Envoy in front of several semrouter replicas sharing one Milvus (the cluster topology, locally)",
-        description="Envoy in front of N semrouter replicas that share the config file and a Milvus server.",
+        help="run Envoy in front of several semrouter replicas sharing one cache store (the cluster topology, locally)",
+        description="Envoy in front of N semrouter replicas that share the config file and a Milvus or Redis server.",
     )
     p.add_argument("--config", "-c", required=True, help="the config every replica runs (hot-reloaded by each)")
     p.add_argument("--replicas", "-n", type=int, default=2)
@@ -517,6 +541,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--admin-port", type=int, help="Envoy's admin port (default: a free one)")
     p.add_argument("--milvus-uri", help="use this Milvus server instead of starting Milvus Lite")
     p.add_argument("--milvus-port", type=int, help="port of the Milvus Lite server started (default: a free one)")
+    p.add_argument(
+        "--cache",
+        choices=["milvus", "redis"],
+        default="milvus",
+        help="the shared cache store to start: Milvus Lite's server (SEMROUTER_MILVUS_URI) or a Redis-protocol "
+        "server with vector search (SEMROUTER_REDIS_URL); the config's cache.backend must match",
+    )
+    p.add_argument("--redis-url", help="with --cache redis: use this server instead of starting one")
+    p.add_argument("--redis-port", type=int, help="port of the Redis server started (default: a free one)")
     p.add_argument("--fake-workers", action="store_true", help="start a fake worker on each loopback endpoint")
     p.add_argument(
         "--worker-arg",

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +21,15 @@ from semrouter.config.reload import ConfigWatcher
 from semrouter.config.schema import RouterConfig
 from semrouter.observe.recorder import Observer
 from semrouter.pipeline import Pipeline
-from semrouter.pool.pool import Fleet, ModelPool
+from semrouter.pool.pool import EndpointRegistry, ModelPool
 from semrouter.stages import build_pipeline
 from semrouter.tasks import cancel_and_wait
 from semrouter.upstream.client import UpstreamClient
 from semrouter.upstream.forward import Forwarder
 
 if TYPE_CHECKING:
-    from semrouter.stages.cache import CacheService
+    from semrouter.cache.service import CacheCounters, CacheService
+    from semrouter.pool.endpoint import Endpoint
 
 log = logging.getLogger("semrouter")
 
@@ -43,7 +45,7 @@ class Router:
     def __init__(self, config: RouterConfig, config_path: str | os.PathLike[str] | None = None) -> None:
         self.config_path = config_path
         self.client = UpstreamClient(connect_timeout=config.pool.connect_timeout_s)
-        self.fleet = Fleet(self.client)
+        self.fleet = EndpointRegistry(self.client)  # the endpoints of every model, across reloads
         self.forwarder = Forwarder(self.client)
         self.reloads_ok = 0
         self.reloads_failed = 0
@@ -54,6 +56,7 @@ class Router:
         self._retiring: set[asyncio.Task[None]] = set()
         self.runtime = self._build(config)
         self.observer = Observer(self, config)  # metrics, traces, decision log: outlives config snapshots
+        # (it sees this router only as its StateSource: cache_counters, endpoint_states, the reload counts)
         self._watcher: ConfigWatcher | None = None
         self.started = False  # start() has finished: model warmed, cache connected (or given up on)
         self._starting: asyncio.Task[Any] | None = None  # the task running start(), until it returns
@@ -68,7 +71,7 @@ class Router:
             return None
         if self.cache is not None and self.cache.settings == config.cache.backend_settings():
             return self.cache
-        from semrouter.stages.cache import CacheService
+        from semrouter.cache.service import CacheService
 
         return CacheService.from_config(config.cache)
 
@@ -180,6 +183,14 @@ class Router:
         if self.cache is not None:
             await self.cache.aclose()
         await self.observer.stop()
+
+    # -- what the observer's metrics read (semrouter.observe.sources.StateSource) ------------------
+
+    def cache_counters(self) -> CacheCounters | None:
+        return self.cache.counters() if self.cache is not None else None
+
+    def endpoint_states(self) -> Iterable[Endpoint]:
+        return self.fleet.endpoints
 
     def status(self) -> dict[str, Any]:
         """Operator view of the live state: config reloads and every endpoint's health and load."""

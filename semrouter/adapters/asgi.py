@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from semrouter import cpu
-from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, too_large
+from semrouter.adapters.exchange import ClientDisconnected, RawHeaders, too_large
+from semrouter.adapters.http_proxy import ProxyHandler
 from semrouter.router import Router
 
 Scope = MutableMapping[str, Any]

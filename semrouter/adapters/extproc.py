@@ -46,7 +46,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from semrouter import cpu
 from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
-from semrouter.adapters.http_proxy import API_PATHS, ProxyHandler, header_value, respond_error, too_large
+from semrouter.adapters.exchange import header_value, respond_error, too_large
+from semrouter.adapters.http_proxy import ProxyHandler
+from semrouter.adapters.intake import API_PATHS, Admission, check_content_type, check_method
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
 from semrouter.observe.usage import UsageSniffer
@@ -156,6 +158,7 @@ class Exchange:
         self.headers: dict[str, str] = {}
         self.chunks: list[bytes] = []
         self.ctx: RequestContext | None = None  # set once the request goes upstream through Envoy
+        self.admission: Admission | None = None  # the intake's record of it, made once its answer ends
         self.outcome = ResponseOutcome(status=0, completed=False)
         self.keep = False
         self.kept: list[bytes] = []
@@ -192,14 +195,11 @@ class Exchange:
         if self.api is None:  # not ours: models listing, health, anything else goes through unchanged
             return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
         cfg = self.runtime.config
-        method = headers.get(":method", "")
-        if method != "POST":
-            err = RouterError(405, f"Method {method} not allowed on {path}; use POST", code="method_not_allowed")
+        try:
+            check_method(headers.get(":method", ""), path)
+            check_content_type(headers)
+        except RouterError as err:
             return error_response(err, {})
-        ctype = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-        if ctype != "application/json":
-            msg415 = f"Unsupported content type '{ctype}'; send application/json"
-            return error_response(RouterError(415, msg415, code="unsupported_media_type"), {})
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > cfg.server.max_body_bytes:
             return error_response(too_large(cfg.server.max_body_bytes), {})
@@ -228,25 +228,17 @@ class Exchange:
         assert self.api is not None
         runtime = self.runtime
         cfg = runtime.config
-        ctx = RequestContext(self.api, body, self.headers, cfg, self.headers.get(cfg.server.request_id_header))
-        observer = self.router.observer
-        try:
-            local = await runtime.pipeline.run_request(ctx)
-        except RouterError as err:
-            fallback = {cfg.server.request_id_header: ctx.request_id}
-            observer.record(ctx, err.status, err.code or err.type)
-            return error_response(err, ctx.routing_headers() if ctx.model else fallback)
-        except Exception:  # a bug of ours: still an OpenAI-style answer, as the proxy gives
-            log.exception("internal error routing request %s", ctx.request_id)
-            internal = RouterError(500, "Internal router error", type="server_error", code="internal")
-            observer.record(ctx, 500, "internal")
-            return error_response(internal, {cfg.server.request_id_header: ctx.request_id})
-        if local is not None:
-            reply = await self._local(ctx, local)
-            observer.record(ctx, local.status)
-            return reply
-        self.ctx = ctx
-        observer.begin_upstream(ctx)
+        req = Admission(runtime, self.router.observer, self.api, body, self.headers)
+        ctx = req.ctx
+        routed = await req.route()
+        if routed is not None:  # answered here (an error, a block, a cache hit): observed once it is built
+            try:
+                if isinstance(routed, RouterError):
+                    return error_response(routed, req.error_headers())
+                return await self._local(ctx, routed)
+            finally:
+                req.record()
+        self.ctx, self.admission = ctx, req
         self.keep = runtime.pipeline.wants_response_body
         new_body = ctx.encoded_body()
         rename = served_model(ctx)
@@ -255,8 +247,8 @@ class Exchange:
         headers = ctx.routing_headers()
         assert ctx.model is not None
         headers[cfg.extproc.routing_header] = ctx.model
-        if "traceparent" in ctx.obs:  # tracing on: Envoy's request to the worker continues our trace
-            headers["traceparent"] = ctx.obs["traceparent"]
+        if ctx.trace.traceparent is not None:  # tracing on: Envoy's request to the worker continues our trace
+            headers["traceparent"] = ctx.trace.traceparent
         replaced = ctx.body_modified or rename is not None
         if replaced:
             headers["content-length"] = str(len(new_body))
@@ -286,7 +278,7 @@ class Exchange:
         upstream = _header_map(msg)
         status = upstream.get(":status", "0")
         self.outcome.status = int(status) if status.isdigit() else 0
-        self.ctx.obs["upstream_headers"] = time.perf_counter()
+        self.ctx.timings.upstream_headers = time.perf_counter()
         if msg.end_of_stream:
             self._end()
         elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
@@ -312,7 +304,7 @@ class Exchange:
     async def finish(self) -> None:
         """The stages' response callbacks (cache store, usage), once per routed request."""
         ctx, self.ctx = self.ctx, None
-        if ctx is None:
+        if ctx is None or self.admission is None:
             return
         if self.keep:
             self.outcome.body = b"".join(self.kept)
@@ -321,8 +313,8 @@ class Exchange:
             self.outcome.error = "stream_reset" if self.outcome.status else "no_response"
         await self.runtime.pipeline.run_response(ctx, self.outcome)
         if self.sniffer.first_byte is not None:
-            ctx.obs["sniffer"] = self.sniffer
-        self.router.observer.record(ctx, self.outcome.status, None, self.outcome)
+            ctx.upstream.sniffer = self.sniffer
+        self.admission.record(self.outcome)
 
 
 class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]

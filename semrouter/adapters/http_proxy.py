@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
-from urllib.parse import quote, unquote_to_bytes
+from typing import Any
 
 import orjson
 
-from semrouter.context import ApiKind, BodyFilter, LocalResponse, RequestContext, ResponseOutcome
+from semrouter.adapters.exchange import (
+    ClientDisconnected,
+    Exchange,
+    Route,
+    bearer,
+    encode_headers,
+    env_token,
+    finish_filters,
+    require_reader,
+    respond_error,
+    respond_json,
+    token_matches,
+    unauthorized,
+)
+from semrouter.adapters.intake import API_PATHS, Admission, check_content_type, check_method
+from semrouter.cache.service import CacheService, invalidate_filters
+from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
+from semrouter.dryrun import route_api
 from semrouter.errors import RouterError
+from semrouter.observe.http import ObserveRoutes
 from semrouter.observe.usage import UsageSniffer
-from semrouter.route import route_api
 from semrouter.router import Router, Runtime
-from semrouter.stages.cache import CacheService, invalidate_filters
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
 from semrouter.upstream.forward import RESPONSE_DROP, router_owned
 
@@ -33,146 +45,10 @@ log = logging.getLogger("semrouter.proxy")
 
 STOP_BOUND_S = 8.0
 
-RawHeaders = list[tuple[bytes, bytes]]
-API_PATHS = {
-    "/v1/chat/completions": ApiKind.CHAT,
-    "/v1/completions": ApiKind.COMPLETIONS,
-    "/v1/embeddings": ApiKind.EMBEDDINGS,
-}
-_JSON = [(b"content-type", b"application/json")]
 STREAM_BROKEN = (
     b'data: {"error": {"message": "The upstream worker failed mid-answer; the answer is incomplete", '
     b'"type": "upstream_error", "param": null, "code": "upstream_stream_broken"}}\n\n'
 )
-
-
-class ClientDisconnected(Exception):
-    """The client went away; raised by an exchange that notices it while reading or writing."""
-
-
-class Exchange(Protocol):
-    """One HTTP request/response as a server adapter offers it. Header names are lower-case bytes."""
-
-    method: str
-    path: str
-    headers: RawHeaders
-
-    async def read_body(self, limit: int) -> bytes:
-        """The whole request body; RouterError 413 past ``limit``; ClientDisconnected if gone."""
-        ...
-
-    async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None: ...
-
-    async def start_stream(self, status: int, headers: RawHeaders) -> None: ...
-
-    async def send_chunk(self, data: bytes) -> None: ...
-
-    async def end_stream(self) -> None: ...
-
-    async def wait_disconnect(self) -> None:
-        """Return once the client has disconnected (may also return when the exchange completes)."""
-        ...
-
-
-Route = Callable[[Exchange], Awaitable[None]]
-
-
-_HEADER_SAFE = " !\"#$&'()*+,/:;<=>?@[\\]^`{|}~"
-
-
-def header_value(value: str) -> bytes:
-    """A header value from text that may come from clients or config (tool names, labels): printable
-    ASCII as is, anything else percent-encoded, so no value can break or inject into the header block."""
-    if value.isascii() and value.isprintable():
-        return value.encode()
-    return quote(value, safe=_HEADER_SAFE).encode()
-
-
-def encode_headers(headers: dict[str, str]) -> RawHeaders:
-    return [(k.encode("latin-1"), header_value(v)) for k, v in headers.items()]
-
-
-def finish_filters(filters: Sequence[BodyFilter]) -> bytes:
-    """Flush a chain of body filters: each one's held-back bytes still pass through the ones after it."""
-    data = b""
-    for f in filters:
-        data = f.feed(data) + f.finish()
-    return data
-
-
-def too_large(limit: int) -> RouterError:
-    return RouterError(
-        413, f"Request body exceeds the {limit}-byte limit", code="request_too_large", headers={"connection": "close"}
-    )
-
-
-def bad_body() -> RouterError:
-    """The body's HTTP framing is broken (a malformed chunk size, say): the client's fault, so a 400."""
-    return RouterError(
-        400,
-        "The request body is malformed (bad chunked encoding)",
-        code="invalid_body",
-        headers={"connection": "close"},
-    )
-
-
-async def respond_json(ex: Exchange, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
-    await ex.respond(status, _JSON + encode_headers(headers) if headers else _JSON, payload)
-
-
-async def respond_error(ex: Exchange, err: RouterError, headers: dict[str, str] | None = None) -> None:
-    await respond_json(ex, err.status, err.body(), {**(headers or {}), **err.headers})
-
-
-def require_reader(ex: Exchange, router: Router) -> None:
-    """The read-only views (status, decisions, summary, policy) show what clients sent and every system prompt:
-    once an admin token is configured they need it, or the read token; with neither configured they stay
-    open (a router on a laptop). The token comes as ``Authorization: Bearer`` or, for the dashboard page
-    (a browser's EventSource cannot set headers), as the ``semrouter_token`` cookie: these views only read."""
-    server = router.runtime.config.server
-    tokens = [t for t in (_env_token(server.admin_token_env), _env_token(server.read_token_env)) if t]
-    if not tokens:
-        return
-    if not (_token_matches(bearer(ex.headers), tokens) or _token_matches(_cookie_token(ex.headers), tokens)):
-        raise _unauthorized("read")
-
-
-def _env_token(env: str | None) -> str | None:
-    return os.environ.get(env) or None if env else None
-
-
-def bearer(headers: RawHeaders) -> bytes:
-    given = next((v for k, v in headers if k == b"authorization"), b"")
-    scheme, _, value = given.partition(b" ")
-    return value.strip() if scheme.lower() == b"bearer" else b""
-
-
-def _cookie_token(headers: RawHeaders) -> bytes:
-    for k, v in headers:
-        if k == b"cookie":
-            for part in v.split(b";"):
-                name, _, value = part.strip().partition(b"=")
-                if name == TOKEN_COOKIE.encode():
-                    return unquote_to_bytes(value)
-    return b""
-
-
-def _token_matches(given: bytes, tokens: list[str]) -> bool:
-    # every token is compared (no early exit), each in constant time
-    return bool(given) and sum(hmac.compare_digest(given, t.encode()) for t in tokens) > 0
-
-
-def _unauthorized(kind: str) -> RouterError:
-    return RouterError(
-        401,
-        f"Missing or invalid {kind} token: send 'Authorization: Bearer <token>'",
-        type="authentication_error",
-        code=f"invalid_{kind}_token",
-        headers={"www-authenticate": "Bearer"},
-    )
-
-
-TOKEN_COOKIE = "semrouter_token"
 
 
 class ProxyHandler:
@@ -192,8 +68,6 @@ class ProxyHandler:
             ("POST", "/api/v1/cache/invalidate"): self._cache_invalidate,
             ("POST", "/api/v1/cache/flush"): self._cache_flush,
         }
-        from semrouter.observe.http import ObserveRoutes  # imports this module: not at the top
-
         self.routes.update(ObserveRoutes(router).routes())  # /metrics, /dashboard, /api/v1/decisions, ...
 
     async def startup(self) -> None:
@@ -212,10 +86,7 @@ class ProxyHandler:
         try:
             api = API_PATHS.get(path)
             if api is not None:
-                if method != "POST":
-                    raise RouterError(
-                        405, f"Method {method} not allowed on {path}; use POST", code="method_not_allowed"
-                    )
+                check_method(method, path)
                 await self._api(api, ex)
                 return
             route = self.routes.get((method, path))
@@ -237,7 +108,7 @@ class ProxyHandler:
         await respond_json(ex, 200, b'{"status":"ok"}')
 
     async def _status(self, ex: Exchange) -> None:
-        require_reader(ex, self.router)
+        require_reader(ex, self.router.runtime.config.server)
         await respond_json(ex, 200, orjson.dumps(self.router.status()))
 
     async def _route(self, ex: Exchange) -> None:
@@ -251,7 +122,7 @@ class ProxyHandler:
     def _require_admin(self, ex: Exchange) -> None:
         """403 while no admin token is configured (the routes are off), 401 for a missing or wrong one."""
         server = self.router.runtime.config.server
-        token = _env_token(server.admin_token_env)
+        token = env_token(server.admin_token_env)
         if not token:
             raise RouterError(
                 403,
@@ -260,8 +131,8 @@ class ProxyHandler:
                 type="permission_error",
                 code="admin_disabled",
             )
-        if not _token_matches(bearer(ex.headers), [token]):
-            raise _unauthorized("admin")
+        if not token_matches(bearer(ex.headers), [token]):
+            raise unauthorized("admin")
 
     def _cache_service(self) -> CacheService:
         if self.router.cache is None:
@@ -305,31 +176,21 @@ class ProxyHandler:
 
     async def _api(self, api: ApiKind, ex: Exchange) -> None:
         runtime: Runtime = self.router.runtime  # one snapshot for the whole request
-        cfg = runtime.config
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ex.headers}
-        ctype = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-        if ctype != "application/json":
-            raise RouterError(
-                415, f"Unsupported content type '{ctype}'; send application/json", code="unsupported_media_type"
-            )
-        body = await ex.read_body(cfg.server.max_body_bytes)
-        ctx = RequestContext(api, body, headers, cfg, headers.get(cfg.server.request_id_header))
-        status, error, outcome = 0, None, None  # how it ended, for the observer
+        check_content_type(headers)
+        body = await ex.read_body(runtime.config.server.max_body_bytes)
+        req = Admission(runtime, self.router.observer, api, body, headers)
+        outcome = None
         try:
-            try:
-                local = await runtime.pipeline.run_request(ctx)
-            except RouterError as err:
-                status, error = err.status, err.code or err.type
-                fallback = {cfg.server.request_id_header: ctx.request_id}
-                await respond_error(ex, err, ctx.routing_headers() if ctx.model else fallback)
-                return
-            if local is not None:
-                status = local.status
-                await self._send_local(ex, ctx, local)
-                return
-            outcome = await self._forward(runtime, ctx, ex)
+            routed = await req.route()
+            if isinstance(routed, RouterError):
+                await respond_error(ex, routed, req.error_headers())
+            elif routed is not None:
+                await self._send_local(ex, req.ctx, routed)
+            else:
+                outcome = await self._forward(runtime, req.ctx, ex)
         finally:  # the one place a request is observed (metrics, trace, decision log), answer already sent
-            self.router.observer.record(ctx, status, error, outcome)
+            req.record(outcome)
 
     async def _send_local(self, ex: Exchange, ctx: RequestContext, local: LocalResponse) -> None:
         headers = [(b"content-type", local.content_type.encode())]
@@ -350,9 +211,8 @@ class ProxyHandler:
         resp: UpstreamResponse | None = None
         outcome = ResponseOutcome(status=0, completed=False)
         try:
-            self.router.observer.begin_upstream(ctx)
             resp = await self.router.forwarder.send(ctx, runtime.pools, ex.path, ex.headers)
-            ctx.obs["upstream_headers"] = time.perf_counter()
+            ctx.timings.upstream_headers = time.perf_counter()
             outcome.status = resp.status
             outcome.body, outcome.completed = await self._relay(ctx, resp, ex, runtime.pipeline.wants_response_body)
         except RouterError as err:
@@ -396,7 +256,7 @@ class ProxyHandler:
                     type="upstream_error",
                     code="upstream_error",
                 ) from None
-            ctx.obs["body"] = body  # the observer finds the token usage in it (no copy)
+            ctx.upstream.body = body  # the observer finds the token usage in it (no copy)
             sent = body
             for f in ctx.response_filters:
                 sent = f.feed(sent) + f.finish()
@@ -405,7 +265,7 @@ class ProxyHandler:
         await ex.start_stream(resp.status, headers)
         kept: list[bytes] = []
         completed = True
-        sniffer = ctx.obs["sniffer"] = UsageSniffer()  # token usage and first-byte time, read by the observer
+        sniffer = ctx.upstream.sniffer = UsageSniffer()  # token usage and first-byte time, read by the observer
         try:
             filters = ctx.response_filters
             async for chunk in resp.iter_chunks():

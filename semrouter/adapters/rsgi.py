@@ -12,7 +12,8 @@ import os
 from typing import Any
 
 from semrouter import cpu
-from semrouter.adapters.http_proxy import ClientDisconnected, ProxyHandler, RawHeaders, bad_body, too_large
+from semrouter.adapters.exchange import ClientDisconnected, RawHeaders, bad_body, too_large
+from semrouter.adapters.http_proxy import ProxyHandler
 from semrouter.errors import RouterError
 from semrouter.router import Router
 

@@ -31,6 +31,45 @@ class MilvusSettings(Strict):
     )
     retry_interval_s: float = Field(1.0, gt=0, description="After a failed connect, calls fail fast this long.")
     sweep_interval_s: float = Field(60.0, gt=0, description="How often expired rows are deleted (in the background).")
+    index: Literal["flat", "hnsw", "ivf_flat"] = Field(
+        "flat",
+        description="flat: exact, scans the partition (the only choice that is exact; Milvus Lite has flat and "
+        "ivf_flat); hnsw (servers) or ivf_flat: approximate, fast at millions of rows. Used when the collection "
+        "is created.",
+    )
+    hnsw: HnswSettings = Field(default_factory=lambda: HnswSettings())
+    ivf: IvfSettings = Field(default_factory=lambda: IvfSettings())
+
+
+class HnswSettings(Strict):
+    """An HNSW graph (redis backend, milvus ``index: hnsw``): bigger is more accurate and slower."""
+
+    m: int = Field(16, ge=2, le=128, description="Links per node.")
+    ef_construction: int = Field(200, ge=1, description="Candidate list while inserting.")
+    ef_runtime: int = Field(64, ge=1, description="Candidate list while searching (recall vs. lookup time).")
+
+
+class IvfSettings(Strict):
+    """Milvus ``index: ivf_flat``: rows clustered into ``nlist`` lists; a search scans ``nprobe`` of them."""
+
+    nlist: int = Field(1024, ge=1, le=65536)
+    nprobe: int = Field(16, ge=1, le=65536)
+
+
+class RedisSettings(Strict):
+    """A Redis-protocol server with vector search (Redis Stack / Redis 8, or Valkey with a search module),
+    shared by every replica (semrouter.cache.redis)."""
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="redis://[:password@]host:port/db, rediss:// for TLS.")
+    password_env: str | None = Field(None, description="Env var holding the password, if the server needs one.")
+    index: str = Field("semrouter_cache", description="The search index; entries are hashes under '<index>:'.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Opening a connection; set-up runs off-request.")
+    retry_interval_s: float = Field(1.0, gt=0, description="After a connection failure, calls fail fast this long.")
+    sweep_interval_s: float = Field(60.0, gt=0, description="How often quotas are enforced (in the background).")
+    max_connections: int = Field(
+        32, ge=1, description="Per process; a call that finds none free within timeout_s fails."
+    )
+    hnsw: HnswSettings = Field(default_factory=HnswSettings)
 
 
 class CircuitBreakerSettings(Strict):
@@ -62,7 +101,7 @@ class VerifierSettings(Strict):
 
 class CacheConfig(Strict):
     enabled: bool = False
-    backend: Literal["memory", "milvus"] = "memory"
+    backend: Literal["memory", "milvus", "redis"] = "memory"
     threshold: float = Field(
         0.8,
         gt=0,
@@ -96,10 +135,11 @@ class CacheConfig(Strict):
         "and parameters stay in the key either way.",
     )
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     circuit_breaker: CircuitBreakerSettings = Field(default_factory=CircuitBreakerSettings)
 
     def backend_settings(self) -> tuple[object, ...]:
         """What the backend is built from: a reload that changes none of it keeps the backend (and its
         entries); any change builds a new one. Thresholds, TTLs and the rest are read per request."""
         quotas = tuple(sorted((c, p.max_entries) for c, p in self.categories.items() if p.max_entries is not None))
-        return (self.backend, self.max_entries, quotas, self.milvus)
+        return (self.backend, self.max_entries, quotas, self.milvus, self.redis)

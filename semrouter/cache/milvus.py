@@ -15,8 +15,12 @@ Why it is built this way (measured with pymilvus 2.5.18 / milvus-lite 2.5.1; num
 * **TTL is a filter, expiry a background sweep.** Each row stores ``expires``; every lookup filters
   ``expires > now``, so an expired answer is never served whether or not it was deleted yet. Expired rows
   are deleted by one ``expires <= now`` delete at most every ``sweep_interval_s``, on a maintenance thread.
-* **Exact similarity.** COSINE metric on a FLAT index (Milvus Lite accepts only FLAT, IVF_FLAT and
-  AUTOINDEX; FLAT is exact), so the distance Milvus returns is the cosine the threshold is compared with.
+* **Exact similarity by default.** COSINE metric on a FLAT index (Milvus Lite accepts only FLAT, IVF_FLAT
+  and AUTOINDEX; FLAT is exact), so the distance Milvus returns is the cosine the threshold is compared with.
+  FLAT scans the partition (~400 ms at 1M rows), so a server may be given ``index: hnsw`` (``M``,
+  ``efConstruction``, search ``ef``) or ``ivf_flat`` (``nlist``, search ``nprobe``; Lite has it too):
+  approximate, still COSINE. The index is chosen when the collection is created; an existing collection
+  keeps the one it has. ``hnsw`` on a Lite file is refused at construction (Lite would fail at create).
 * **Never block the event loop, never hang.** pymilvus is synchronous, so calls run on a small dedicated
   thread pool. Every RPC carries a float gRPC deadline *and* ``retry_times=0``: pymilvus otherwise retries
   an unavailable server 75 times with back-off (a search on a dead server took 210 s in a probe), and an
@@ -87,6 +91,7 @@ _aliases = itertools.count(1)
 _SENTINEL_ID = -1  # the warm-up row's id; real ids are >= 0
 _SAFE_CATEGORY = re.compile(rf"[A-Za-z0-9 _.:\-]{{1,{_RAW_CHARS}}}")
 _TRIM_BATCH = 1000  # ids per delete when trimming (one expression of ~20 kB)
+_INDEXES = {"flat": "FLAT", "hnsw": "HNSW", "ivf_flat": "IVF_FLAT"}  # config name -> Milvus index type
 
 
 class MilvusUnavailable(RuntimeError):
@@ -166,7 +171,17 @@ class MilvusCache:
         max_pending: int | None = None,
         max_entries: int | None = None,
         category_quota: dict[str, int] | None = None,
+        index: str = "flat",
+        index_params: dict[str, int] | None = None,
+        search_params: dict[str, int] | None = None,
     ) -> None:
+        if index not in _INDEXES:
+            raise ValueError(f"Milvus index '{index}': one of {sorted(_INDEXES)}")
+        if index == "hnsw" and _is_local_file(uri):
+            raise ValueError("Milvus Lite offers no HNSW index: use index: flat or ivf_flat, or a Milvus server URI")
+        self.index = index
+        self.index_params = dict(index_params or {})
+        self.search_params = dict(search_params or {})
         if _is_local_file(uri):
             name = pathlib.Path(uri).name
             if not uri.endswith(".db") or not _LITE_NAME.fullmatch(name):
@@ -238,6 +253,19 @@ class MilvusCache:
             sweep_interval_s=m.sweep_interval_s,
             max_entries=cfg.max_entries,
             category_quota={c: p.max_entries for c, p in cfg.categories.items() if p.max_entries is not None},
+            index=m.index,
+            index_params=(
+                {"M": m.hnsw.m, "efConstruction": m.hnsw.ef_construction}
+                if m.index == "hnsw"
+                else {"nlist": m.ivf.nlist}
+                if m.index == "ivf_flat"
+                else {}
+            ),
+            search_params={"ef": m.hnsw.ef_runtime}
+            if m.index == "hnsw"
+            else {"nprobe": m.ivf.nprobe}
+            if m.index == "ivf_flat"
+            else {},
         )
 
     # -- protocol -----------------------------------------------------------------------------------
@@ -307,7 +335,10 @@ class MilvusCache:
                 "backend": "milvus",
                 "uri": self.uri if _is_local_file(self.uri) else re.sub(r"//[^@/]*@", "//", self.uri),
                 "collection": self.collection,
-                "index": "FLAT (exact COSINE)",
+                "index": "FLAT (exact COSINE)"
+                if self.index == "flat"
+                else f"{_INDEXES[self.index]} (COSINE, "
+                f"{', '.join(f'{k}={v}' for k, v in {**self.index_params, **self.search_params}.items())})",
                 "entries": self._entries,
                 "entries_approximate": True,
                 "entries_counted_s_ago": (
@@ -563,7 +594,7 @@ class MilvusCache:
         schema.add_field("expires", dt.DOUBLE)
         schema.add_field("answer", dt.JSON)
         index = client.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="COSINE")
+        index.add_index("vector", index_type=_INDEXES[self.index], metric_type="COSINE", params=self.index_params)
         try:
             client.create_collection(
                 self.collection, schema=schema, index_params=index, consistency_level="Strong", timeout=t
@@ -588,7 +619,7 @@ class MilvusCache:
             filter=expr,
             limit=1,
             output_fields=["answer"],
-            search_params={"metric_type": "COSINE"},
+            search_params={"metric_type": "COSINE", "params": self.search_params},
             consistency_level="Strong",
             timeout=self.timeout_s,
             retry_times=0,

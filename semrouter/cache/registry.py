@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "memory": "semrouter.cache.memory:MemoryCache",
     "milvus": "semrouter.cache.milvus:MilvusCache",
+    "redis": "semrouter.cache.redis:RedisCache",
 }
 
 

@@ -16,6 +16,9 @@ from pydantic import ValidationError
 
 from semrouter.config.schema import RouterConfig
 
+DEFAULT_CONFIG = Path(__file__).parent.parent / "configs" / "default.yaml"
+"""The built-in config (``semrouter/configs/default.yaml``): what every command uses without ``--config``."""
+
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -16,7 +16,7 @@ from semrouter.config.base import Strict as _Strict
 from semrouter.decide.rules import Rule
 from semrouter.guards.config import GuardsConfig, HarmfulPolicy, JailbreakPolicy, PiiPolicy
 from semrouter.observe.config import ObservabilityConfig
-from semrouter.signals import AnySignalConfig
+from semrouter.signals.config import AnySignalConfig
 
 
 class ServerConfig(_Strict):
@@ -56,9 +56,18 @@ class ServerConfig(_Strict):
 
 
 class SelectionConfig(_Strict):
-    algorithm: Literal["static", "cost_aware"] = "static"
+    algorithm: Literal["static", "cost_aware", "learned"] = "static"
     cost_weight: float = Field(
-        0.5, ge=0, description="cost_aware: how much a model's relative price lowers its quality score."
+        0.5,
+        ge=0,
+        description="cost_aware: how much a model's relative price lowers its quality score; learned: how much "
+        "P(good answer) the dearest candidate's price is worth (semrouter.decide.learned).",
+    )
+    selector: str | None = Field(None, description="learned: a `semrouter train selector` .npz; default: shipped.")
+    tiers: dict[str, str] = Field(
+        default_factory=dict,
+        description="learned: model name -> the selector's outcome column (shipped: weak, strong); "
+        "unnamed candidates are matched cheapest to weak, dearest to strong.",
     )
 
 

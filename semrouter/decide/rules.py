@@ -19,7 +19,7 @@ from typing import Union
 from pydantic import Field
 
 from semrouter.config.base import Strict
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 
 
 class Condition(Strict):

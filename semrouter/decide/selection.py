@@ -7,15 +7,28 @@ feedback, cascade) implements the same ``select`` and adds one registry line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from semrouter.config.schema import DecisionConfig, RouterConfig, SelectionConfig
+from semrouter.decide.learned import LearnedSelector
+
+if TYPE_CHECKING:
+    from semrouter.context import RequestContext
 
 
 class Selector(Protocol):
     def select(self, decision: DecisionConfig, config: RouterConfig) -> tuple[str, dict[str, float]]:
         """Return the chosen model name and each candidate's utility (for the decision log)."""
         ...
+
+
+@runtime_checkable
+class RequestSelector(Protocol):
+    """A selector that reads the request itself (its embedding, its text), not only the config."""
+
+    async def select_request(
+        self, ctx: RequestContext, decision: DecisionConfig, config: RouterConfig
+    ) -> tuple[str, dict[str, float]]: ...
 
 
 class StaticSelector:
@@ -54,4 +67,5 @@ class CostAwareSelector:
 SELECTORS: dict[str, Callable[[SelectionConfig], Selector]] = {
     "static": StaticSelector,
     "cost_aware": CostAwareSelector,
+    "learned": LearnedSelector,
 }

@@ -404,11 +404,28 @@ def lexical_matrix(texts: Sequence[str], idf: F64 | None = None) -> tuple[Any, F
     return scipy.sparse.csr_matrix(scipy.sparse.diags(1.0 / norms) @ m), idf
 
 
+def embed_cached(texts: Sequence[str], service: Any = None, cache: str | Path | None = None) -> npt.NDArray[np.float32]:
+    """Embeddings for ``texts``; an optional ``.npz`` cache (keys = SHA-1 of text) avoids recomputing."""
+    keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+    known: dict[str, npt.NDArray[np.float32]] = {}
+    if cache is not None and Path(cache).exists():
+        with np.load(cache, allow_pickle=False) as z:
+            known = dict(zip((str(k) for k in z["keys"]), z["emb"], strict=True))
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
+    if missing:
+        from semrouter.embed.service import EmbeddingService
+
+        svc = service if service is not None else EmbeddingService.default()
+        for t, e in zip(missing, svc.embed_many(missing), strict=True):
+            known[hashlib.sha1(t.encode()).hexdigest()] = e
+        if cache is not None:
+            np.savez(cache, keys=np.array(list(known)), emb=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys]).astype(np.float32)
+
+
 def _embed(svc: Any, texts: Sequence[str], cache: str | Path | None, progress: bool) -> F64:
     if cache is None:
         return np.asarray(svc.embed_many(texts, progress=progress), dtype=np.float64)
-    from semrouter.guards.jailbreak_train import embed_cached
-
     return embed_cached(texts, svc, cache).astype(np.float64)
 
 

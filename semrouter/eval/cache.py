@@ -100,13 +100,13 @@ async def evaluate(
     import numpy as np
 
     from semrouter.cache.match import compatible, normalize
+    from semrouter.cache.service import CacheService
     from semrouter.cache.verify import Verifier
-    from semrouter.config.loader import load_config
+    from semrouter.config.loader import DEFAULT_CONFIG, load_config
     from semrouter.context import ApiKind, RequestContext, ResponseOutcome
     from semrouter.errors import RouterError
-    from semrouter.route import DEFAULT_CONFIG
     from semrouter.stages import build_pipeline
-    from semrouter.stages.cache import HIT_HEADER, CacheService, CacheStage
+    from semrouter.stages.cache import HIT_HEADER, CacheStage
 
     force: dict[str, Any] = {}
     if load_config(config_path or DEFAULT_CONFIG).cache.backend != "memory":

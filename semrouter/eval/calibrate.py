@@ -277,8 +277,7 @@ def _write(config_path: str | None, output: str, judgment: Judgment, threshold: 
     """
     import yaml
 
-    from semrouter.config.loader import ConfigError, parse_config
-    from semrouter.route import DEFAULT_CONFIG
+    from semrouter.config.loader import DEFAULT_CONFIG, ConfigError, parse_config
 
     source = Path(config_path or DEFAULT_CONFIG)
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))

@@ -56,6 +56,21 @@ def add_eval_parser(sub: Any) -> None:
     k.add_argument("--threshold", type=float, help="similarity threshold (default: the config's cache.threshold)")
     k.set_defaults(func=_runner("cache"))
 
+    ro = esub.add_parser(
+        "routing", help="learned selector: APGR, CPT(50%%), CPT(80%%) and the accuracy-vs-strong-share curve"
+    )
+    ro.add_argument("--data", "-d", required=True, help='JSONL of {"prompt", "weak_correct", "strong_correct"}')
+    ro.add_argument("--selector", help="selector .npz from `semrouter train selector` (default: the shipped one)")
+    ro.add_argument("--scores", help='score this router instead: JSONL of {"strong_score"}, one per data line')
+    ro.add_argument("--scores-out", help='write {"strong_score"} per input line, in order, to this file')
+    ro.add_argument("--points", type=int, default=10, help="thresholds at this many quantiles (RouteLLM: 10)")
+    ro.add_argument("--embedding-cache", help=".npz cache of embeddings by text SHA-1 (re-runs skip embedding)")
+    ro.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+    ro.add_argument("--report", metavar="DIR", help="write report.md, metrics.json and routing_curve.png into DIR")
+    ro.add_argument("--limit", type=int, help="only the first N rows")
+    ro.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    ro.set_defaults(func=_runner("routing"))
+
     r = esub.add_parser(
         "reasoning", help="when to reason: accuracy, tokens and latency with reasoning off, on, and routed"
     )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from semrouter.paths import shown_path
+
 if TYPE_CHECKING:
     from semrouter.config.schema import RouterConfig
     from semrouter.eval.report import Report
@@ -94,8 +96,7 @@ def load_eval_config(
     """
     import yaml
 
-    from semrouter.config.loader import load_config, parse_config
-    from semrouter.route import DEFAULT_CONFIG
+    from semrouter.config.loader import DEFAULT_CONFIG, load_config, parse_config
 
     source = str(path or DEFAULT_CONFIG)
     config = load_config(source)  # errors point at the user's own lines before anything is changed
@@ -139,8 +140,8 @@ async def route_items(
 
     One throwaway request first, so model loading does not land in the first item's latency.
     """
+    from semrouter.dryrun import route_request
     from semrouter.errors import RouterError
-    from semrouter.route import route_request
     from semrouter.stages import build_pipeline
 
     pipeline = build_pipeline(config)
@@ -198,17 +199,6 @@ def header_markdown(metrics: dict[str, Any]) -> str:
     if notes:
         out += ["", notes]
     return "\n".join(out)
-
-
-def shown_path(path: str) -> str:
-    """How a report names a file: relative to the working directory (``../shared/...`` for the shared
-    data when run from the repo), so reports committed to the repo carry no machine's paths."""
-    if not path or not os.path.isabs(path):
-        return path
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive (Windows): nothing shorter to say
-        return path
 
 
 def shown_paths(metrics: dict[str, Any]) -> dict[str, Any]:

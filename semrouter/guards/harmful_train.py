@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from semrouter.embed.train import file_sha256, stratified_split
+from semrouter.embed.train import embed_cached, file_sha256, stratified_split
 from semrouter.guards.harmful import (
     CLASSES,
     HARMFUL_HEAD_PATH,
@@ -41,7 +41,7 @@ from semrouter.guards.harmful import (
     pattern_text,
 )
 from semrouter.guards.jailbreak import N_BUCKETS, ngram_ids, normalize
-from semrouter.guards.jailbreak_train import compute_idf, design_matrix, embed_cached
+from semrouter.guards.jailbreak_train import compute_idf, design_matrix
 
 VAL_FRACTION = 0.15
 VAL_SEED = 13

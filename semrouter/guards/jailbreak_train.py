@@ -22,7 +22,6 @@ Training-only dependencies: ``scipy`` (sparse matrices, L-BFGS). Serving needs n
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from semrouter.embed.train import file_sha256, stratified_split
+from semrouter.embed.train import embed_cached, file_sha256, stratified_split
 from semrouter.guards.jailbreak import (
     CONTEXT_CHARS,
     CONTEXT_WEIGHT,
@@ -70,25 +69,6 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError("context must be a list of strings")
             rows.append({"text": r["text"], "label": r["label"], "source": r.get("source", ""), "context": context})
     return rows
-
-
-def embed_cached(texts: Sequence[str], service: Any = None, cache: str | Path | None = None) -> npt.NDArray[np.float32]:
-    """Embeddings for ``texts``; an optional ``.npz`` cache (keys = SHA-1 of text) avoids recomputing."""
-    keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-    known: dict[str, npt.NDArray[np.float32]] = {}
-    if cache is not None and Path(cache).exists():
-        with np.load(cache, allow_pickle=False) as z:
-            known = dict(zip((str(k) for k in z["keys"]), z["emb"], strict=True))
-    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
-    if missing:
-        from semrouter.embed.service import EmbeddingService
-
-        svc = service if service is not None else EmbeddingService.default()
-        for t, e in zip(missing, svc.embed_many(missing), strict=True):
-            known[hashlib.sha1(t.encode()).hexdigest()] = e
-        if cache is not None:
-            np.savez(cache, keys=np.array(list(known)), emb=np.stack(list(known.values())))
-    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def featurize_rows(

@@ -81,8 +81,9 @@ def build_record(
             "action": harm.detail.get("action"),
         }
     stages = {rec.stage: round(rec.ms, 3) for rec in ctx.records}
-    if "embed_end" in ctx.obs:
-        stages["embedding"] = round((ctx.obs["embed_end"] - ctx.obs["embed_start"]) * 1e3, 3)
+    embedding = ctx.timings.embedding_s()
+    if embedding is not None:
+        stages["embedding"] = round(embedding * 1e3, 3)
     record: dict[str, Any] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from semrouter.adapters.http_proxy import Exchange, Route, require_reader, respond_json
+from semrouter.adapters.exchange import Exchange, Route, require_reader, respond_json
 from semrouter.errors import RouterError
 from semrouter.observe.decision_log import summary
 
@@ -133,28 +133,28 @@ class ObserveRoutes:
 
     async def decisions(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router)
+        require_reader(ex, self.router.runtime.config.server)
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
         await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, "decisions": log.recent()}))
 
     async def summary(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router)
+        require_reader(ex, self.router.runtime.config.server)
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
         await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, **summary(log.recent())}))
 
     async def policy(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router)
+        require_reader(ex, self.router.runtime.config.server)
         await respond_json(ex, 200, orjson.dumps(policy_view(self.router.runtime.config)))
 
     async def stream(self, ex: Exchange) -> None:
         """Server-sent events: a ``hello`` event (this worker, and how many records of its ring follow), the
         ring, then one ``data:`` line per decision as requests finish; a comment every 15 s."""
         self._dashboard_on()
-        require_reader(ex, self.router)
+        require_reader(ex, self.router.runtime.config.server)
         log = self.router.observer.log
         queue = log.subscribe()  # with the snapshot below in one step: no record is missed or sent twice
         backlog, total = log.recent(), log.total

@@ -27,8 +27,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 if TYPE_CHECKING:
+    from semrouter.cache.service import CacheCounters
     from semrouter.context import RequestContext
-    from semrouter.router import Router
+    from semrouter.observe.sources import DropCounts, StateSource
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Stages run from ~10 µs (decision, selection, keyword signals) to seconds (an embedding under load): the
@@ -216,9 +217,9 @@ class Metrics:
             if child is None:
                 child = stages[rec.stage] = self.stage_duration.labels(rec.stage)
             child.observe(rec.ms / 1e3)
-        obs = ctx.obs
-        if "embed_end" in obs:
-            self.stage_duration.labels("embedding").observe(obs["embed_end"] - obs["embed_start"])
+        embedding = ctx.timings.embedding_s()
+        if embedding is not None:
+            self.stage_duration.labels("embedding").observe(embedding)
         if ttft_s is not None:
             self.ttft.labels(model).observe(ttft_s)
         if usage is not None:
@@ -244,7 +245,7 @@ class Metrics:
                 self.guard_blocks.labels("harmful", harm.value or "unknown").inc()
         if upstream_error is not None:
             self.upstream_errors.labels(model, upstream_error).inc()
-        retries = obs.get("retries")
+        retries = ctx.upstream.retries
         if retries:
             self.retries.labels(model).inc(retries)
         for fault in ctx.faults:
@@ -264,15 +265,17 @@ class Metrics:
 
 
 class StateSync:
-    """Copies state that lives on other objects (cache service, endpoints, router) into the metrics.
+    """Copies state that lives on other objects (cache service, endpoints, reload counts, the decision log's
+    drops) into the metrics, through the narrow views of :mod:`semrouter.observe.sources`.
 
     :meth:`sync` runs on a worker thread for each scrape and, with several server workers, on the event
     loop every ``state_interval_s``: two at once would both see the same old value and add the same delta
     twice, so one lock serialises them (a sync takes microseconds; nothing on the request path waits on it).
     """
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, drops: DropCounts | None = None) -> None:
         self.m = metrics
+        self.drops = drops  # the decision log (the observer's own), if its losses are exported
         self._lock = threading.Lock()
         self._last: dict[tuple[Any, ...], float] = {}
         self._endpoints: set[tuple[str, str]] = set()
@@ -295,36 +298,37 @@ class StateSync:
             counter.inc(delta)
         self._last[key] = value
 
-    def sync(self, router: Router) -> None:
+    def sync(self, source: StateSource) -> None:
         with self._lock:
-            self._sync(router)
+            self._sync(source)
 
-    def _sync(self, router: Router) -> None:
+    def _sync(self, source: StateSource) -> None:
         m = self.m
         self.last_sync = time.monotonic()
-        cache = router.cache
+        cache = source.cache_counters()
         if cache is None:
             m.cache_entries.set(0)
         else:
-            st = cache.stats()
-            stage, backend = st["stage"], st["backend"]
-            sid = id(cache)
-            self._lookups(sid, stage)
-            for reason, n in stage["bypasses"].items():
+            sid = cache.service_id
+            self._lookups(sid, cache)
+            for reason, n in cache.bypasses.items():
                 self._add(m.cache_bypasses.labels(reason), (sid, "bypass", reason), n)
-            for op, n in stage["faults_by_operation"].items():
+            for op, n in cache.faults.items():
                 self._add(m.cache_faults.labels(op), (sid, "fault", op), n)
-            self._add(m.cache_stores, (sid, "stores"), stage["stores"])
-            self._add(m.cache_verifier_rejections, (sid, "verifier_rejections"), stage.get("verifier_rejections", 0))
-            if isinstance(backend.get("entries"), int):
-                m.cache_entries.set(backend["entries"])
-            for name, counter in (("evictions", m.cache_evictions), ("expirations", m.cache_expirations)):
-                if isinstance(backend.get(name), int):
-                    self._add(counter, (sid, "backend", name), backend[name])
+            self._add(m.cache_stores, (sid, "stores"), cache.stores)
+            self._add(m.cache_verifier_rejections, (sid, "verifier_rejections"), cache.verifier_rejections)
+            if cache.entries is not None:
+                m.cache_entries.set(cache.entries)
+            for name, counter, total in (
+                ("evictions", m.cache_evictions, cache.evictions),
+                ("expirations", m.cache_expirations, cache.expirations),
+            ):
+                if total is not None:
+                    self._add(counter, (sid, "backend", name), total)
         now = time.monotonic()
         seen: set[tuple[str, str]] = set()
         per_model: dict[str, int] = {}
-        for e in router.fleet.endpoints:
+        for e in source.endpoint_states():
             key = (e.model, e.url)
             seen.add(key)
             up = e.available(now)
@@ -340,21 +344,21 @@ class StateSync:
         for model in self._models - set(per_model):
             m.endpoints_available.labels(model).set(0)
         self._endpoints, self._models = seen, set(per_model)
-        self._add(m.reloads.labels("ok"), ("reloads", "ok"), router.reloads_ok)
-        self._add(m.reloads.labels("failed"), ("reloads", "failed"), router.reloads_failed)
-        dlog = router.observer.log
-        self._add(m.decision_log_dropped.labels("file"), ("dlog", "file"), dlog.file_dropped)
-        self._add(m.decision_log_dropped.labels("stream"), ("dlog", "stream"), dlog.dropped)
+        self._add(m.reloads.labels("ok"), ("reloads", "ok"), source.reloads_ok)
+        self._add(m.reloads.labels("failed"), ("reloads", "failed"), source.reloads_failed)
+        if self.drops is not None:
+            self._add(m.decision_log_dropped.labels("file"), ("dlog", "file"), self.drops.file_dropped)
+            self._add(m.decision_log_dropped.labels("stream"), ("dlog", "stream"), self.drops.dropped)
 
-    def _lookups(self, sid: int, stage: dict[str, Any]) -> None:
+    def _lookups(self, sid: int, cache: CacheCounters) -> None:
         """Lookups as disjoint results. The stage counts a near miss in ``near_misses`` *and* ``misses`` (it
         went upstream like one), so a plain miss is ``misses - near_misses``. The stage bumps ``near_misses``
-        first and ``stats()`` reads ``misses`` first, so a read racing a lookup can only come out low, never
+        first and ``counters()`` reads ``misses`` first, so a read racing a lookup can only come out low, never
         high: a lower value than last time is such a read (it adds nothing) unless ``misses`` itself fell."""
         lookups = self.m.cache_lookups
-        misses, near = stage["misses"], stage["near_misses"]
+        misses, near = cache.misses, cache.near_misses
         restarted = misses < self._last.get((sid, "misses_raw"), 0.0)
         self._last[(sid, "misses_raw")] = misses
-        self._add(lookups.labels("hit"), (sid, "hits"), stage["hits"])
+        self._add(lookups.labels("hit"), (sid, "hits"), cache.hits)
         self._add(lookups.labels("near_miss"), (sid, "near_misses"), near)
         self._add(lookups.labels("miss"), (sid, "misses"), max(0, misses - near), restarted)

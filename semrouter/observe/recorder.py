@@ -3,7 +3,8 @@
 Both adapters call :meth:`Observer.record` once per routed API request, after the client has its answer,
 with the request context and how it ended; nothing in the stages knows about metrics or spans. The
 observer outlives config snapshots (it belongs to the :class:`~semrouter.router.Router`); a reload
-re-applies its settings.
+re-applies its settings. It reads the live state it exports (cache counters, endpoints, reloads) through
+the narrow :class:`~semrouter.observe.sources.StateSource` it is given, never the router itself.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from semrouter.config.schema import RouterConfig
     from semrouter.context import RequestContext, ResponseOutcome
     from semrouter.observe.metrics import Metrics, StateSync
+    from semrouter.observe.sources import StateSource
     from semrouter.observe.tracing import Tracing
-    from semrouter.router import Router
 
 log = logging.getLogger("semrouter.observe")
 
@@ -85,8 +86,9 @@ def estimate_cost(ctx: RequestContext, usage: dict[str, Any] | None) -> float | 
 
 
 class Observer:
-    def __init__(self, router: Router, config: RouterConfig) -> None:
-        self.router = router
+    def __init__(self, source: StateSource, config: RouterConfig) -> None:
+        self.source = source
+        self._state_interval_s = config.observability.metrics.state_interval_s
         self.metrics: Metrics | None = None
         self.state: StateSync | None = None
         self.tracing: Tracing | None = None
@@ -100,11 +102,12 @@ class Observer:
     def apply(self, config: RouterConfig) -> None:
         """Settings from a (new) config: metrics are created once and stay; tracing restarts if it changed."""
         cfg = config.observability
+        self._state_interval_s = cfg.metrics.state_interval_s
         if cfg.metrics.enabled and self.metrics is None:
             from semrouter.observe.metrics import Metrics, StateSync
 
             self.metrics = Metrics()
-            self.state = StateSync(self.metrics)
+            self.state = StateSync(self.metrics, self.log)
         elif not cfg.metrics.enabled:
             self.metrics = self.state = None
         self.log.apply(cfg.decision_log)
@@ -122,7 +125,7 @@ class Observer:
 
     def begin_upstream(self, ctx: RequestContext) -> None:
         """Right before the worker is called: time it, and open the span whose id the worker receives."""
-        ctx.obs["upstream_start"] = time.perf_counter()
+        ctx.timings.upstream_start = time.perf_counter()
         if self.tracing is not None:
             try:
                 self.tracing.begin_upstream(ctx)
@@ -143,14 +146,15 @@ class Observer:
         if outcome is not None:
             status = outcome.status or status
         path = request_path(ctx, status, error, outcome)
-        obs = ctx.obs
-        sniffer = obs.get("sniffer")
+        up, marks = ctx.upstream, ctx.timings
+        sniffer = up.sniffer
         usage = sniffer.usage if sniffer is not None else None
-        if usage is None and "body" in obs:
-            usage = find_usage(obs["body"])
+        if usage is None and up.body is not None:
+            usage = find_usage(up.body)
         first = sniffer.first_byte if sniffer is not None else None
-        first = first or obs.get("upstream_headers")
-        ttft = first - obs["upstream_start"] if first is not None and "upstream_start" in obs else None
+        first = first or marks.upstream_headers
+        start = marks.upstream_start
+        ttft = first - start if first is not None and start is not None else None
         cost = estimate_cost(ctx, usage)
         up_error = upstream_error(status, error, outcome)
         blocked_by = BLOCK_CODES.get(error or "")
@@ -193,7 +197,7 @@ class Observer:
     def scrape(self) -> bytes:
         """The /metrics body (run on a worker thread: multiprocess mode reads every worker's file)."""
         assert self.metrics is not None and self.state is not None
-        self.state.sync(self.router)
+        self.state.sync(self.source)
         return self.metrics.exposition()
 
     def start(self) -> None:
@@ -218,10 +222,10 @@ class Observer:
     async def _sync_loop(self) -> None:
         """Each worker copies its state into the shared files now and then: a scrape reaches only one."""
         while True:
-            await asyncio.sleep(self.router.runtime.config.observability.metrics.state_interval_s)
+            await asyncio.sleep(self._state_interval_s)
             if self.state is not None:
                 try:
-                    await asyncio.to_thread(self.state.sync, self.router)  # as a scrape does: off the loop
+                    await asyncio.to_thread(self.state.sync, self.source)  # as a scrape does: off the loop
                 except Exception:
                     log.exception("metrics state sync failed")
 

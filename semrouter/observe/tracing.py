@@ -59,32 +59,32 @@ class Tracing:
         self.tracer = self.provider.get_tracer("semrouter")
 
     def _root(self, ctx: RequestContext, clock: _Clock | None = None) -> Span:
-        span: Span | None = ctx.obs.get("span")
+        span: Span | None = ctx.trace.span
         if span is None:
             clock = clock or _Clock()
             parent: Context = _PROPAGATOR.extract(ctx.headers)  # the client's traceparent, if it sent one
             span = self.tracer.start_span(
                 f"POST /v1/{ctx.api.value}", context=parent, kind=SpanKind.SERVER, start_time=clock(ctx.started)
             )
-            ctx.obs["span"] = span
+            ctx.trace.span = span
         return span
 
     def begin_upstream(self, ctx: RequestContext) -> None:
-        """Open the upstream span and note the ``traceparent`` the worker must receive (``ctx.obs``)."""
+        """Open the upstream span and note the ``traceparent`` the worker must receive (``ctx.trace``)."""
         root = self._root(ctx)
         up = self.tracer.start_span("upstream", context=set_span_in_context(root), kind=SpanKind.CLIENT)
-        ctx.obs["upstream_span"] = up
+        ctx.trace.upstream_span = up
         carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier, context=set_span_in_context(up))
-        ctx.obs["traceparent"] = carrier.get("traceparent")
+        ctx.trace.traceparent = carrier.get("traceparent")
         if "tracestate" in carrier:
-            ctx.obs["tracestate"] = carrier["tracestate"]
+            ctx.trace.tracestate = carrier["tracestate"]
 
     def finish(self, ctx: RequestContext, attrs: dict[str, Any], error: str | None, first_byte: float | None) -> None:
         clock = _Clock()
         root = self._root(ctx, clock)
         end = clock(time.perf_counter())
-        up: Span | None = ctx.obs.get("upstream_span")
+        up: Span | None = ctx.trace.upstream_span
         if root.is_recording():
             parent = set_span_in_context(root)
             spans: dict[str, Span] = {}
@@ -111,10 +111,10 @@ class Tracing:
                     elif rec.stage in ctx.faults:  # the signal raised and was left out (fail-open)
                         span.set_status(Status(StatusCode.ERROR, "signal failed"))
                     span.end(clock(rec.start + rec.ms / 1e3))
-            obs = ctx.obs
-            if "embed_end" in obs:
-                span = self.tracer.start_span("embedding", context=parent, start_time=clock(obs["embed_start"]))
-                span.end(clock(obs["embed_end"]))
+            marks = ctx.timings
+            if marks.embed_start is not None and marks.embed_end is not None:
+                span = self.tracer.start_span("embedding", context=parent, start_time=clock(marks.embed_start))
+                span.end(clock(marks.embed_end))
             root.set_attributes(attrs)
             if error is not None:
                 root.set_status(Status(StatusCode.ERROR, error))

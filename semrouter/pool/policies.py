@@ -17,7 +17,7 @@ from semrouter.context import RequestContext, prompt_text
 from semrouter.pool.endpoint import Endpoint
 
 
-class Policy(Protocol):
+class BalancePolicy(Protocol):
     def choose(self, endpoints: Sequence[Endpoint], ctx: RequestContext) -> Endpoint: ...
 
 
@@ -144,7 +144,7 @@ class PrefixAffinity:
         return best
 
 
-POLICIES: dict[str, Callable[[PoolConfig], Policy]] = {
+POLICIES: dict[str, Callable[[PoolConfig], BalancePolicy]] = {
     "round_robin": RoundRobin,
     "weighted": Weighted,
     "least_outstanding": LeastOutstanding,

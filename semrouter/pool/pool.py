@@ -1,7 +1,7 @@
 """Endpoints per model, the policy that picks one, and active health checks.
 
-The :class:`Fleet` outlives config reloads: :meth:`Fleet.apply` rebuilds per-model pools from a new
-config but reuses :class:`Endpoint` objects (and so their load, ejection and health state) for every
+The :class:`EndpointRegistry` outlives config reloads: :meth:`EndpointRegistry.apply` rebuilds per-model
+pools from a new config but reuses :class:`Endpoint` objects (and so their load, ejection and health state) for every
 (model, URL) pair that is still configured.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from semrouter.config.schema import ModelConfig, PoolConfig, RouterConfig
 from semrouter.context import RequestContext
 from semrouter.pool.endpoint import Endpoint
-from semrouter.pool.policies import POLICIES, Policy
+from semrouter.pool.policies import POLICIES, BalancePolicy
 from semrouter.tasks import cancel_and_wait
 from semrouter.upstream.client import UpstreamClient
 
@@ -23,7 +23,7 @@ log = logging.getLogger("semrouter.pool")
 
 
 class ModelPool:
-    def __init__(self, model: ModelConfig, endpoints: list[Endpoint], policy: Policy) -> None:
+    def __init__(self, model: ModelConfig, endpoints: list[Endpoint], policy: BalancePolicy) -> None:
         self.model = model
         self.endpoints = endpoints
         self.policy = policy
@@ -40,7 +40,12 @@ class ModelPool:
         return any(e.available(now) for e in self.endpoints)
 
 
-class Fleet:
+class EndpointRegistry:
+    """Every configured endpoint of every model, kept across reloads, and the health checks over them.
+
+    (Not :mod:`semrouter.fleet`, which launches replicas and workers on one machine.)
+    """
+
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client
         self._endpoints: dict[tuple[str, str], Endpoint] = {}

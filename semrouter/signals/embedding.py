@@ -6,28 +6,19 @@ the guards. Example phrases are embedded once, when the config is loaded.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-
 import numpy as np
-from pydantic import Field, field_validator
 
 from semrouter.context import RequestContext
 from semrouter.embed.heads import LinearHead, load_domain_head
 from semrouter.embed.model import FloatArray
 from semrouter.embed.service import EmbeddingService
-from semrouter.signals.base import Signal, SignalConfig, SignalResult
+from semrouter.signals.base import Signal
+from semrouter.signals.config import ComplexityConfig, DomainConfig, SimilarityConfig
+from semrouter.signals.result import SignalResult
 
 
 def embed_examples(texts: list[str]) -> FloatArray:
     return EmbeddingService.default().embed_many(texts)
-
-
-class SimilarityConfig(SignalConfig):
-    type: Literal["similarity"]
-    examples: list[str] = Field(min_length=1, description="Phrases that typify the requests to match.")
-    threshold: float = Field(0.6, ge=-1, le=1)
-    aggregate: Literal["max", "mean"] = "max"
 
 
 class SimilaritySignal(Signal):
@@ -43,22 +34,6 @@ class SimilaritySignal(Signal):
         best = int(sims.argmax())
         detail = {"similarity": round(score, 4), "closest": self.config.examples[best]}
         return SignalResult(score >= self.config.threshold, max(0.0, score), detail=detail)
-
-
-class DomainConfig(SignalConfig):
-    type: Literal["domain"]
-    threshold: float = Field(
-        0.3, ge=0, le=1, description="Below this calibrated probability the category falls back to 'other'."
-    )
-    head: str | None = Field(None, description="A head trained with `semrouter train domain`; default: shipped.")
-    fallback: str = "other"
-
-    @field_validator("head")
-    @classmethod
-    def _head_exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).is_file():
-            raise ValueError(f"no head file at '{value}' (train one with `semrouter train domain`)")
-        return value
 
 
 class DomainSignal(Signal):
@@ -82,13 +57,6 @@ class DomainSignal(Signal):
         label = top if p >= self.config.threshold else self.config.fallback
         detail = {"top": [[self.head.labels[int(i)], round(float(probs[i]), 4)] for i in order[:3]]}
         return SignalResult(True, p, label, detail)
-
-
-class ComplexityConfig(SignalConfig):
-    type: Literal["complexity"]
-    hard_examples: list[str] = Field(min_length=1)
-    easy_examples: list[str] = Field(min_length=1)
-    margin: float = Field(0.0, description="How much closer to 'hard' than to 'easy' a request must be.")
 
 
 class ComplexitySignal(Signal):

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-from pydantic import Field, model_validator
 
 from semrouter import cpu
 from semrouter.context import RequestContext
-from semrouter.signals.base import Signal, SignalConfig, SignalResult
-
-
-class KeywordConfig(SignalConfig):
-    type: Literal["keyword"]
-    keywords: list[str] = Field(min_length=1)
-    operator: Literal["or", "and", "nor"] = Field("or", description="or: any; and: all; nor: none of them.")
-    regex: bool = Field(False, description="Keywords are regular expressions.")
-    case_sensitive: bool = False
-    word_boundary: bool = Field(True, description="Match whole words only (ignored for regex keywords).")
-
-    @model_validator(mode="after")
-    def _compiles(self) -> KeywordConfig:
-        for kw in self.keywords:
-            try:
-                re.compile(kw if self.regex else re.escape(kw))
-            except re.error as exc:
-                raise ValueError(f"keyword {kw!r} is not a valid regex: {exc}") from None
-        return self
+from semrouter.signals.base import Signal
+from semrouter.signals.config import KeywordConfig
+from semrouter.signals.result import SignalResult
 
 
 class KeywordSignal(Signal):

@@ -9,33 +9,12 @@ request (``RequestContext.language``) and shared with the dry-run output and the
 from __future__ import annotations
 
 import threading
-from typing import Literal
-
-from pydantic import Field, field_validator
 
 from semrouter.context import RequestContext
-from semrouter.lang import LANGUAGES, UNDETERMINED, LanguageDetector
-from semrouter.signals.base import Signal, SignalConfig, SignalResult
-
-
-class LanguageConfig(SignalConfig):
-    type: Literal["language"]
-    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes that match (e.g. [de, fr]).")
-    min_confidence: float = Field(
-        0.3,
-        ge=0,
-        le=1,
-        description="Below this probability the language counts as undetermined (short Cyrillic or "
-        "Latin turns spread their probability over related languages and score 0.3-0.5 when right).",
-    )
-
-    @field_validator("languages")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in LANGUAGES]
-        if unknown:
-            raise ValueError(f"unknown language code(s) {unknown}; known: {', '.join(LANGUAGES)}")
-        return value
+from semrouter.lang import UNDETERMINED, LanguageDetector
+from semrouter.signals.base import Signal
+from semrouter.signals.config import LanguageConfig
+from semrouter.signals.result import SignalResult
 
 
 class LanguageSignal(Signal):

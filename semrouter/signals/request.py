@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from semrouter.context import RequestContext, prompt_text
-from semrouter.signals.base import Signal, SignalConfig, SignalResult, ValueMatch
+from semrouter.signals.base import Signal
+from semrouter.signals.result import SignalResult
 
 
 def estimate_tokens(text: str) -> int:
@@ -15,12 +14,6 @@ def estimate_tokens(text: str) -> int:
     character for CJK and other multi-byte scripts (UTF-8 length minus character count finds those)."""
     multibyte = (len(text.encode("utf-8")) - len(text)) // 2
     return (len(text) - multibyte + 3) // 4 + multibyte
-
-
-class ContextLengthConfig(SignalConfig):
-    type: Literal["context_length"]
-    min_tokens: int = Field(0, ge=0)
-    max_tokens: int | None = Field(None, ge=0, description="Inclusive upper bound; none: unbounded.")
 
 
 class ContextLengthSignal(Signal):
@@ -33,21 +26,11 @@ class ContextLengthSignal(Signal):
         return SignalResult(matched, 1.0 if matched else 0.0, str(n), {"tokens": n})
 
 
-class HeaderConfig(SignalConfig, ValueMatch):
-    type: Literal["header"]
-    header: str = Field(min_length=1)
-
-
 class HeaderSignal(Signal):
     async def evaluate(self, ctx: RequestContext) -> SignalResult:
         value = ctx.headers.get(self.config.header.lower())
         matched = self.config.test(value)
         return SignalResult(matched, 1.0 if matched else 0.0, value)
-
-
-class MetadataConfig(SignalConfig, ValueMatch):
-    type: Literal["metadata"]
-    field: str = Field(min_length=1, description="Dotted body path: user, metadata.tier, ...")
 
 
 def body_path(body: dict[str, Any], path: str) -> str | None:

@@ -15,7 +15,7 @@ from semrouter.stages.signals import SignalStage
 from semrouter.stages.tools import ToolStage
 
 if TYPE_CHECKING:
-    from semrouter.stages.cache import CacheService
+    from semrouter.cache.service import CacheService
 
 
 def build_pipeline(config: RouterConfig, *, cache: CacheService | None = None) -> Pipeline:
@@ -39,7 +39,8 @@ def build_pipeline(config: RouterConfig, *, cache: CacheService | None = None) -
     if guard is not None:
         stages.append(GuardPolicyStage(config, guard))
     if config.cache.enabled:
-        from semrouter.stages.cache import CacheService, CacheStage
+        from semrouter.cache.service import CacheService
+        from semrouter.stages.cache import CacheStage
 
         stages.append(CacheStage(config, cache or CacheService.from_config(config.cache)))
     stages.append(EnrichStage())

@@ -9,14 +9,11 @@ embeddings are cheap and deterministic.
 
 Why the pieces are split this way:
 
-* :class:`CacheService` is long-lived (the router makes one and keeps it across config reloads unless the
-  backend settings change): the backend with its entries, the counters the admin API reports, the
-  circuit breaker and the background store tasks. A :class:`CacheStage` is rebuilt with every config
-  and only holds policy.
-* Every backend call has a deadline (``cache.timeout_s``) and a fault is never the client's problem: the
-  request is served as if there were no cache, the fault is counted and logged (never with prompt text).
-  After ``circuit_breaker.failures`` consecutive faults the backend is skipped for ``backoff_s`` (doubling
-  while probes fail), so a dead backend costs its timeout a few times, not on every request.
+* :class:`~semrouter.cache.service.CacheService` is long-lived (the router makes one and keeps it across
+  config reloads unless the backend settings change) and lives under :mod:`semrouter.cache.service`: the
+  backend with its entries, the counters the admin API reports, the circuit breaker (every backend call has
+  a deadline, a fault is never the client's problem) and the background store tasks. A :class:`CacheStage`
+  is rebuilt with every config and only holds policy.
 * A candidate is served only if it is the *same question*: the backend returns the most similar entry above
   a permissive cosine (``cache.verifier.min_similarity``) and :mod:`semrouter.cache.verify` reads both
   texts and decides (the lexical guard is one of its inputs; with the verifier off, the guard alone
@@ -31,38 +28,27 @@ Why the pieces are split this way:
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import inspect
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from semrouter import cpu
 from semrouter.cache.answer import Unstorable, iterate, parse_answer, to_json, to_sse
-from semrouter.cache.base import BackendNotReady
-from semrouter.cache.keys import cacheability, partition_key, partition_prefix
+from semrouter.cache.keys import cacheability, partition_key
 from semrouter.cache.match import compatible, normalize
-from semrouter.cache.registry import create_backend
+from semrouter.cache.service import BackendUnavailable, CacheService
 from semrouter.cache.verify import Verifier
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
-from semrouter.errors import invalid_request
 from semrouter.pipeline import Stage
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 
 if TYPE_CHECKING:
-    from semrouter.cache.base import CacheBackend, CacheHit, Vector
-    from semrouter.cache.config import CacheConfig, CircuitBreakerSettings
+    from semrouter.cache.base import CacheHit, Vector
     from semrouter.config.schema import RouterConfig
 
 log = logging.getLogger("semrouter.cache")
 
-T = TypeVar("T")
 
 DRY_RUN = "dry_run"
 """``ctx.cache_bypass`` value a dry run sets: look up (to report what would happen), never answer or store."""
@@ -72,275 +58,6 @@ HIT_HEADER = "x-vsr-cache-hit"
 SIMILARITY_HEADER = "x-vsr-cache-similarity"
 VERIFIER_HEADER = "x-vsr-cache-verifier"
 """On a hit: the verifier's P(same question) for the served entry (absent when the verifier is off)."""
-_ADMIN_TIMEOUT_S = 30.0  # invalidate/flush may touch every entry: a person waits, not a request
-DEFAULT_START_BOUND_S = 10.0  # readiness's wait for a backend whose start() has no start_timeout_s
-
-
-class BackendUnavailable(Exception):
-    """The backend was skipped (``reason`` "circuit_open"), is still starting ("not_ready": not a fault) or
-    failed ("fault": timeout or error, already counted and logged); the request goes on without the cache."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class CircuitBreaker:
-    """Closed → (``failures`` consecutive faults) → open for a back-off → one probe → closed or open longer.
-
-    Only one probe is let through at a time, so a burst of requests after the back-off does not pay the
-    backend's timeout many times over.
-    """
-
-    def __init__(self) -> None:
-        self.consecutive = 0
-        self.open_until: float | None = None  # monotonic time; None: closed
-        self.backoff = 0.0
-        self.probing = False
-        self.opened = 0  # how many times it opened (stats)
-
-    def allow(self, now: float) -> bool:
-        if self.open_until is None:
-            return True
-        if now < self.open_until or self.probing:
-            return False
-        self.probing = True
-        return True
-
-    def success(self) -> None:
-        self.consecutive = 0
-        self.open_until = None
-        self.backoff = 0.0
-        self.probing = False
-
-    def fault(self, settings: CircuitBreakerSettings, now: float) -> None:
-        self.consecutive += 1
-        if self.probing:  # the probe failed: stay open, longer
-            self.probing = False
-            self.backoff = min(self.backoff * 2, settings.max_backoff_s)
-            self.open_until = now + self.backoff
-            self.opened += 1
-        elif self.open_until is None and self.consecutive >= settings.failures:
-            self.backoff = settings.backoff_s
-            self.open_until = now + self.backoff
-            self.opened += 1
-
-    def release(self) -> None:
-        """The probe was abandoned (request cancelled) without an answer: let another request probe."""
-        self.probing = False
-
-    def state(self, now: float) -> dict[str, Any]:
-        if self.open_until is None:
-            name = "closed"
-        elif now < self.open_until:
-            name = "open"
-        else:
-            name = "half-open"
-        return {
-            "state": name,
-            "consecutive_faults": self.consecutive,
-            "open_for_s": round(max(0.0, (self.open_until or now) - now), 3),
-            "opened": self.opened,
-        }
-
-
-class CacheService:
-    """The backend and everything about it that outlives one config: counters, breaker, store tasks."""
-
-    def __init__(self, backend: CacheBackend, settings: tuple[object, ...] = ()) -> None:
-        self.backend = backend
-        self.settings = settings  # CacheConfig.backend_settings() it was built from
-        self.breaker = CircuitBreaker()
-        self.hits = 0
-        self.misses = 0
-        self.near_misses = 0  # similar enough, but refused (lexical guard, or the verifier when it is on)
-        self.verifier_rejections = 0  # of those, refused by the verifier (a candidate it judged another question)
-        self.stores = 0
-        self.bypasses: Counter[str] = Counter()
-        self.store_skips: Counter[str] = Counter()
-        self.faults: Counter[str] = Counter()  # by operation: lookup / store
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._started = False
-        self._warm: concurrent.futures.Future[Any] | None = None  # the backend's first set-up, if it says
-
-    @classmethod
-    def from_config(cls, cfg: CacheConfig) -> CacheService:
-        """The router's service, started at once: the backend's set-up (opening Milvus Lite takes ~2 s)
-        then overlaps the pipeline build and server start, at router start-up or while a reload builds."""
-        service = cls(create_backend(cfg), cfg.backend_settings())
-        service.start()
-        return service
-
-    async def call(
-        self,
-        op: str,
-        make: Callable[[], Awaitable[T]],
-        cfg: CacheConfig,
-        ctx: RequestContext | None = None,
-    ) -> T:
-        """Run one backend operation under the deadline and the breaker; :class:`BackendUnavailable` if
-        it was skipped or failed (counted and logged here, so callers just carry on without the cache)."""
-        if not self.breaker.allow(time.monotonic()):
-            raise BackendUnavailable("circuit_open")
-        try:
-            result = await asyncio.wait_for(make(), cfg.timeout_s)
-        except asyncio.CancelledError:
-            self.breaker.release()
-            raise
-        except BackendNotReady:
-            self.breaker.release()  # neither a success nor a fault: a probe let through may go again
-            raise BackendUnavailable("not_ready") from None
-        except Exception as exc:
-            self.faults[op] += 1
-            self.breaker.fault(cfg.circuit_breaker, time.monotonic())
-            if ctx is not None:
-                ctx.faults.append("cache")
-            what = f"timed out after {cfg.timeout_s:g}s" if isinstance(exc, TimeoutError) else type(exc).__name__
-            log.warning("cache %s failed (%s) for request %s; going on without the cache", op, what, _rid(ctx))
-            raise BackendUnavailable("fault") from None
-        self.breaker.success()
-        return result
-
-    def start(self) -> None:
-        """Let the backend begin its slow set-up (a Milvus connection) on its own thread, off any request;
-        returns at once. Requests that come before it is done bypass the cache (``not_ready``)."""
-        start = getattr(self.backend, "start", None)
-        if start is not None and not self._started:
-            self._started = True
-            warm = start()
-            if isinstance(warm, concurrent.futures.Future):
-                self._warm = warm
-
-    @property
-    def start_bound_s(self) -> float:
-        """How long readiness waits for the backend's first set-up: the backend knows what its set-up costs."""
-        return float(getattr(self.backend, "start_timeout_s", DEFAULT_START_BOUND_S))
-
-    async def wait_started(self, timeout_s: float | None = None) -> bool:
-        """Wait (at most ``timeout_s``, by default :attr:`start_bound_s`) for the backend's first set-up
-        attempt to end; ``True`` if it did.
-
-        Readiness waits on this at start-up so a replica takes traffic with its cache connected, not
-        bypassing it for the first seconds. Whether the attempt *worked* does not matter here: a cache
-        that is down is bypassed per request, and must not keep the router out of service.
-        """
-        self.start()
-        if self._warm is None:  # nothing slow to set up (or the backend does not say when it is done)
-            return True
-        warm = asyncio.wrap_future(self._warm)
-        done, _ = await asyncio.wait([warm], timeout=self.start_bound_s if timeout_s is None else timeout_s)
-        if warm in done and not warm.cancelled():
-            warm.exception()  # retrieved: a failed first connect is reported by stats and per request
-        return bool(done)
-
-    def spawn(self, coro: Awaitable[None]) -> None:
-        """Run ``coro`` in the background, keeping a reference until it ends (so it is not collected)."""
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def stats(self) -> dict[str, Any]:
-        try:
-            backend: dict[str, Any] = self.backend.stats()
-        except Exception as exc:
-            backend = {"error": type(exc).__name__}
-        return {
-            "enabled": True,
-            "backend": backend,
-            "stage": {
-                "hits": self.hits,
-                "misses": self.misses,
-                "near_misses": self.near_misses,
-                "verifier_rejections": self.verifier_rejections,
-                "bypasses": dict(self.bypasses),
-                "faults": sum(self.faults.values()),
-                "faults_by_operation": dict(self.faults),
-                "stores": self.stores,
-                "store_skips": dict(self.store_skips),
-                "stores_in_flight": len(self._tasks),
-                "circuit_breaker": self.breaker.state(time.monotonic()),
-            },
-        }
-
-    async def invalidate(
-        self, *, tenant: str | None = None, decision: str | None = None, older_than_s: float | None = None
-    ) -> int:
-        """Drop entries matching every given filter (none: all). ``tenant`` is the raw header value."""
-        prefix = partition_prefix(tenant) if tenant is not None else None
-        older_than = time.time() - older_than_s if older_than_s is not None else None
-        coro = self.backend.invalidate(partition_prefix=prefix, older_than=older_than, decision=decision)
-        return await asyncio.wait_for(coro, _ADMIN_TIMEOUT_S)
-
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait for the background stores running now (shutdown, tests)."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-
-    async def aclose(self, drain_s: float = 2.0) -> None:
-        """Let running stores finish (briefly), then close the backend if it has something to close."""
-        await self.drain(drain_s)
-        for task in list(self._tasks):
-            task.cancel()
-        close = getattr(self.backend, "close", None) or getattr(self.backend, "aclose", None)
-        if close is not None:
-            try:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as exc:  # closing a broken backend must not stop the router's shutdown
-                log.warning("closing the cache backend failed: %s", type(exc).__name__)
-
-    def close_unused(self) -> None:
-        """Close a service that never served (its config failed to build), from any thread."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(self.aclose(drain_s=0))
-            return
-        task = asyncio.ensure_future(self.aclose(drain_s=0))
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
-
-
-_closing: set[asyncio.Task[None]] = set()
-
-
-_FILTERS: dict[str, type | tuple[type, ...]] = {"tenant": str, "decision": str, "older_than_s": (int, float)}
-
-
-def invalidate_filters(raw: bytes) -> dict[str, Any]:
-    """The admin invalidate body: a JSON object with at least one of ``tenant`` (the raw header value),
-    ``decision`` and ``older_than_s``; anything else is a 400 that says what is accepted."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise invalid_request(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise invalid_request("The body must be a JSON object", code="invalid_body")
-    unknown = sorted(set(body) - set(_FILTERS))
-    if unknown:
-        raise invalid_request(
-            f"Unknown field(s) {unknown}; accepted: {sorted(_FILTERS)}", param=unknown[0], code="unknown_parameter"
-        )
-    for name, kind in _FILTERS.items():
-        value = body.get(name)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            expected = "a string" if kind is str else "a number of seconds"
-            raise invalid_request(f"'{name}' must be {expected}", param=name, code="invalid_type")
-    older = body.get("older_than_s")
-    if older is not None and older < 0:
-        raise invalid_request("'older_than_s' must be >= 0", param="older_than_s", code="invalid_value")
-    filters = {k: v for k, v in body.items() if v is not None}
-    if not filters:
-        raise invalid_request(
-            "Give at least one of 'tenant', 'decision', 'older_than_s' (POST /api/v1/cache/flush drops everything)",
-            code="missing_required_parameter",
-        )
-    return filters
-
-
-def _rid(ctx: RequestContext | None) -> str:
-    return ctx.request_id if ctx is not None else "-"
 
 
 @dataclass(slots=True)

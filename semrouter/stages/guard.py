@@ -34,7 +34,7 @@ from semrouter.context import RequestContext
 from semrouter.errors import RouterError
 from semrouter.guards.config import HarmAction, PiiAction, Scan
 from semrouter.pipeline import Stage
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 
 if TYPE_CHECKING:
     from semrouter.context import LocalResponse

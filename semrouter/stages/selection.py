@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semrouter.config.schema import RouterConfig
 from semrouter.context import LocalResponse, RequestContext
-from semrouter.decide.selection import SELECTORS
+from semrouter.decide.selection import SELECTORS, RequestSelector
 from semrouter.pipeline import Stage
 
 
@@ -14,9 +14,21 @@ class SelectionStage(Stage):
 
     def __init__(self, config: RouterConfig) -> None:
         self.config = config
+        for cfg in [config.routing.selection, *(d.selection for d in config.decisions if d.selection)]:
+            if cfg.algorithm == "learned":  # load (and check) learned selectors at start, not on a request
+                from semrouter.decide.learned import load_selector_model
+
+                model = load_selector_model(cfg.selector)
+                unknown = sorted(set(cfg.tiers.values()) - set(model.columns))
+                if unknown:
+                    raise ValueError(f"selection.tiers names {unknown}; the selector knows {list(model.columns)}")
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         assert ctx.decision is not None
         cfg = ctx.decision.selection or self.config.routing.selection
-        ctx.model, ctx.selection_scores = SELECTORS[cfg.algorithm](cfg).select(ctx.decision, self.config)
+        selector = SELECTORS[cfg.algorithm](cfg)
+        if isinstance(selector, RequestSelector):  # reads the request (e.g. its embedding), not only config
+            ctx.model, ctx.selection_scores = await selector.select_request(ctx, ctx.decision, self.config)
+        else:
+            ctx.model, ctx.selection_scores = selector.select(ctx.decision, self.config)
         return None

@@ -14,7 +14,9 @@ import time
 from semrouter.config.schema import RouterConfig
 from semrouter.context import LocalResponse, RequestContext, StageRecord
 from semrouter.pipeline import Stage
-from semrouter.signals import Signal, SignalResult, build_signal
+from semrouter.signals.base import Signal
+from semrouter.signals.registry import build_signal
+from semrouter.signals.result import SignalResult
 
 log = logging.getLogger("semrouter.signals")
 

@@ -13,7 +13,7 @@ from typing import Any
 from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.enrich.tools import called_tools, forced_tool, select_tools
 from semrouter.pipeline import Stage
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 
 RESULT_NAME = "tool_selection"
 # fields that are errors on a request without tools

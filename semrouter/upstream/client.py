@@ -31,6 +31,8 @@ from typing import Final, cast
 
 import httptools
 
+from semrouter.upstream.transport import SocketTransport, UpstreamTransport
+
 __all__ = ["UpstreamClient", "UpstreamConnectError", "UpstreamError", "UpstreamResponse", "UpstreamTimeout"]
 
 
@@ -416,6 +418,9 @@ class UpstreamClient:
     ``keepalive_expiry`` seconds idle: the common upstream servers (uvicorn, so vLLM) close idle
     connections after 5 s, and reusing one just as the server closes it costs a retry. Only idle
     connections are capped; concurrency towards an upstream is bounded by the caller.
+
+    ``transport`` opens the connections (default :class:`SocketTransport`); tests pass
+    :class:`~semrouter.upstream.mock.MockTransport` to drive everything above the socket in memory.
     """
 
     def __init__(
@@ -425,6 +430,7 @@ class UpstreamClient:
         connect_timeout: float = 5.0,
         keepalive_expiry: float = 4.0,
         ssl_context: ssl.SSLContext | None = None,
+        transport: UpstreamTransport | None = None,
     ) -> None:
         self._max_idle = max_idle_per_host
         self._connect_timeout = connect_timeout
@@ -434,6 +440,8 @@ class UpstreamClient:
         self._all: set[_Connection] = set()
         self._urls: dict[str, tuple[tuple[str, str, int], bytes, bytes]] = {}
         self._ssl = ssl_context  # for https:// upstreams; default: the system CAs, verified
+        # What opens connections: sockets in production, an in-memory fake in tests (see transport.py).
+        self._transport: UpstreamTransport = transport if transport is not None else SocketTransport()
         self._closed = False
 
     async def request(
@@ -594,7 +602,7 @@ class UpstreamClient:
         budget = min(self._connect_timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(budget):
-                transport, _ = await loop.create_connection(
+                transport = await self._transport.connect(
                     lambda: conn, host, port, ssl=sslctx, server_hostname=host if sslctx else None
                 )
         except TimeoutError:

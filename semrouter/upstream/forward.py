@@ -96,12 +96,12 @@ class Forwarder:
             out.append((b"authorization", b"Bearer " + endpoint.api_key.encode()))
         if ctx.config.server.request_id_header.encode() not in (k for k, _ in raw):
             out.append((ctx.config.server.request_id_header.encode(), ctx.request_id.encode()))
-        traceparent = ctx.obs.get("traceparent")
+        traceparent = ctx.trace.traceparent
         if traceparent is not None:  # tracing on: the worker's parent is our upstream span, not the client's
             out = [(k, v) for k, v in out if k not in TRACE_HEADERS]
             out.append((b"traceparent", traceparent.encode()))
-            if "tracestate" in ctx.obs:
-                out.append((b"tracestate", ctx.obs["tracestate"].encode()))
+            if ctx.trace.tracestate is not None:
+                out.append((b"tracestate", ctx.trace.tracestate.encode()))
         return out
 
     async def send(
@@ -133,7 +133,7 @@ class Forwarder:
                     pending = None
                 if attempts:
                     self.retries += 1
-                    ctx.obs["retries"] = attempts  # every attempt after the first is a retry
+                    ctx.upstream.retries = attempts  # every attempt after the first is a retry
                 tried.append(endpoint)
                 attempts += 1
                 endpoint.outstanding += 1

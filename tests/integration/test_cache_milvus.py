@@ -36,7 +36,7 @@ from semrouter.cache.milvus import (  # noqa: E402
     decode_answer,
     encode_answer,
 )
-from semrouter.stages.cache import BackendUnavailable, CacheService  # noqa: E402
+from semrouter.cache.service import BackendUnavailable, CacheService  # noqa: E402
 
 DIM = 384
 NOW = 1_700_000_000.0
@@ -666,3 +666,38 @@ def test_ready_without_the_cache_when_milvus_never_answers(
         assert st["backend"]["connected"] is False and st["backend"]["starting"] is False, st
         status, h, body = _chat(r, "What is the speed of light?", {"x-fake-reply": "Fast."})
         assert status == 200 and h["x-vsr-cache-hit"] == "false" and body["choices"][0]["message"]["content"] == "Fast."
+
+
+async def test_an_ivf_index_from_the_config_answers_like_flat(make_cache: Callable[..., MilvusCache]) -> None:
+    """``index: ivf_flat`` (what Milvus Lite offers besides FLAT; servers also take ``hnsw``): the collection is
+    made with it, lookups still return the cosine itself and respect partitions and the threshold."""
+    cfg = CacheConfig.model_validate(
+        {"backend": "milvus", "milvus": {"uri": "unused.db", "index": "ivf_flat", "ivf": {"nlist": 4, "nprobe": 4}}}
+    )
+    probe = MilvusCache.from_config(cfg)
+    assert (probe.index, probe.index_params, probe.search_params) == ("ivf_flat", {"nlist": 4}, {"nprobe": 4})
+    probe.close()
+    cache = make_cache(index="ivf_flat", index_params={"nlist": 4}, search_params={"nprobe": 4})
+    await cache.connect()
+    v = unit(90)
+    for i in range(20):
+        await cache.store(unit(900 + i), key("t"), answer(f"filler {i}"), 3600, None, NOW)
+    await cache.store(near(v, 0.95, 91), key("t"), answer("mine"), 3600, None, NOW)
+    await cache.store(v, key("other"), answer("not mine"), 3600, None, NOW)
+    hit = await cache.lookup(v, key("t"), 0.9, NOW)
+    assert hit is not None and hit.answer.content == "mine" and hit.similarity == pytest.approx(0.95, abs=1e-3)
+    assert await cache.lookup(v, key("t"), 0.97, NOW) is None
+    assert cache.stats()["index"] == "IVF_FLAT (COSINE, nlist=4, nprobe=4)"
+
+
+def test_hnsw_on_a_milvus_lite_file_is_refused_at_construction(lite_file: str) -> None:
+    with pytest.raises(ValueError, match="Milvus Lite offers no HNSW"):
+        MilvusCache(lite_file, collection="c", index="hnsw")
+    cfg = CacheConfig.model_validate(
+        {"backend": "milvus", "milvus": {"uri": "http://milvus:19530", "index": "hnsw", "hnsw": {"m": 32}}}
+    )
+    server = MilvusCache.from_config(cfg)  # a server URI: the parameters go into the index and every search
+    try:
+        assert (server.index_params, server.search_params) == ({"M": 32, "efConstruction": 200}, {"ef": 64})
+    finally:
+        server.close()

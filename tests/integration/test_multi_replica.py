@@ -1,5 +1,6 @@
 """The fleet topology on loopback: ``semrouter fleet`` starts Envoy in front of two semrouter replicas that
-share one Milvus server (Milvus Lite 2.5, the C++ server on TCP) and one config file, with fake workers
+share one cache server (Milvus Lite 2.5, the C++ server on TCP, or with ``--cache redis`` valkey 8.1 with
+the RediSearch module) and one config file, with fake workers
 behind. The config file is laid out like a Kubernetes ConfigMap volume (``router.yaml`` → ``..data/``
 → a versioned directory), and a change is made the way the kubelet makes it: an atomic swap of ``..data``.
 
@@ -33,8 +34,16 @@ MATH = "What is the integral of x^2 from 0 to 3?"
 MATH_PROMPT_V2 = "You are a careful mathematician (config version 2)."
 
 
+def cache_config(store: str, collection: str) -> dict[str, Any]:
+    """The shared cache section: Milvus (the launcher's Milvus Lite server) or Redis (its valkey + RediSearch),
+    each found through the variable the launcher sets."""
+    if store == "redis":
+        return {"backend": "redis", "redis": {"url": "${SEMROUTER_REDIS_URL}", "index": collection}}
+    return {"backend": "milvus", "milvus": {"uri": "${SEMROUTER_MILVUS_URI}", "collection": collection}}
+
+
 def fleet_config(
-    small: int, large: int, collection: str, math_prompt: str = "You are a mathematician."
+    small: int, large: int, collection: str, math_prompt: str = "You are a mathematician.", store: str = "milvus"
 ) -> dict[str, Any]:
     return {
         "models": [
@@ -56,10 +65,9 @@ def fleet_config(
         "pool": {"health_check": {"interval_s": 0.5, "timeout_s": 1}},
         "cache": {
             "enabled": True,
-            "backend": "milvus",
             # a few ms per lookup alone; the margin is for a CPU shared with the rest of the test run
             "timeout_s": 2.0,
-            "milvus": {"uri": "${SEMROUTER_MILVUS_URI}", "collection": collection},
+            **cache_config(store, collection),
         },
         "reload": {"enabled": True, "interval_s": 0.2},
     }
@@ -91,9 +99,16 @@ class ConfigMapDir:
 
 class Fleet:
     def __init__(
-        self, proc: subprocess.Popen[bytes], run_dir: Path, configmap: ConfigMapDir, ports: dict[str, int], mode: str
+        self,
+        proc: subprocess.Popen[bytes],
+        run_dir: Path,
+        configmap: ConfigMapDir,
+        ports: dict[str, int],
+        mode: str,
+        store: str = "milvus",
     ):
         self.proc, self.run_dir, self.configmap, self.ports, self.mode = proc, run_dir, configmap, ports, mode
+        self.store = store
         self.state: dict[str, Any] = json.loads((run_dir / "fleet.json").read_text())
         self.url = self.state["url"]
 
@@ -154,14 +169,22 @@ class Fleet:
             self.proc.wait()
 
 
-def start_fleet(tmp: Path, mode: str, *worker_args: str) -> Fleet:
+def start_fleet(tmp: Path, mode: str, *worker_args: str, store: str = "milvus") -> Fleet:
     require_envoy()
-    pytest.importorskip("milvus_lite")
+    if store == "redis":
+        pytest.importorskip("redis")
+        from redis_server import available
+
+        if (why := available()) is not None:
+            pytest.skip(why)
+    else:
+        pytest.importorskip("milvus_lite")
     ports = {"small": free_port(), "large": free_port(), "envoy": free_port()}
     configmap = ConfigMapDir(tmp / "config")
-    configmap.write(fleet_config(ports["small"], ports["large"], collection=collection(mode)))
+    configmap.write(fleet_config(ports["small"], ports["large"], collection=collection(mode), store=store))
     run_dir = tmp / "run"
     argv = [sys.executable, "-m", "semrouter", "fleet", "--config", str(configmap.path), "--mode", mode]
+    argv += ["--cache", store]
     argv += ["--replicas", "2", "--port", str(ports["envoy"]), "--run-dir", str(run_dir), "--fake-workers"]
     argv += [f"--worker-arg={a}" for a in worker_args]
     log = open(tmp / "fleet.log", "wb")  # noqa: SIM115
@@ -172,19 +195,24 @@ def start_fleet(tmp: Path, mode: str, *worker_args: str) -> Fleet:
             proc.kill()
             raise RuntimeError(f"fleet did not start:\n{(tmp / 'fleet.log').read_text()[-4000:]}")
         time.sleep(0.2)
-    return Fleet(proc, run_dir, configmap, ports, mode)
+    return Fleet(proc, run_dir, configmap, ports, mode, store)
 
 
 def collection(mode: str) -> str:
     return f"fleet_{mode}_{os.getpid()}"
 
 
-@pytest.fixture(scope="module", params=["proxy", "extproc"])
+@pytest.fixture(
+    scope="module",
+    params=[("proxy", "milvus"), ("extproc", "milvus"), ("proxy", "redis"), ("extproc", "redis")],
+    ids=lambda p: "-".join(p),
+)
 def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """Both modes of the chart: proxy replicas behind Envoy, and Envoy with ext_proc replicas (the chart's
-    default). The workers take 40 ms per answer so that requests are in flight at any moment."""
-    mode = str(request.param)
-    f = start_fleet(tmp_path_factory.mktemp(f"fleet-{mode}"), mode, "--latency-ms=40")
+    default), each with both shared stores (``--cache milvus|redis``). The workers take 40 ms per answer
+    so that requests are in flight at any moment."""
+    mode, store = request.param
+    f = start_fleet(tmp_path_factory.mktemp(f"fleet-{mode}-{store}"), mode, "--latency-ms=40", store=store)
     try:
         yield f
     finally:
@@ -231,7 +259,7 @@ def test_fleet_balances_over_both_replicas(fleet: Fleet) -> None:
 
 
 def test_an_answer_stored_by_one_replica_is_a_cache_hit_on_the_other(fleet: Fleet) -> None:
-    """The answer routed by replica A is in Milvus once A has stored it; from then on every repeat is a
+    """The answer routed by replica A is in the shared store once A has stored it; from then on every repeat is a
     hit, on replica B (which never saw the question) as on A, and never reaches a worker."""
     question = chat("What does a semantic router do with a request?")
     for replica in fleet.replicas:  # ready means connected: no request got there before its cache did
@@ -241,7 +269,7 @@ def test_an_answer_stored_by_one_replica_is_a_cache_hit_on_the_other(fleet: Flee
     before = fleet.worker_requests()
     status, headers, first, a = fleet.send(question, {"x-fake-reply": "It picks the model."})
     assert status == 200 and headers["x-vsr-cache-hit"] == "false", first
-    # the store runs after A's answer went out: B is asked only once it is in Milvus
+    # the store runs after A's answer went out: B is asked only once it is in the store
     until(lambda: fleet.cache_stores(fleet.replicas[a]) == stores[a] + 1, "replica A never stored the answer")
     seen = set()
     for _ in range(6):  # Envoy round-robins: B gets one of the next requests
@@ -273,7 +301,7 @@ def test_a_config_change_reaches_every_replica_without_a_restart(fleet: Fleet) -
     reloads = [status(r)["config"]["reloads_ok"] for r in fleet.replicas]
     assert prompts() == {0: {"You are a mathematician."}, 1: {"You are a mathematician."}}
     fleet.configmap.write(
-        fleet_config(fleet.ports["small"], fleet.ports["large"], collection(fleet.mode), MATH_PROMPT_V2)
+        fleet_config(fleet.ports["small"], fleet.ports["large"], collection(fleet.mode), MATH_PROMPT_V2, fleet.store)
     )
     for r, n in zip(fleet.replicas, reloads, strict=True):
         until(lambda r=r, n=n: status(r)["config"]["reloads_ok"] == n + 1, f"replica {r['name']} did not reload")

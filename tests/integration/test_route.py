@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from servers import http_json, write_config
 
-from semrouter.route import DEFAULT_CONFIG
+from semrouter.config.loader import DEFAULT_CONFIG
 
 ROUTE_KEYS = {
     "decision",

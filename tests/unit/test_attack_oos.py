@@ -114,6 +114,7 @@ def _recall(rows: list[dict[str, Any]], flags: np.ndarray, pick: Any) -> tuple[f
     return float(flags[idx].mean()), len(idx)
 
 
+@pytest.mark.slow
 def test_recall_and_false_positive_rates(scored: tuple[list[dict[str, Any]], np.ndarray]) -> None:
     rows, flags = scored
     recall, n = _recall(rows, flags, lambda r: r["label"] == "attack")
@@ -125,6 +126,7 @@ def test_recall_and_false_positive_rates(scored: tuple[list[dict[str, Any]], np.
     assert fpr_t <= MAX_FPR_TRICKY
 
 
+@pytest.mark.slow
 def test_recall_per_family(scored: tuple[list[dict[str, Any]], np.ndarray]) -> None:
     rows, flags = scored
     got = {
@@ -135,6 +137,7 @@ def test_recall_per_family(scored: tuple[list[dict[str, Any]], np.ndarray]) -> N
     assert {k: v for k, v in got.items() if v < MIN_FAMILY_RECALL[k]} == {}
 
 
+@pytest.mark.slow
 def test_recall_per_language(scored: tuple[list[dict[str, Any]], np.ndarray]) -> None:
     rows, flags = scored
     got = {

@@ -66,16 +66,19 @@ def test_set_shape() -> None:
     assert min(families.values()) >= 20, families
 
 
+@pytest.mark.slow
 def test_paraphrase_hit_rate(served: dict[str, list[bool]]) -> None:
     rate = float(np.mean(served["paraphrase"]))
     assert rate >= MIN_HIT_RATE, rate
 
 
+@pytest.mark.slow
 def test_near_miss_false_hit_rate(served: dict[str, list[bool]]) -> None:
     rate = float(np.mean(served["near_miss"]))
     assert rate <= MAX_FALSE_HIT_RATE, rate
 
 
+@pytest.mark.slow
 def test_false_hit_rate_per_family(served: dict[str, list[bool]]) -> None:
     rates = {k: float(np.mean(v)) for k, v in served.items() if k.startswith("family:")}
     assert len(rates) == 6

@@ -99,6 +99,7 @@ async def rates(model: EmbeddingModel, name: str, groups: list[Group]) -> tuple[
     return hit_rate, false_rate
 
 
+@pytest.mark.slow
 async def test_hit_and_false_hit_rates_at_default_threshold(model: EmbeddingModel) -> None:
     """The gate of the issue, on our set: at least 90% of paraphrases hit, at most 2% of near misses do.
 
@@ -114,6 +115,7 @@ async def test_hit_and_false_hit_rates_at_default_threshold(model: EmbeddingMode
     assert false_rate <= 0.02
 
 
+@pytest.mark.slow
 async def test_similarity_alone_is_not_enough(model: EmbeddingModel) -> None:
     """Why ``compatible`` exists: at the default threshold the cosine alone would serve many near misses."""
     groups = [g for g in load_own() if g[0] == "near_miss"]

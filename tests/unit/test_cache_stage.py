@@ -18,11 +18,12 @@ from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector
 from semrouter.cache.config import CacheConfig
 from semrouter.cache.memory import MemoryCache
 from semrouter.cache.registry import BACKENDS, backend_class, create_backend
+from semrouter.cache.service import CacheService
 from semrouter.config.schema import RouterConfig
 from semrouter.context import ApiKind, RequestContext, ResponseOutcome
 from semrouter.pipeline import Pipeline
 from semrouter.stages import build_pipeline
-from semrouter.stages.cache import CacheService, CacheStage, Policy
+from semrouter.stages.cache import CacheStage, Policy
 
 
 class Switchable:
@@ -253,9 +254,9 @@ def test_policy_precedence_decision_then_category_then_global() -> None:
 def test_registry_builds_backends_by_name() -> None:
     backend = create_backend(CacheConfig(max_entries=7))
     assert isinstance(backend, MemoryCache) and backend.max_entries == 7
-    assert set(BACKENDS) == {"memory", "milvus"}
+    assert set(BACKENDS) == {"memory", "milvus", "redis"}
     with pytest.raises(KeyError, match="known"):
-        backend_class("redis")
+        backend_class("cassandra")
 
 
 async def test_candidates_are_verified_and_say_why_in_the_decision_log() -> None:

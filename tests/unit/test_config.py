@@ -73,6 +73,7 @@ def test_missing_env_var(monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_cli_validate(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(GOOD)

@@ -19,7 +19,7 @@ from semrouter.context import ApiKind, RequestContext
 from semrouter.observe.config import DecisionLogConfig
 from semrouter.observe.decision_log import DecisionLog, build_record, summary
 from semrouter.observe.jsonl import JsonlWriter
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 
 EMAIL = "jane.doe@acme-mail.net"
 

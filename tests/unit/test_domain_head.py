@@ -88,6 +88,7 @@ def test_ece() -> None:
     assert expected_calibration_error(probs, y) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
 
 
+@pytest.mark.slow
 def test_train_domain_head_smoke(tmp_path: Path) -> None:
     """The training driver end to end on synthetic clustered vectors (no model, fast)."""
     rng = np.random.default_rng(0)
@@ -135,6 +136,7 @@ def test_dev_eval_accuracy_gate(head: LinearHead, service: EmbeddingService) -> 
     assert acc >= 0.82, acc  # measured 0.843 (the embedding-only head before issue 16: 0.800)
 
 
+@pytest.mark.slow
 @needs_data
 def test_heldout_accuracy_gate(head: LinearHead, service: EmbeddingService) -> None:
     path = DATA / "mmlu_train.jsonl"

@@ -52,7 +52,7 @@ def _rows(name: str) -> list[dict[str, Any]]:
 def routed() -> dict[str, tuple[list[dict[str, Any]], list[str]]]:
     """Per file: (rows, routed category) through the shipped head and the built-in config's threshold."""
     from semrouter.eval.common import load_eval_config
-    from semrouter.signals.embedding import DomainConfig
+    from semrouter.signals.config import DomainConfig
 
     config, _, _ = load_eval_config(None)
     signal = next(s for s in config.signals if isinstance(s, DomainConfig))
@@ -94,16 +94,19 @@ def test_sets_are_well_formed_and_out_of_source() -> None:
             assert min(counts.values()) >= 20, (name, counts)
 
 
+@pytest.mark.slow
 def test_mmlu_pro_style_accuracy(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
     rows, pred = routed["domain_mmlu_pro_style"]
     assert _accuracy(rows, pred) >= GATE_PRO
 
 
+@pytest.mark.slow
 def test_conversational_accuracy(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
     rows, pred = routed["domain_conversational"]
     assert _accuracy(rows, pred) >= GATE_CONV
 
 
+@pytest.mark.slow
 def test_no_category_collapses(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
     """Pooled accuracy can hide one category going almost entirely elsewhere (history -> other was 18/44)."""
     rows = [r for name in FILES[:2] for r in routed[name][0]]
@@ -113,6 +116,7 @@ def test_no_category_collapses(routed: dict[str, tuple[list[dict[str, Any]], lis
     assert worst[1]["accuracy"] >= GATE_WORST_CATEGORY, worst
 
 
+@pytest.mark.slow
 def test_paraphrase_consistency(routed: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> None:
     rows, pred = routed["domain_paraphrase"]
     consistency = group_consistency([r["group"] for r in rows], pred)

@@ -60,6 +60,7 @@ def test_output_contract(model: EmbeddingModel) -> None:
         model.embed("not a list")  # type: ignore[arg-type, unused-ignore]
 
 
+@pytest.mark.slow
 def test_batch_composition_does_not_change_vectors(
     model: EmbeddingModel, reference: tuple[list[str], np.ndarray]
 ) -> None:
@@ -137,6 +138,7 @@ async def test_closed_service_rejects(model: EmbeddingModel) -> None:
         await svc.embed("x")
 
 
+@pytest.mark.slow
 def test_serving_does_not_import_torch() -> None:
     code = (
         "import sys; from semrouter.embed import EmbeddingModel, load_domain_head;"

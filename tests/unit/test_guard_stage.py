@@ -214,7 +214,7 @@ def test_restore_filter_on_a_json_answer() -> None:
 
 
 async def test_dry_run_reports_the_jailbreak_verdict_of_the_decision() -> None:
-    from semrouter.route import route_request
+    from semrouter.dryrun import route_request
 
     decisions = """
   - name: banking

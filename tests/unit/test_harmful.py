@@ -225,7 +225,7 @@ async def test_decision_rule_on_the_harmful_signal() -> None:
 
 
 async def test_dry_run_reports_safety() -> None:
-    from semrouter.route import route_request
+    from semrouter.dryrun import route_request
 
     cfg = config(ROUTE_SELF_HARM)
     pipeline = build_pipeline(cfg)

@@ -83,6 +83,7 @@ def test_set_shape_and_separation() -> None:
         assert not [r for r in _rows(TRAIN) if str(r["source"]).startswith(held_out)]
 
 
+@pytest.mark.slow
 def test_recall_and_false_positives(scored: tuple[list[dict[str, object]], list[bool], list[str]]) -> None:
     rows, flag, _ = scored
     f = np.array(flag)
@@ -101,6 +102,7 @@ def test_recall_and_false_positives(scored: tuple[list[dict[str, object]], list[
     assert tricky_fpr <= MAX_TRICKY_FPR
 
 
+@pytest.mark.slow
 def test_per_category_and_language(scored: tuple[list[dict[str, object]], list[bool], list[str]]) -> None:
     rows, flag, cats = scored
     by_cat: dict[str, list[bool]] = defaultdict(list)

@@ -45,6 +45,7 @@ def test_dev_set_is_separate_from_training() -> None:
     assert sum(r["source"] == "tricky/dev" and r["label"] == "benign" for r in dev) >= 100
 
 
+@pytest.mark.slow
 def test_recall_and_false_positive_rate_at_shipped_threshold(scored: tuple) -> None:  # type: ignore[type-arg]
     rows, probs, det = scored
     y = np.array([r["label"] == "jailbreak" for r in rows])
@@ -66,6 +67,7 @@ def test_recall_and_false_positive_rate_at_shipped_threshold(scored: tuple) -> N
     assert short.sum() >= 100 and short_fpr <= 0.03
 
 
+@pytest.mark.slow
 def test_each_attack_family_is_caught(scored: tuple) -> None:  # type: ignore[type-arg]
     """The hand-written per-family attacks (dev only): persona, override, developer mode, fiction framing,
     payload splitting, pasted-document injection, system-prompt extraction, non-English, encoded."""

@@ -16,8 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from semrouter.config.schema import RouterConfig
+from semrouter.dryrun import route_request
 from semrouter.lang import UNDETERMINED, detect
-from semrouter.route import route_request
 from semrouter.stages import build_pipeline
 
 CHAT = {

@@ -16,7 +16,8 @@ from semrouter.config import parse_config
 from semrouter.context import ApiKind, RequestContext
 from semrouter.observe.metrics import STAGE_BUCKETS, Metrics, StateSync
 from semrouter.router import Router
-from semrouter.signals.base import Signal, SignalResult
+from semrouter.signals.base import Signal
+from semrouter.signals.result import SignalResult
 from semrouter.stages.signals import SignalStage
 
 CONFIG = parse_config("""

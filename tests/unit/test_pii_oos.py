@@ -69,6 +69,7 @@ def test_oos_set_shape_and_separation(oos: list[dict[str, Any]]) -> None:
     assert sum(bool(r.get("tricky")) for r in oos) >= 150
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_prompt_and_entity_recall_per_language(by_language: dict[str, PiiEvaluation], lang: str) -> None:
     ev = by_language[lang]
@@ -77,12 +78,14 @@ def test_prompt_and_entity_recall_per_language(by_language: dict[str, PiiEvaluat
     assert ev.entity_recall >= ENTITY_RECALL[lang], ev.per_type
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_benign_flag_rate_per_language(by_language: dict[str, PiiEvaluation], lang: str) -> None:
     ev = by_language[lang]
     assert ev.fpr <= BENIGN_FLAGGED[lang], ev.false_positives
 
 
+@pytest.mark.slow
 def test_entity_recall_per_type_over_all_languages(oos: list[dict[str, Any]]) -> None:
     ev = evaluate(PiiDetector.shared(PiiConfig()), oos)
     low = {t: r for t, (n, r) in ev.per_type.items() if r < 0.93}

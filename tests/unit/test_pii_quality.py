@@ -41,6 +41,7 @@ def test_dev_set_is_separate_from_tuning_set() -> None:
     assert dev_types == set(PII_TYPES) - {"NATIONAL_ID", "HEALTH_NUMBER"}
 
 
+@pytest.mark.slow
 def test_prompt_level_recall(dev: PiiEvaluation) -> None:
     print(f"\nprompt recall {dev.prompt_recall:.3f} ({dev.n_positive} prompts), entity recall {dev.entity_recall:.3f}")
     for kind, (n, recall) in dev.per_type.items():
@@ -48,11 +49,13 @@ def test_prompt_level_recall(dev: PiiEvaluation) -> None:
     assert dev.prompt_recall >= 0.95
 
 
+@pytest.mark.slow
 def test_false_positive_rate_on_benign_prompts(dev: PiiEvaluation) -> None:
     print(f"\nbenign flagged {len(dev.false_positives)}/{dev.n_benign} = {dev.fpr:.3%}")
     assert dev.fpr <= 0.02
 
 
+@pytest.mark.slow
 def test_every_type_is_found_on_dev(dev: PiiEvaluation) -> None:
     # PERSON is the weakest by design (a name needs personal context); every other type is format-driven
     assert all(recall >= 0.9 for kind, (_, recall) in dev.per_type.items() if kind != "PERSON"), dev.per_type

@@ -21,7 +21,9 @@ async def test_stop_during_start_cancels_start_and_leaves_nothing_running(tmp_pa
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
-        milvus = {"uri": f"http://127.0.0.1:{silent.getsockname()[1]}", "connect_timeout_s": 60.0}
+        # long enough that start() is still waiting at the stop; short, because the connect attempt runs on
+        # a worker thread nothing can interrupt, and the interpreter waits for it at exit
+        milvus = {"uri": f"http://127.0.0.1:{silent.getsockname()[1]}", "connect_timeout_s": 4.0}
         cache = {"enabled": True, "backend": "milvus", "milvus": milvus}
         cfg = simple_config({"m1": ["http://127.0.0.1:9"]}, cache=cache)
         path = tmp_path / "router.yaml"

@@ -10,8 +10,9 @@ import pytest
 from semrouter.config import parse_config
 from semrouter.context import ApiKind, RequestContext
 from semrouter.decide.rules import AllOf, AnyOf, Condition, Not
-from semrouter.signals import SignalResult, build_signal
+from semrouter.signals.registry import build_signal
 from semrouter.signals.request import estimate_tokens
+from semrouter.signals.result import SignalResult
 from semrouter.stages import build_pipeline
 
 BASE = """

@@ -93,6 +93,17 @@ env:
     valueFrom:
       secretKeyRef: {name: {{ .Values.milvus.tokenSecret.name }}, key: {{ .Values.milvus.tokenSecret.key }}}
   {{- end }}
+  {{- if .Values.redis.url }}
+  - name: SEMROUTER_REDIS_URL
+    value: {{ .Values.redis.url | quote }}
+  - name: SEMROUTER_REDIS_INDEX
+    value: {{ .Values.redis.index | quote }}
+  {{- if .Values.redis.passwordSecret.name }}
+  - name: SEMROUTER_REDIS_PASSWORD
+    valueFrom:
+      secretKeyRef: {name: {{ .Values.redis.passwordSecret.name }}, key: {{ .Values.redis.passwordSecret.key }}}
+  {{- end }}
+  {{- end }}
   {{- range .Values.apiKeys }}
   - name: {{ required "apiKeys[].env is required" .env }}
     valueFrom:

@@ -14,25 +14,23 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-import semrouter
 from semrouter import cpu
+from semrouter.config.loader import DEFAULT_CONFIG
 from semrouter.config.schema import RouterConfig
 from semrouter.context import ApiKind, LocalResponse, RequestContext
 from semrouter.errors import RouterError, invalid_request
 from semrouter.lang import Language
 from semrouter.pipeline import Pipeline
-from semrouter.signals.base import SignalResult
+from semrouter.signals.result import SignalResult
 from semrouter.stages.cache import DRY_RUN
 from semrouter.stages.parse import decode_body, validate_body
 
-log = logging.getLogger("semrouter.route")
+log = logging.getLogger("semrouter.dryrun")
 
-DEFAULT_CONFIG = Path(semrouter.__file__).parent / "configs" / "default.yaml"
 # request fields an input item may carry besides text/messages, so tool and metadata signals can be tried
 _PASSTHROUGH = ("tools", "tool_choice", "user", "metadata")
 
