@@ -41,7 +41,7 @@ def default_config_path() -> str:
 
 
 def _cmd_fake_worker(args: argparse.Namespace) -> int:
-    from semrouter.fake_worker import FakeWorker, FakeWorkerSettings
+    from semrouter.devtools.fake_worker import FakeWorker, FakeWorkerSettings
     from semrouter.server import serve
 
     settings = FakeWorkerSettings(
@@ -90,7 +90,7 @@ def _cmd_train_selector(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from semrouter.demo import run_demo
+    from semrouter.devtools.demo import run_demo
 
     return run_demo(args.port, args.host)
 
@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_parser(sub)
     add_bench_parser(sub)
 
-    from semrouter.fleet import add_parser as add_fleet_parser
+    from semrouter.devtools.fleet import add_parser as add_fleet_parser
 
     add_fleet_parser(sub)
 

@@ -43,7 +43,7 @@ class ModelPool:
 class EndpointRegistry:
     """Every configured endpoint of every model, kept across reloads, and the health checks over them.
 
-    (Not :mod:`semrouter.fleet`, which launches replicas and workers on one machine.)
+    (Not :mod:`semrouter.devtools.fleet`, which launches replicas and workers on one machine.)
     """
 
     def __init__(self, client: UpstreamClient) -> None:

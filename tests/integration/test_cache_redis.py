@@ -743,7 +743,7 @@ def test_fleet_refuses_a_config_whose_cache_is_not_the_store_it_starts(tmp_path:
 
     import yaml
 
-    from semrouter.fleet import FleetLauncher, add_parser
+    from semrouter.devtools.fleet import FleetLauncher, add_parser
 
     cfg = simple_config({"m1": ["http://127.0.0.1:9"]}, cache={"enabled": True, "backend": "milvus"})
     path = tmp_path / "router.yaml"

@@ -432,7 +432,7 @@ def test_chart_and_local_fleet_gateways_fail_over_ext_proc_streams_alike(monkeyp
     """`semrouter fleet --mode extproc`, where replica failover is tested on loopback, and the chart's
     gateway give the ext_proc stream the same retry policy and failure mode."""
     from semrouter.config.loader import load_config
-    from semrouter.fleet import envoy_config
+    from semrouter.devtools.fleet import envoy_config
 
     monkeypatch.setenv("SEMROUTER_MILVUS_URI", "http://127.0.0.1:19530")
     local = envoy_config(

@@ -397,7 +397,7 @@ def test_killing_a_replica_under_load(fleet: Fleet) -> None:
 def test_each_fleet_envoy_gets_its_own_base_id(tmp_path: Path) -> None:
     """Envoy names its shared memory and sockets after --base-id: launchers in one PID namespace, or PIDs
     that repeat across containers, must not collide (the launcher's PID did)."""
-    from semrouter.fleet import envoy_argv
+    from semrouter.devtools.fleet import envoy_argv
 
     argvs = [envoy_argv("envoy", tmp_path / "envoy.yaml", 1) for _ in range(5)]
     ids = {argv[argv.index("--base-id") + 1] for argv in argvs}
