@@ -12,7 +12,7 @@ others while it runs: a quadratic regex over one 64 KB word once froze the route
   (:func:`tune_process`, called by every server process), not CPython's default 5 ms, because the loop
   takes and drops the GIL around every socket call, and each handover waited up to the interval;
 * a single C call holds the GIL for its whole length, so work on a thread must still come in bounded
-  pieces: the PII detector reads long texts in 8 KB segments, the cache matcher reads at most 64 KB, and
+  pieces: the PII detector reads long texts in 2 KB segments, the cache digest reads 4 KB at a time, and
   every regular expression that meets user text is linear in it.
 
 ``semrouter_event_loop_lag_seconds`` (see :mod:`semrouter.observe.metrics`) shows whether this holds.

@@ -266,7 +266,7 @@ _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 # Tried in this order; the first region where the number is valid wins (the score does not depend on it).
 _PHONE_REGIONS = ("GB", "DE", "FR", "ES", "PT", "BR", "IT", "MX", "IN", "AT", "CH", "BE", "NL", "IE", "AR", "CO")
 _MAX_NATIONAL_TRIES = 64
-"""Candidates parsed per call: each costs up to len(_PHONE_REGIONS) parses (~0.5 ms); a digit-heavy 8 KB
+"""Candidates parsed per call: each costs up to len(_PHONE_REGIONS) parses (~0.5 ms); a digit-heavy
 segment would otherwise cost tens of milliseconds for numbers that are almost never phones."""
 _PERSONAL_LINES = frozenset(
     {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
@@ -1061,7 +1061,7 @@ PERSON_TRIGGER = re.compile(
 )
 PERSON_TRIGGER_LOWER = re.compile(PERSON_TRIGGER.pattern)
 """The same cues for a lowered text (where lowering kept its length): 1.5-6x faster than ``re.I``, which
-matters on a megabyte prompt read 8 KB at a time."""
+matters on a megabyte prompt read 2 KB at a time."""
 INTL_PERSON_TRIGGER = re.compile(rf"\b(?:{_INTL_CUE})\b")
 """Searched in the lowered text (case-sensitive matching of an all-lowercase pattern is ~3x faster)."""
 _UP = "A-ZÀ-ÖØ-Þ"
