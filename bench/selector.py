@@ -26,7 +26,7 @@ from common import machine, write_section
 
 from semrouter.config import parse_config
 from semrouter.decide.learned import SELECTOR_PATH, SelectorModel, load_selector_model
-from semrouter.decide.selection import SELECTORS
+from semrouter.decide.registry import SELECTORS
 
 CONFIG = """
 routing: {virtual_models: [auto], default_decision: pick}

@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from semrouter.config.schema import DecisionConfig, RouterConfig, SelectionConfig
+from semrouter.decide.selection import CostAwareSelector
 
 if TYPE_CHECKING:
     from semrouter.context import RequestContext
@@ -311,8 +312,6 @@ class LearnedSelector:
         return load_selector_model(self.cfg.selector)
 
     def select(self, decision: DecisionConfig, config: RouterConfig) -> tuple[str, dict[str, float]]:
-        from semrouter.decide.selection import CostAwareSelector
-
         return CostAwareSelector(self.cfg).select(decision, config)
 
     def choose(

@@ -1,16 +1,14 @@
 """Model selection: pick one of a decision's candidate models.
 
-Selectors are registered by the name used in config (``algorithm``); a learned selector (bandit on
-feedback, cascade) implements the same ``select`` and adds one registry line.
+Selectors are registered by the name used in config (``algorithm``) in :mod:`semrouter.decide.registry`;
+a new one (a bandit on feedback, a cascade) implements the same ``select`` and adds one line there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 from semrouter.config.schema import DecisionConfig, RouterConfig, SelectionConfig
-from semrouter.decide.learned import LearnedSelector
 
 if TYPE_CHECKING:
     from semrouter.context import RequestContext
@@ -22,9 +20,9 @@ class Selector(Protocol):
         ...
 
 
-@runtime_checkable
 class RequestSelector(Protocol):
-    """A selector that reads the request itself (its embedding, its text), not only the config."""
+    """A selector that reads the request itself (its embedding, its text), not only the config. The stage
+    finds ``select_request`` by attribute: ``isinstance`` against a runtime-checkable Protocol costs ~20 us."""
 
     async def select_request(
         self, ctx: RequestContext, decision: DecisionConfig, config: RouterConfig
@@ -62,10 +60,3 @@ class CostAwareSelector:
         utility = {m.model: m.score - self.cfg.cost_weight * prices[m.model] / top for m in decision.models}
         best = max(decision.models, key=lambda m: utility[m.model])
         return best.model, utility
-
-
-SELECTORS: dict[str, Callable[[SelectionConfig], Selector]] = {
-    "static": StaticSelector,
-    "cost_aware": CostAwareSelector,
-    "learned": LearnedSelector,
-}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semrouter.config.schema import RouterConfig
 from semrouter.context import LocalResponse, RequestContext
-from semrouter.decide.selection import SELECTORS
+from semrouter.decide.registry import SELECTORS
 from semrouter.pipeline import Stage
 
 
