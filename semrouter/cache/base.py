@@ -14,6 +14,8 @@ could drop.
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -132,3 +134,17 @@ class CacheBackend(Protocol):
     def stats(self) -> dict[str, Any]:
         """Counters as a JSON-ready dict: entries, hits, misses, evictions, per-category counts, ..."""
         ...
+
+
+def key_digest(text: str) -> str:
+    """sha256 hex of a partition, tenant, decision or category name: what the shared stores index and filter
+    on (fixed length, no characters their query languages would need escaped)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def finite_literal(value: float) -> str:
+    """A float as a query literal for the shared stores; NaN/inf would be parse errors (or match
+    everything), so they are refused."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite time: {value!r}")
+    return repr(float(value))

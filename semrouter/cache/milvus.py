@@ -56,11 +56,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import hashlib
 import importlib
 import itertools
 import logging
-import math
 import os
 import pathlib
 import re
@@ -73,7 +71,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector
+from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector, finite_literal, key_digest
 
 if TYPE_CHECKING:
     from semrouter.cache.config import CacheConfig
@@ -103,17 +101,6 @@ class MilvusUnavailable(RuntimeError):
 
 class MilvusNotReady(MilvusUnavailable, BackendNotReady):
     """The first connection is still being opened in the background (see ``MilvusCache.start``)."""
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _num(value: float) -> str:
-    """A float as an expression literal; NaN/inf would be parse errors (or worse), so they are refused."""
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite time: {value!r}")
-    return repr(float(value))
 
 
 def encode_answer(answer: CachedAnswer) -> dict[str, Any]:
@@ -275,7 +262,7 @@ class MilvusCache:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         vec = self._check(vector)
-        expr = f'pkey == "{_digest(partition)}" and expires > {_num(now)}'
+        expr = f'pkey == "{key_digest(partition)}" and expires > {finite_literal(now)}'
         self._maybe_sweep(now)
         hit = await self._run(self._search, vec, expr, threshold)
         with self._lock:
@@ -317,9 +304,9 @@ class MilvusCache:
             if partition_prefix:
                 clauses.append(f'partition like "{partition_prefix}%"')
         if older_than is not None:
-            clauses.append(f"created < {_num(older_than)}")
+            clauses.append(f"created < {finite_literal(older_than)}")
         if decision is not None:
-            clauses.append(f'decision_key == "{_digest(decision)}"')
+            clauses.append(f'decision_key == "{key_digest(decision)}"')
         dropped = await self._run(self._delete, " and ".join(clauses), admin=True)
         with self._lock:
             self._counts["invalidations"] += dropped
@@ -666,7 +653,7 @@ class MilvusCache:
 
     def _sweep(self, client: Any, now: float) -> int:
         """Expiry, then capacity (the quotas first, as the memory backend evicts): rows deleted."""
-        expired = self._delete(client, f"expires <= {_num(now)}")
+        expired = self._delete(client, f"expires <= {finite_literal(now)}")
         self._count_expired(expired)
         evicted = sum(self._trim(client, f'category == "{c}"', q) for c, q in self.category_quota.items())
         if self.max_entries is not None:
@@ -760,13 +747,13 @@ class MilvusCache:
         return {
             "id": secrets.randbits(63),
             "vector": vec,
-            "pkey": _digest(partition),
+            "pkey": key_digest(partition),
             "partition": partition[:_RAW_CHARS],
-            "decision_key": _digest(decision) if decision is not None else "",
+            "decision_key": key_digest(decision) if decision is not None else "",
             "decision": (decision or "")[:_RAW_CHARS],
             "category": (category or "")[:_RAW_CHARS],
             "created": float(now),
-            "expires": float(_num(now + ttl_s)),
+            "expires": float(finite_literal(now + ttl_s)),
             "answer": encode_answer(answer),
         }
 

@@ -47,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
 import importlib.util
 import logging
 import math
@@ -66,7 +65,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector
+from semrouter.cache.base import BackendNotReady, CachedAnswer, CacheHit, Vector, finite_literal, key_digest
 from semrouter.cache.milvus import decode_answer, encode_answer
 
 if TYPE_CHECKING:
@@ -94,17 +93,6 @@ class RedisUnavailable(RuntimeError):
 
 class RedisNotReady(RedisUnavailable, BackendNotReady):
     """The first set-up (connection, index) is still running in the background (see ``RedisCache.start``)."""
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _num(value: float) -> str:
-    """A float as a query literal; NaN/inf would be parse errors (or match everything), so they are refused."""
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite time: {value!r}")
-    return repr(float(value))
 
 
 def _escape_tag(text: str) -> str:
@@ -256,7 +244,7 @@ class RedisCache:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         vec = self._check(vector)
-        query = f"(@pkey:{{{_digest(partition)}}} @expires:[({_num(now)} +inf])" + self._query_tail
+        query = f"(@pkey:{{{key_digest(partition)}}} @expires:[({finite_literal(now)} +inf])" + self._query_tail
         client = self._request_client()
         self._maybe_sweep(now)
         args = ("FT.SEARCH", self.index, query, "PARAMS", "2", "vec", vec.tobytes())
@@ -306,13 +294,13 @@ class RedisCache:
             if len(partition_prefix) > _RAW_CHARS or not _SAFE_PREFIX.fullmatch(partition_prefix):
                 raise ValueError("partition_prefix may only contain letters, digits, ':', '.' and '-'")
             if _STAGE_PREFIX.fullmatch(partition_prefix):
-                clauses.append(f"@tkey:{{{_digest(partition_prefix)}}}")
+                clauses.append(f"@tkey:{{{key_digest(partition_prefix)}}}")
             elif partition_prefix:
                 clauses.append(f"@part:{{{_escape_tag(partition_prefix)}*}}")
         if older_than is not None:
-            clauses.append(f"@created:[-inf ({_num(older_than)}]")
+            clauses.append(f"@created:[-inf ({finite_literal(older_than)}]")
         if decision is not None:
-            clauses.append(f"@dkey:{{{_digest(decision)}}}")
+            clauses.append(f"@dkey:{{{key_digest(decision)}}}")
         dropped = await self._admin_call(self._delete_matching, " ".join(clauses) or "*")
         with self._lock:
             self._counts["invalidations"] += dropped
@@ -699,11 +687,11 @@ class RedisCache:
 
     def _sweep(self, client: Any, now: float) -> int:
         """Expiry (what the server has not dropped yet by its clock), then capacity, quotas first."""
-        expired = self._delete_matching(client, f"@expires:[-inf {_num(now)}]")
+        expired = self._delete_matching(client, f"@expires:[-inf {finite_literal(now)}]")
         with self._lock:
             self._counts["expirations"] += expired
             self._entries = max(0, self._entries - expired)
-        evicted = sum(self._trim(client, f"@ckey:{{{_digest(c)}}}", q) for c, q in self.category_quota.items())
+        evicted = sum(self._trim(client, f"@ckey:{{{key_digest(c)}}}", q) for c, q in self.category_quota.items())
         if self.max_entries is not None:
             evicted += self._trim(client, "*", self.max_entries)
         with self._lock:
@@ -771,15 +759,15 @@ class RedisCache:
         entry_id = secrets.randbits(63)
         return f"{self.prefix}{entry_id}", {
             "v": vec.tobytes(),
-            "pkey": _digest(partition),
-            "tkey": _digest(_head(partition)),
+            "pkey": key_digest(partition),
+            "tkey": key_digest(_head(partition)),
             "part": partition[:_RAW_CHARS].replace(_TAG_SEP, " "),
-            "dkey": _digest(decision) if decision is not None else "-",
-            "ckey": _digest(category or ""),
+            "dkey": key_digest(decision) if decision is not None else "-",
+            "ckey": key_digest(category or ""),
             "category": (category or "")[:_RAW_CHARS],
             "decision": (decision or "")[:_RAW_CHARS],
-            "created": _num(now),
-            "expires": _num(now + ttl_s),
+            "created": finite_literal(now),
+            "expires": finite_literal(now + ttl_s),
             "answer": orjson.dumps(encode_answer(answer)),
         }
 
