@@ -30,6 +30,12 @@ class Stage:
     routing_only: bool = False
     uses_embedding: bool = False  # the router loads and warms the embedding model at start-up if any does
 
+    def warm_up(self) -> None:
+        """Load what the first request would otherwise load. The router calls it once at start, before it
+        reports ready, in a worker thread beside the other stages' (loads overlap, so start-up is the longest
+        load, not their sum); a failure is logged and the stage loads again on first use."""
+        return None
+
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
         return None
 

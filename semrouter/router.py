@@ -12,7 +12,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from semrouter.config.loader import ConfigError, load_config
 from semrouter.config.reload import ConfigWatcher
 from semrouter.config.schema import RouterConfig
 from semrouter.observe.recorder import Observer
-from semrouter.pipeline import Pipeline
+from semrouter.pipeline import Pipeline, Stage
 from semrouter.pool.pool import EndpointRegistry, ModelPool
 from semrouter.stages import build_pipeline
 from semrouter.tasks import cancel_and_wait
@@ -133,24 +133,30 @@ class Router:
         self.fleet.start()
         self.observer.start()
         cfg = self.runtime.config
-        language = None
-        if any(s.type == "language" for s in cfg.signals):  # decompressing its model takes ~0.8 s: overlap it
+        # Models load side by side (ONNX session set-up and decompression release the GIL; spaCy's import is
+        # Python), so start-up takes about the longest load rather than their sum.
+        loads: dict[str, Awaitable[Any]] = {}
+        if any(s.type == "language" for s in cfg.signals):  # decompressing its model takes ~0.8 s
             from semrouter.lang import LanguageDetector
 
-            language = asyncio.ensure_future(asyncio.to_thread(LanguageDetector.shared))
+            loads["language model"] = asyncio.to_thread(LanguageDetector.shared)
+        for stage in self.runtime.pipeline.stages:
+            if type(stage).warm_up is not Stage.warm_up:
+                loads[f"stage {stage.name}"] = asyncio.to_thread(stage.warm_up)
         if any(stage.uses_embedding for stage in self.runtime.pipeline.stages):
             # load the model and run it once now, so the first request does not pay ~0.3 s for it
             from semrouter.embed.service import EmbeddingService
 
+            loads["embedding model"] = asyncio.to_thread(EmbeddingService.default)  # the load itself
+        results = await asyncio.gather(*loads.values(), return_exceptions=True)
+        for what, result in zip(loads, results, strict=True):
+            if isinstance(result, BaseException):  # each fails open per request and loads again there
+                log.error("%s failed to load at start", what, exc_info=result)
+        if "embedding model" in loads:
             try:
                 await EmbeddingService.default().embed("warm-up")
             except Exception:  # signals fail open per request; serving must not depend on the model
                 log.exception("embedding model failed to load; semantic signals will be skipped")
-        if language is not None:
-            try:
-                await language
-            except Exception:  # the signal loads it again per request and fails open there
-                log.exception("language model failed to load")
         # Everything loaded so far (spaCy, the heads, the language model: ~110k objects) lives as long as the
         # process. A full collection walks all of it, 50-65 ms on the event loop at an unpredictable moment;
         # frozen, the collector only walks what requests allocate (a full collection then takes ~0.01 ms).

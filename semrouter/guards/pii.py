@@ -54,6 +54,9 @@ class PiiEntity:
     score: float
 
 
+_NER_EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+
 class _Ner:
     """The spaCy pipeline reduced to what NER needs (tok2vec + ner: ~30% faster than the full pipeline)."""
 
@@ -61,9 +64,18 @@ class _Ner:
     _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
-        import spacy  # heavy import (~3 s): only when NER is actually used
+        import spacy  # heavy import (~1 s): only when NER is actually used
+        from spacy.util import registry
 
-        self.nlp: Any = spacy.load(NER_MODEL, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+        # spaCy's Language() imports every package that registers a spaCy factory by entry point, whether the
+        # pipeline uses it or not: with presidio-analyzer installed that alone is 1.3 s of start-up (its
+        # predefined recognizers compile ~170 regexes). Our pipeline uses only built-in factories.
+        factories = registry._entry_point_factories
+        factories.entry_points = False
+        try:
+            self.nlp: Any = spacy.load(NER_MODEL, exclude=_NER_EXCLUDE)
+        finally:
+            factories.entry_points = True
         self.lock = threading.Lock()
         self.persons("Warm up the model, Jane Smith said.")
 
@@ -183,7 +195,20 @@ class PiiDetector:
         self.min_score = min_score
         self.recognizers = [rec.PATTERN_RECOGNIZERS[t] for t in self.types if t in rec.PATTERN_RECOGNIZERS]
         self.person = "PERSON" in self.types
-        self.ner = _Ner.get() if ner and self.person else None
+        self.wants_ner = ner and self.person
+        self._ner: _Ner | None = None
+
+    @property
+    def ner(self) -> _Ner | None:
+        """The NER pipeline, loaded on first use unless :meth:`warm_up` already did (the router does at start,
+        in a thread beside the other models, so its ~2 s load overlaps theirs instead of adding to it)."""
+        if self._ner is None and self.wants_ner:
+            self._ner = _Ner.get()
+        return self._ner
+
+    def warm_up(self) -> None:
+        """Load the models detection needs (the NER pipeline), so the first request does not pay for it."""
+        _ = self.ner
 
     @classmethod
     def shared(cls, config: PiiConfig) -> PiiDetector:

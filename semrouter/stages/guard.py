@@ -132,6 +132,10 @@ class GuardStage(Stage):
             self.harmful = HarmfulDetector.load()
         self.uses_embedding = self.jailbreak is not None or self.harmful is not None
 
+    def warm_up(self) -> None:
+        if self.pii is not None:
+            self.pii.warm_up()
+
     @property
     def jailbreak_threshold(self) -> float:
         assert self.jailbreak is not None
