@@ -28,7 +28,17 @@ def _cmd_extproc(args: argparse.Namespace) -> int:
     from semrouter.adapters.extproc import run
 
     path = args.config or default_config_path()
-    cfg = load_config(path).extproc  # fail fast, with the precise error
+    full = load_config(path)  # fail fast, with the precise error
+    cascading = [d.name for d in full.decisions if d.cascade is not None]
+    if cascading:  # Envoy calls the worker, not us: no cheaper answer to hold back and judge
+        raise ConfigError(
+            path,
+            [
+                f"{path}: decisions {cascading} have a cascade, which needs the HTTP proxy (semrouter serve): in "
+                "ext_proc mode Envoy calls the worker and semrouter never holds the answer (docs/cascade.md)"
+            ],
+        )
+    cfg = full.extproc
     grace = args.grace_period if args.grace_period is not None else cfg.grace_period_s
     port = args.port if args.port is not None else cfg.port
     http_port = args.http_port if args.http_port is not None else cfg.http_port
@@ -87,6 +97,12 @@ def _cmd_train_selector(args: argparse.Namespace) -> int:
     from semrouter.decide.learned_train import run
 
     return run(args)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from semrouter.replay import run_cli
+
+    return run_cli(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -153,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.set_defaults(func=_cmd_route)
 
+    rp = sub.add_parser("replay", help="re-decide logged traffic (a decision-log JSONL) under a new config")
+    from semrouter.replay import add_arguments as _replay_args
+
+    _replay_args(rp)
+    rp.set_defaults(func=_cmd_replay)
+
     tj = tsub.add_parser("jailbreak", help="train the jailbreak / prompt-injection detector from labelled JSONL")
     from semrouter.guards.jailbreak_train import add_arguments as _train_jailbreak_args
 
@@ -172,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--embedding-cache", help=".npz cache of embeddings by text SHA-1")
     ts.add_argument("--families", default="linear,mlp,knn,pairwise", help="comma-separated families to try")
     ts.add_argument("--report", help="also write the splits and every family's numbers as JSON here")
+    ts.add_argument(
+        "--split",
+        choices=["prompt", "subject"],
+        default="prompt",
+        help="hold out 20%% by a hash of the prompt (default), or whole subjects (rows with 'subject': unseen topics)",
+    )
+    ts.add_argument("--heldout-out", help="write the held-out rows here (JSONL, for `semrouter eval routing`)")
     ts.set_defaults(func=_cmd_train_selector)
 
     from semrouter.eval.cli import add_bench_parser, add_calibrate_parser, add_eval_parser

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from semrouter.observe.usage import UsageSniffer
     from semrouter.pool.endpoint import Endpoint
     from semrouter.signals.result import SignalResult
+    from semrouter.tenancy import TenantAccess
+    from semrouter.upstream.cascade import CascadeNote
 
 
 class ApiKind(StrEnum):
@@ -43,6 +45,18 @@ class BodyFilter(Protocol):
     def feed(self, data: bytes) -> bytes: ...
 
     def finish(self) -> bytes: ...
+
+
+class ClientApi(Protocol):
+    """A client API the router translates to chat completions (``/v1/responses``, ``/v1/messages``):
+    the parse stage asks it for the chat body (see :mod:`semrouter.adapters.translate`)."""
+
+    def to_chat(self, ctx: RequestContext) -> dict[str, Any]: ...
+
+    def native_request(self, ctx: RequestContext, model: str, served: str) -> tuple[str, bytes] | None:
+        """(path, body) when ``model``'s workers take this API natively (``api: responses``) and this
+        request may go that way; None: chat completions, as translated."""
+        ...
 
 
 @dataclass(slots=True)
@@ -114,6 +128,8 @@ class UpstreamNotes:
     sniffer: UsageSniffer | None = None
     body: bytes | None = None
     retries: int = 0
+    cascade: CascadeNote | None = None  # what a cascade did (semrouter.upstream.cascade), when one ran
+    native: bool = False  # the answer came from a worker's own /v1/responses (relayed, not translated)
 
 
 class RequestContext:
@@ -132,6 +148,7 @@ class RequestContext:
         "config",
         "decision",
         "decision_confidence",
+        "dialect",
         "endpoint",
         "faults",
         "headers",
@@ -155,6 +172,8 @@ class RequestContext:
         "started",
         "stream",
         "system_prompt_injected",
+        "tenancy",
+        "tenant",
         "timings",
         "tools_selected",
         "trace",
@@ -177,6 +196,8 @@ class RequestContext:
         self.started = time.perf_counter()
         self.body: dict[str, Any] = {}
         self.body_modified = False
+        # The client API translated to chat for this request (Responses, Messages), None for chat itself.
+        self.dialect: ClientApi | None = None
         self.stream = False
         self.requested_model = ""
         self.routed = False  # True when a virtual model name asked for routing
@@ -216,6 +237,11 @@ class RequestContext:
         # state observability shares is typed above.
         self.obs: dict[str, float | str] = {}
         self._text: str | None = None
+        # Who the request is for: the cache partition and the decision log's tenant. Without a tenancy
+        # section, what the tenant header says (anyone may set it, as before); with one, the intake sets
+        # it from the API key (or a trusted client's header): see semrouter.tenancy.
+        self.tenant: str | None = headers.get(config.cache.tenant_header.lower()) if config.tenancy is None else None
+        self.tenancy: TenantAccess | None = None  # set by the intake only (never for a dry run)
 
     @property
     def text(self) -> str:

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from semrouter.config.loader import ConfigError, load_config
 from semrouter.config.reload import ConfigWatcher
 from semrouter.config.schema import RouterConfig
+from semrouter.decide.online import Learning
 from semrouter.observe.recorder import Observer
 from semrouter.pipeline import Pipeline, Stage
 from semrouter.pool.pool import EndpointRegistry, ModelPool
 from semrouter.stages import build_pipeline
 from semrouter.tasks import cancel_and_wait
+from semrouter.tenancy import TenancyState
 from semrouter.upstream.client import UpstreamClient
 from semrouter.upstream.forward import Forwarder
 
@@ -54,8 +56,12 @@ class Router:
         # backend settings change. None while the cache is disabled.
         self.cache: CacheService | None = None
         self._retiring: set[asyncio.Task[None]] = set()
+        self.tenancy = TenancyState()  # tenants' limit counters and the session store, across reloads
+        # the bandits' evidence, recent requests for feedback, endpoint latency: outlives config snapshots
+        self.learning = Learning(config)
         self.runtime = self._build(config)
         self.observer = Observer(self, config)  # metrics, traces, decision log: outlives config snapshots
+        self.observer.learning = self.learning  # each finished request's outcome teaches selection
         # (it sees this router only as its StateSource: cache_counters, endpoint_states, the reload counts)
         self._watcher: ConfigWatcher | None = None
         self.started = False  # start() has finished: model warmed, cache connected (or given up on)
@@ -90,7 +96,9 @@ class Router:
 
     def _build(self, config: RouterConfig) -> Runtime:
         pipeline, self.cache = self._build_pipeline(config)
-        return Runtime(config, pipeline, self.fleet.apply(config))
+        pools = self.fleet.apply(config)
+        self.learning.bind(pipeline.stages, self.fleet)
+        return Runtime(config, pipeline, pools)
 
     def _swap_cache(self, cache: CacheService | None) -> None:
         """Make ``cache`` current; a replaced one is closed in the background once its stores drain."""
@@ -112,7 +120,10 @@ class Router:
         except ConfigError as exc:
             self._reload_failed(exc)
             raise
-        self.runtime = Runtime(config, pipeline, self.fleet.apply(config))
+        pools = self.fleet.apply(config)
+        self.learning.apply(config)
+        self.learning.bind(pipeline.stages, self.fleet)
+        self.runtime = Runtime(config, pipeline, pools)
         self._swap_cache(cache)
         self.observer.apply(config)
         self.reloads_ok += 1
@@ -132,6 +143,7 @@ class Router:
     async def _start(self) -> None:
         self.fleet.start()
         self.observer.start()
+        self.learning.start()
         cfg = self.runtime.config
         # Models load side by side (ONNX session set-up and decompression release the GIL; spaCy's import is
         # Python), so start-up takes about the longest load rather than their sum.
@@ -183,11 +195,13 @@ class Router:
         if self._watcher is not None:
             await self._watcher.stop()
         await self.fleet.stop()
+        await self.learning.stop()  # saves the bandits' state (routing.feedback.state_path)
         await self.client.aclose()
         if self._retiring:
             await asyncio.wait(list(self._retiring))
         if self.cache is not None:
             await self.cache.aclose()
+        await self.tenancy.aclose()  # the shared limit counters' client (tenancy.counters: redis)
         await self.observer.stop()
 
     # -- what the observer's metrics read (semrouter.observe.sources.StateSource) ------------------

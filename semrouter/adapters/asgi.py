@@ -18,12 +18,14 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class ASGIExchange:
-    __slots__ = ("headers", "method", "path", "receive", "send")
+    __slots__ = ("client", "headers", "method", "path", "receive", "send")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.headers: RawHeaders = scope["headers"]
+        peer = scope.get("client")
+        self.client: str | None = str(peer[0]) if peer else None  # the peer's IP (trusted tenant headers)
         self.receive = receive
         self.send = send
 

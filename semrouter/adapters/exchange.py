@@ -100,8 +100,11 @@ async def respond_json(ex: Exchange, status: int, payload: bytes, headers: dict[
     await ex.respond(status, _JSON + encode_headers(headers) if headers else _JSON, payload)
 
 
-async def respond_error(ex: Exchange, err: RouterError, headers: dict[str, str] | None = None) -> None:
-    await respond_json(ex, err.status, err.body(), {**(headers or {}), **err.headers})
+async def respond_error(
+    ex: Exchange, err: RouterError, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> None:
+    """``body``: the error in another API's shape (Anthropic's on /v1/messages); OpenAI's by default."""
+    await respond_json(ex, err.status, err.body() if body is None else body, {**(headers or {}), **err.headers})
 
 
 def require_reader(ex: Exchange, server: ServerConfig) -> None:
@@ -114,6 +117,12 @@ def require_reader(ex: Exchange, server: ServerConfig) -> None:
         return
     if not (token_matches(bearer(ex.headers), tokens) or token_matches(_cookie_token(ex.headers), tokens)):
         raise unauthorized("read")
+
+
+def peer_address(ex: Exchange) -> str | None:
+    """The client's IP address (no port), when the server adapter knows it (``client`` attribute)."""
+    client = getattr(ex, "client", None)
+    return client if isinstance(client, str) and client else None
 
 
 def env_token(env: str | None) -> str | None:

@@ -48,12 +48,12 @@ from semrouter import cpu
 from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
 from semrouter.adapters.exchange import header_value, respond_error, too_large
 from semrouter.adapters.http_proxy import ProxyHandler
-from semrouter.adapters.intake import API_PATHS, Admission, check_content_type, check_method
+from semrouter.adapters.intake import API_PATHS, DIALECTS, Admission, check_content_type, check_method, error_body
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.errors import RouterError
 from semrouter.observe.usage import UsageSniffer
 from semrouter.router import Router, Runtime
-from semrouter.upstream.forward import router_owned
+from semrouter.upstream.forward import CLIENT_KEY_HEADERS, router_owned
 
 log = logging.getLogger("semrouter.extproc")
 
@@ -192,6 +192,15 @@ class Exchange:
         headers = _header_map(msg)
         path = headers.get(":path", "").split("?", 1)[0]
         self.api = API_PATHS.get(path)
+        if path in DIALECTS:  # answers would need translating in Envoy's response path: the HTTP proxy does it
+            err = RouterError(
+                501,
+                f"{path} is served by the semrouter HTTP proxy only, not through Envoy ext_proc; "
+                "send it to the proxy or use /v1/chat/completions",
+                type="server_error",
+                code="api_not_served_here",
+            )
+            return immediate(501, error_body(path, err), "application/json", {}, "semrouter_api_not_served_here")
         if self.api is None:  # not ours: models listing, health, anything else goes through unchanged
             return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
         cfg = self.runtime.config
@@ -228,7 +237,8 @@ class Exchange:
         assert self.api is not None
         runtime = self.runtime
         cfg = runtime.config
-        req = Admission(runtime, self.router.observer, self.api, body, self.headers)
+        # no client address: Envoy is the peer, so a tenant header is never trusted here (a key is needed)
+        req = Admission(runtime, self.router.observer, self.api, body, self.headers, tenancy=self.router.tenancy)
         ctx = req.ctx
         routed = await req.route()
         if routed is not None:  # answered here (an error, a block, a cache hit): observed once it is built
@@ -253,6 +263,8 @@ class Exchange:
         if replaced:
             headers["content-length"] = str(len(new_body))
         strip = _router_owned(self.headers, cfg.extproc.routing_header)
+        if cfg.tenancy is not None:  # the client's key is the gateway's, never a worker's
+            strip += [k for k in self.headers if k in CLIENT_KEY_HEADERS]
         common = pb.CommonResponse(header_mutation=_mutation(headers, strip), clear_route_cache=True)
         if replaced:
             common.body_mutation.body = new_body
@@ -354,7 +366,7 @@ class OperatorApp:
         if scope["type"] != "http":  # no lifespan: serve_extproc starts and stops the router
             return
         ex = ASGIExchange(scope, receive, send)
-        if ex.path in API_PATHS:
+        if ex.path in API_PATHS or ex.path in DIALECTS:
             msg = f"{ex.path} is not served on the ext_proc process's operator port; send it through the Envoy gateway"
             await respond_error(ex, RouterError(404, msg, code="not_found"))
             return

@@ -24,20 +24,26 @@ from semrouter.adapters.exchange import (
     encode_headers,
     env_token,
     finish_filters,
+    peer_address,
     require_reader,
     respond_error,
     respond_json,
     token_matches,
     unauthorized,
 )
-from semrouter.adapters.intake import API_PATHS, Admission, check_content_type, check_method
+from semrouter.adapters.intake import API_PATHS, DIALECTS, Admission, check_content_type, check_method, error_body
+from semrouter.adapters.translate import CHAT_PATH, Dialect
 from semrouter.cache.service import CacheService, invalidate_filters
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
+from semrouter.decide.feedback import FeedbackRoutes
 from semrouter.dryrun import route_api
 from semrouter.errors import RouterError
 from semrouter.observe.http import ObserveRoutes
 from semrouter.observe.usage import UsageSniffer
 from semrouter.router import Router, Runtime
+from semrouter.tenancy import identify
+from semrouter.upstream.cascade import HeldResponse
+from semrouter.upstream.cascade import plan as plan_cascade
 from semrouter.upstream.client import UpstreamError, UpstreamResponse
 from semrouter.upstream.forward import RESPONSE_DROP, router_owned
 
@@ -69,6 +75,7 @@ class ProxyHandler:
             ("POST", "/api/v1/cache/flush"): self._cache_flush,
         }
         self.routes.update(ObserveRoutes(router).routes())  # /metrics, /dashboard, /api/v1/decisions, ...
+        self.routes.update(FeedbackRoutes(router).routes())  # POST /api/v1/feedback: teaches the bandit
 
     async def startup(self) -> None:
         await self.router.start()
@@ -85,22 +92,24 @@ class ProxyHandler:
         path, method = ex.path, ex.method
         try:
             api = API_PATHS.get(path)
-            if api is not None:
+            dialect = DIALECTS.get(path)
+            if api is not None or dialect is not None:
                 check_method(method, path)
-                await self._api(api, ex)
+                await self._api(api or ApiKind.CHAT, ex, dialect)
                 return
             route = self.routes.get((method, path))
             if route is None:
                 raise RouterError(404, f"Unknown path {method} {path}", code="not_found")
             await route(ex)
         except RouterError as err:
-            await respond_error(ex, err)
+            await respond_error(ex, err, body=error_body(path, err))
         except ClientDisconnected:
             pass
         except Exception:  # a bug of ours: still an OpenAI-style answer, never a bare connection reset
             log.exception("internal error on %s %s", method, path)
             with contextlib.suppress(Exception):  # fails if the response had already started
-                await respond_error(ex, RouterError(500, "Internal router error", type="server_error", code="internal"))
+                internal = RouterError(500, "Internal router error", type="server_error", code="internal")
+                await respond_error(ex, internal, body=error_body(path, internal))
 
     # -- small routes ----------------------------------------------------------------------------
 
@@ -158,8 +167,13 @@ class ProxyHandler:
         cfg = self.router.runtime.config
         now = int(time.time())
         names = [(v, "semrouter") for v in cfg.routing.virtual_models]
+        allowed = None
+        if cfg.tenancy is not None:  # a tenant's key lists what that tenant may use (401 without one)
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ex.headers}
+            _, tenant, _ = identify(cfg, headers, peer_address(ex))
+            allowed = tenant.models if tenant is not None else None
         if cfg.routing.explicit_models == "allow":
-            names += [(m.name, "semrouter-upstream") for m in cfg.models]
+            names += [(m.name, "semrouter-upstream") for m in cfg.models if allowed is None or m.name in allowed]
         data = [{"id": n, "object": "model", "created": now, "owned_by": owner} for n, owner in names]
         await respond_json(ex, 200, orjson.dumps({"object": "list", "data": data}))
 
@@ -174,17 +188,26 @@ class ProxyHandler:
 
     # -- the OpenAI API --------------------------------------------------------------------------
 
-    async def _api(self, api: ApiKind, ex: Exchange) -> None:
+    async def _api(self, api: ApiKind, ex: Exchange, dialect: type[Dialect] | None = None) -> None:
         runtime: Runtime = self.router.runtime  # one snapshot for the whole request
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ex.headers}
         check_content_type(headers)
         body = await ex.read_body(runtime.config.server.max_body_bytes)
-        req = Admission(runtime, self.router.observer, api, body, headers)
+        req = Admission(
+            runtime,
+            self.router.observer,
+            api,
+            body,
+            headers,
+            tenancy=self.router.tenancy,
+            client=peer_address(ex),
+            dialect=dialect() if dialect is not None else None,  # /v1/responses, /v1/messages: translated
+        )
         outcome = None
         try:
             routed = await req.route()
             if isinstance(routed, RouterError):
-                await respond_error(ex, routed, req.error_headers())
+                await respond_error(ex, routed, req.error_headers(), error_body(ex.path, routed))
             elif routed is not None:
                 await self._send_local(ex, req.ctx, routed)
             else:
@@ -208,16 +231,23 @@ class ProxyHandler:
         assert task is not None
         disconnected = asyncio.Event()
         watcher = asyncio.create_task(self._watch_disconnect(ex, task, disconnected))
-        resp: UpstreamResponse | None = None
+        resp: UpstreamResponse | HeldResponse | None = None
         outcome = ResponseOutcome(status=0, completed=False)
+        path = CHAT_PATH if ctx.dialect is not None else ex.path  # a translated API goes to chat completions
         try:
-            resp = await self.router.forwarder.send(ctx, runtime.pools, ex.path, ex.headers)
+            cascade = plan_cascade(ctx)  # cheaper model first when the decision has a cascade
+            if cascade is not None:
+                if isinstance(ctx.dialect, Dialect):  # the cascade judges chat answers: no native Responses
+                    ctx.dialect.native_ok = False
+                resp = await cascade.send(self.router.forwarder, runtime.pools, path, ex.headers)
+            else:
+                resp = await self.router.forwarder.send(ctx, runtime.pools, path, ex.headers)
             ctx.timings.upstream_headers = time.perf_counter()
             outcome.status = resp.status
             outcome.body, outcome.completed = await self._relay(ctx, resp, ex, runtime.pipeline.wants_response_body)
         except RouterError as err:
             outcome.status, outcome.error = err.status, err.code
-            await respond_error(ex, err, ctx.routing_headers())
+            await respond_error(ex, err, ctx.routing_headers(), error_body(ex.path, err))
         except ClientDisconnected:
             outcome.error = "client_disconnected"
         except asyncio.CancelledError:
@@ -240,7 +270,7 @@ class ProxyHandler:
         task.cancel()
 
     async def _relay(
-        self, ctx: RequestContext, resp: UpstreamResponse, ex: Exchange, keep: bool
+        self, ctx: RequestContext, resp: UpstreamResponse | HeldResponse, ex: Exchange, keep: bool
     ) -> tuple[bytes | None, bool]:
         headers = [(k, v) for k, v in resp.headers if k not in RESPONSE_DROP and not router_owned(k)]
         headers += encode_headers(ctx.routing_headers())
@@ -286,6 +316,10 @@ class ProxyHandler:
             if ctx.endpoint is not None:
                 ctx.endpoint.record_failure(ctx.config.pool.ejection)
             completed = False
-            await ex.send_chunk(STREAM_BROKEN)
+            broken = STREAM_BROKEN  # through the filters: a translated API gets its own error event
+            for f in ctx.response_filters:
+                broken = f.feed(broken)
+            if broken := broken + finish_filters(ctx.response_filters):
+                await ex.send_chunk(broken)
         await ex.end_stream()
         return (b"".join(kept) if keep else None), completed

@@ -25,7 +25,7 @@ def _str_headers(headers: RawHeaders) -> list[tuple[str, str]]:
 
 
 class RSGIExchange:
-    __slots__ = ("_stream", "headers", "method", "path", "proto")
+    __slots__ = ("_stream", "client", "headers", "method", "path", "proto")
 
     def __init__(self, scope: Any, proto: Any) -> None:
         self.method: str = scope.method
@@ -33,6 +33,8 @@ class RSGIExchange:
         self.headers: RawHeaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()]
         self.proto = proto
         self._stream: Any = None
+        peer: str = getattr(scope, "client", "") or ""  # "ip:port", "[v6]:port": the IP decides tenant trust
+        self.client: str | None = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer or None
 
     async def read_body(self, limit: int) -> bytes:
         """Read the body chunk by chunk and stop at ``limit``: ``await proto()`` would buffer a chunked

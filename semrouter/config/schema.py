@@ -17,6 +17,8 @@ from semrouter.decide.rules import Rule
 from semrouter.guards.config import GuardsConfig, HarmfulPolicy, JailbreakPolicy, PiiPolicy
 from semrouter.observe.config import ObservabilityConfig
 from semrouter.signals.config import AnySignalConfig
+from semrouter.tenancy.config import SessionConfig, TenancyConfig
+from semrouter.tenancy.config import reference_errors as tenancy_reference_errors
 
 
 class ServerConfig(_Strict):
@@ -55,8 +57,33 @@ class ServerConfig(_Strict):
     )
 
 
+class BanditConfig(_Strict):
+    """Thompson sampling over a decision's candidates from outcomes (semrouter.decide.bandit)."""
+
+    prior: Literal["scores", "learned"] = Field(
+        "scores",
+        description="Where a model starts before any outcome: its configured score, or the learned selector's "
+        "P(good answer) for each request (the bandit then learns each model's offset from it).",
+    )
+    max_explore: float = Field(0.1, ge=0, le=1, description="Most share of recent picks that may explore.")
+    decay: float = Field(0.97, gt=0, le=1, description="Evidence kept per update: old outcomes fade.")
+    prior_strength: float = Field(2.0, gt=0, description="Pseudo-outcomes the prior is worth.")
+
+
+class PoolAwareConfig(_Strict):
+    """Prefer the candidate whose endpoints have capacity now, when quality is close (semrouter.decide.pool)."""
+
+    margin: float = Field(0.05, ge=0, description="Candidates within this utility of the best count as equal.")
+    latency_slo_ms: float | None = Field(
+        None, gt=0, description="Rule out models whose recent latency exceeds this (unless none is left)."
+    )
+    stale_s: float = Field(
+        5.0, gt=0, description="A latency sample older than this no longer counts: the model gets a request again."
+    )
+
+
 class SelectionConfig(_Strict):
-    algorithm: Literal["static", "cost_aware", "learned"] = "static"
+    algorithm: Literal["static", "cost_aware", "learned", "bandit"] = "static"
     cost_weight: float = Field(
         0.5,
         ge=0,
@@ -69,6 +96,49 @@ class SelectionConfig(_Strict):
         description="learned: model name -> the selector's outcome column (shipped: weak, strong); "
         "unnamed candidates are matched cheapest to weak, dearest to strong.",
     )
+    bandit: BanditConfig = Field(default_factory=BanditConfig)
+    pool_aware: PoolAwareConfig | None = Field(
+        None, description="Any algorithm: among near-equal candidates prefer the one with capacity now."
+    )
+
+
+class BanditStoreConfig(_Strict):
+    """A Redis/Valkey server the replicas share for the bandits' evidence and the feedback request map
+    (semrouter.decide.shared)."""
+
+    url: str | None = Field(
+        None, description="redis://[:password@]host:port/db; unset: the cache's (cache.backend must be redis)."
+    )
+    password_env: str | None = Field(None, description="Env var holding the password; unset with no url: the cache's.")
+    prefix: str = Field("semrouter:bandit", min_length=1, description="Key prefix of everything stored.")
+    sync_interval_s: float = Field(1.0, gt=0, description="How often the merged evidence is read back.")
+    timeout_s: float = Field(1.0, gt=0, description="Socket timeout of a store call (off the request path).")
+
+
+class FeedbackConfig(_Strict):
+    """POST /api/v1/feedback and the implicit outcomes that teach the bandit (semrouter.decide.feedback)."""
+
+    enabled: bool = True
+    token_env: str | None = Field(
+        None, description="Env var holding the token feedback calls need; unset: the admin's."
+    )
+    state_path: str | None = Field(
+        None, description="JSON file of the bandits' state: loaded at start, saved on stop and every save_interval_s."
+    )
+    save_interval_s: float = Field(60.0, gt=0)
+    store: BanditStoreConfig | None = Field(
+        None, description="Share evidence and the request map with other replicas through Redis/Valkey."
+    )
+    max_requests: int = Field(10000, ge=16, description="Recent requests feedback can still name.")
+    ttl_s: float = Field(3600.0, gt=0, description="How long a request can still get feedback.")
+    reask_window_s: float = Field(
+        120.0, ge=0, description="The same question again in a session within this many seconds: the first failed."
+    )
+    weight_success: float = Field(0.3, ge=0, description="Implicit: a complete 2xx answer (counts at the prior).")
+    weight_error: float = Field(1.0, ge=0, description="Implicit: upstream error, 5xx, timeout, no endpoint.")
+    weight_truncated: float = Field(0.5, ge=0, description="Implicit: finish_reason length, or an empty answer.")
+    weight_reask: float = Field(1.0, ge=0, description="Implicit: the question asked again (fails the earlier answer).")
+    weight_explicit: float = Field(1.0, ge=0, description="A rating or label sent to /api/v1/feedback.")
 
 
 class ToolSelectionConfig(_Strict):
@@ -87,6 +157,7 @@ class RoutingConfig(_Strict):
     explicit_models: Literal["allow", "deny"] = "allow"
     default_decision: str = "default"
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 
 
 class EndpointConfig(_Strict):
@@ -131,6 +202,14 @@ class ModelConfig(_Strict):
     pricing: Pricing = Field(default_factory=Pricing)
     pii: PiiPolicy | None = Field(None, description="PII policy for requests sent to this model.")
     harmful: HarmfulPolicy | None = Field(None, description="Harmful-request policy for requests sent to this model.")
+    context_window: int | None = Field(
+        None, ge=1, description="Tokens the model takes (prompt + answer); selection skips it for longer requests."
+    )
+    api: Literal["chat", "responses"] = Field(
+        "chat",
+        description="What the workers speak beside chat completions: 'responses' sends /v1/responses clients' "
+        "requests to them as /v1/responses (relayed untranslated); other clients still go as chat (docs/apis.md).",
+    )
 
 
 class EjectionConfig(_Strict):
@@ -201,6 +280,37 @@ class ModelScore(_Strict):
     score: float = Field(1.0, ge=0)
 
 
+CascadeCue = Literal["low_logprob", "refusal", "empty", "truncated", "disagreement", "error"]
+DEFAULT_CASCADE_CUES: tuple[CascadeCue, ...] = ("low_logprob", "refusal", "empty", "truncated", "error")
+
+
+class CascadeConfig(_Strict):
+    """Cheap model first, a stronger one when the answer looks unreliable (semrouter.upstream.cascade)."""
+
+    models: list[str] = Field(
+        default_factory=list,
+        description="Tried in order, cheapest first; empty: the decision's candidates ordered by price.",
+    )
+    escalate_on: list[CascadeCue] = Field(
+        default_factory=lambda: list(DEFAULT_CASCADE_CUES),
+        description="What makes an answer unreliable; disagreement asks the cheap model twice (non-streamed only).",
+    )
+    min_mean_logprob: float = Field(
+        -1.0, le=0, description="low_logprob: escalate when the answer's mean token log-probability is below this."
+    )
+    refusal_patterns: list[str] | None = Field(None, description="Regexes (case-insensitive); none: the built-in.")
+    min_agreement: float = Field(
+        0.5, ge=0, le=1, description="disagreement: least word-set overlap (Jaccard) of the two cheap samples."
+    )
+    request_logprobs: bool = Field(
+        True, description="Ask cheaper models for logprobs (removed from the answer unless the client asked)."
+    )
+    stream_window_tokens: int = Field(
+        24, ge=1, le=4096, description="Streams: content tokens held back and judged before anything is sent."
+    )
+    stream_window_bytes: int = Field(32768, ge=256, le=1048576, description="Streams: bytes held back at most.")
+
+
 class DecisionConfig(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -217,6 +327,7 @@ class DecisionConfig(_Strict):
     jailbreak: JailbreakPolicy | None = None
     harmful: HarmfulPolicy | None = Field(None, description="Harmful-request policy (wins over the model's).")
     cache: DecisionCachePolicy | None = None
+    cascade: CascadeConfig | None = Field(None, description="Try cheaper models first (HTTP proxy only).")
 
 
 class ReloadConfig(_Strict):
@@ -269,6 +380,10 @@ class RouterConfig(_Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     extproc: ExtProcConfig = Field(default_factory=ExtProcConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    tenancy: TenancyConfig | None = Field(
+        None, description="Virtual API keys, tenants and their limits (docs/tenants.md); none: open, as before."
+    )
+    sessions: SessionConfig = Field(default_factory=SessionConfig)
 
     @field_validator("reasoning_families")
     @classmethod
@@ -301,6 +416,14 @@ class RouterConfig(_Strict):
             for j, fb in enumerate(m.fallback):
                 if fb not in known:
                     errors.append((("models", i, "fallback", j), f"unknown model '{fb}'"))
+        store = self.routing.feedback.store
+        if store is not None and store.url is None and self.cache.backend != "redis":
+            errors.append(
+                (
+                    ("routing", "feedback", "store", "url"),
+                    "set a url, or use cache.backend: redis (the bandit store then shares the cache's server)",
+                )
+            )
         for i, v in enumerate(self.routing.virtual_models):
             if v in known:
                 errors.append((("routing", "virtual_models", i), f"'{v}' is also a configured model name"))
@@ -330,8 +453,39 @@ class RouterConfig(_Strict):
                 listed = sorted(usable)
                 errors.append((("decisions", i, "rules"), f"unknown signal '{name}'{hint}; configured: {listed}"))
         errors += self._harmful_policy_errors(known)
+        errors += tenancy_reference_errors(self)
+        errors += self._cascade_errors(known)
         if self.routing.default_decision not in dnames:
             errors.append((("routing", "default_decision"), f"no decision named '{self.routing.default_decision}'"))
+        return errors
+
+    def _cascade_errors(self, known: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """A cascade needs two known models that take the same request: one reasoning dialect and the same
+        model-level guard policies (the guards applied the selected model's)."""
+        import re
+
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for i, d in enumerate(self.decisions):
+            c = d.cascade
+            if c is None:
+                continue
+            path: tuple[str | int, ...] = ("decisions", i, "cascade")
+            names = c.models or [m.model for m in d.models]
+            for j, name in enumerate(c.models):
+                if name not in known:
+                    errors.append(((*path, "models", j), f"unknown model '{name}'"))
+            if len(dict.fromkeys(names)) < 2:
+                errors.append(((*path, "models"), "a cascade needs at least two different models"))
+            cfgs = [m for m in (self.model(n) for n in names) if m is not None]
+            if len({m.family for m in cfgs}) > 1:
+                errors.append(((*path, "models"), "cascade models must share one reasoning family (or none)"))
+            if len({(repr(m.pii), repr(m.harmful)) for m in cfgs}) > 1:
+                errors.append(((*path, "models"), "cascade models must have the same model-level pii/harmful policy"))
+            for j, pattern in enumerate(c.refusal_patterns or ()):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    errors.append(((*path, "refusal_patterns", j), f"invalid regex: {exc}"))
         return errors
 
     def _harmful_policy_errors(self, known: set[str]) -> list[tuple[tuple[str | int, ...], str]]:

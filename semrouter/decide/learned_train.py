@@ -6,12 +6,13 @@ column; every row must have the same ones.
 
 Splits, decided before anything is fitted, so no number is tuned on what it is reported on:
 
-- **held out** (~20%): whole MMLU subjects when rows carry ``subject`` (subjects sorted by a hash of their
-  name, taken until 20% of the rows), so held-out subjects are unseen in training; else a hash of the
-  prompt. Only the final report reads it.
+- **held out** (~20%): by a hash of the prompt (``--split prompt``, the default and how the shipped model
+  was made: every subject is seen in training, as a deployed router sees its workload's topics), or
+  whole MMLU subjects (``--split subject``, rows carrying ``subject``: subjects sorted by a hash of their
+  name, taken until 20% of the rows), the stricter unseen-topic view. Only the final report reads it.
 - **training** (the rest): family and settings are chosen by 5-fold cross-validation grouped the same way
-  (whole subjects per fold). One validation split of a dozen subjects proved too noisy to choose on:
-  APGR swings by 0.2 between subject samples, because which subjects a sample holds decides most of it.
+  (whole subjects per fold under ``--split subject``). One validation split of a dozen subjects proved too
+  noisy to choose on: APGR swings by 0.2 between subject samples.
   Each family's best settings are then refitted on all of the training part; the held-out numbers
   describe exactly those models, and the chosen one is saved.
 
@@ -107,9 +108,10 @@ def group_split(keys: Sequence[str], fraction: float, salt: str) -> tuple[IntArr
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
-def make_splits(data: Outcomes) -> tuple[IntArray, IntArray, IntArray, str]:
-    """(train, validation, held out, how) indices."""
-    by_subject = all(data.groups) and len(set(data.groups)) >= 10
+def make_splits(data: Outcomes, split: str = "prompt") -> tuple[IntArray, IntArray, IntArray, str]:
+    """(train, validation, held out, how) indices. ``split="subject"`` holds out whole subjects where rows
+    carry one (at least 10 of them): the unseen-topic view; ``"prompt"``, a hash of the prompt."""
+    by_subject = split == "subject" and all(data.groups) and len(set(data.groups)) >= 10
     keys = data.groups if by_subject else [_h(p) for p in data.prompts]
     rest, held = group_split(keys, HELDOUT, "heldout:")
     sub_train, sub_val = group_split([keys[i] for i in rest], VALIDATION, "validation:")
@@ -345,6 +347,8 @@ def train_selector(
     embedding_cache: str | Path | None = None,
     embeddings: F32 | None = None,
     families: Sequence[str] = ("linear", "pairwise", "mlp", "knn"),
+    split: str = "prompt",
+    heldout_out: str | Path | None = None,
     progress: bool = False,
     log: Any = None,
 ) -> dict[str, Any]:
@@ -360,7 +364,10 @@ def train_selector(
         raise TrainError("a selector needs outcomes for at least two models")
     if "pairwise" in families and len(data.columns) != 2:
         families = [f for f in families if f != "pairwise"]
-    train, val, held, how = make_splits(data)
+    train, val, held, how = make_splits(data, split)
+    if heldout_out is not None:  # the held-out rows as given, for `semrouter eval routing --data`
+        with open(heldout_out, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(data.rows[i], ensure_ascii=False) + "\n" for i in sorted(held))
     pool = np.concatenate([train, val])
     by_subject = how.startswith("whole")
     keys = data.groups if by_subject else [_h(p)[:2] for p in data.prompts]
@@ -434,6 +441,8 @@ def run(args: argparse.Namespace) -> int:
             args.output or SELECTOR_PATH,
             embedding_cache=args.embedding_cache,
             families=fams,
+            split=args.split,
+            heldout_out=args.heldout_out,
             log=sys.stderr,
         )
     except (TrainError, OSError) as exc:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from semrouter.config.schema import SelectionConfig
 from semrouter.decide.learned import LearnedSelector
+from semrouter.decide.online import BanditSelector
 from semrouter.decide.selection import CostAwareSelector, Selector, StaticSelector
 
 __all__ = ["SELECTORS"]
@@ -18,4 +19,5 @@ SELECTORS: dict[str, Callable[[SelectionConfig], Selector]] = {
     "static": StaticSelector,
     "cost_aware": CostAwareSelector,
     "learned": LearnedSelector,
+    "bandit": BanditSelector,
 }

@@ -9,7 +9,17 @@ Request headers steer it per request: ``x-fake-status`` (answer with that error 
 ``x-fake-latency-ms``, ``x-fake-response-headers`` (a JSON object of headers to add to the answer),
 ``x-fake-finish`` (the finish_reason; otherwise "length" when ``max_tokens`` cut
 the answer short, else "stop"), and ``x-fake-reply`` (the answer text, streamed in ``x-fake-reply-chunk``-character
-pieces) for tests that need a particular answer.
+pieces) for tests that need a particular answer; ``x-fake-tool-call`` (a JSON object with ``name`` and ``arguments``)
+makes the answer a call of that tool (streamed: the name, then the arguments in two pieces).
+``POST /v1/responses`` answers as a worker that speaks the Responses API natively (a Response object or its
+event stream, with the same kind of echo: model, instructions, reasoning, tools).
+
+``x-fake-cue`` plays an answer's quality for the cascade's tests: comma-separated ``[model=]cue`` items (a
+``model=`` item only for the worker playing that model, so one header can steer a cheap and a strong worker
+differently): ``refuse`` (a refusal), ``empty`` (no text), ``truncate`` (finish_reason "length"), ``unsure``
+(low token log-probabilities), ``random`` (different words each time, so two samples disagree), ``fail``
+(a 500). A request with ``logprobs: true`` gets per-token ``logprobs`` (-0.05 each, -2.5 when ``unsure``), as
+vLLM returns them.
 """
 
 from __future__ import annotations
@@ -72,6 +82,39 @@ def build_echo(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
     }
 
 
+CUE_REFUSAL = "I'm sorry, but I can't help with that request."
+CONFIDENT_LOGPROB, UNSURE_LOGPROB = -0.05, -2.5
+
+
+def fake_cue(header: str | None, model: str) -> str | None:
+    """The ``x-fake-cue`` item for this worker: its own ``model=cue`` first, else an unscoped ``cue``."""
+    if not header:
+        return None
+    mine = other = None
+    for item in header.split(","):
+        name, eq, cue = item.strip().rpartition("=")
+        if eq and name == model:
+            mine = cue
+        elif not eq:
+            other = cue
+    return mine or other
+
+
+def _logprobs(tokens: list[str], value: float) -> dict[str, Any]:
+    return {"content": [{"token": t, "logprob": value, "bytes": None, "top_logprobs": []} for t in tokens if t]}
+
+
+def tool_call_cue(header: str | None) -> dict[str, Any] | None:
+    """``x-fake-tool-call: {"name": ..., "arguments": {...}}``: the answer calls that tool (chat's shape)."""
+    if not header:
+        return None
+    cue = json.loads(header)
+    args = cue.get("arguments", {})
+    arguments = args if isinstance(args, str) else json.dumps(args)
+    call_id = cue.get("id") or f"call_{uuid.uuid4().hex[:12]}"
+    return {"id": call_id, "type": "function", "function": {"name": cue["name"], "arguments": arguments}}
+
+
 def thinking_requested(body: dict[str, Any]) -> bool:
     kw = body.get("chat_template_kwargs")
     if isinstance(kw, dict) and (kw.get("enable_thinking") is True or kw.get("thinking") is True):
@@ -116,6 +159,8 @@ class FakeWorker:
             await self._json(send, 200, {"counts": self.counts, "requests": list(self.requests)})
         elif method == "POST" and path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
             await self._generate(path, scope, receive, send)
+        elif method == "POST" and path == "/v1/responses":
+            await self._responses(scope, receive, send)
         else:
             await self._json(
                 send, 404, {"error": {"message": f"no route {path}", "type": "not_found", "param": None, "code": None}}
@@ -161,7 +206,9 @@ class FakeWorker:
             "time": time.time(),
         }
         self.requests.append(record)
-        forced = headers.get("x-fake-status")
+        forced = headers.get("x-fake-status") or (
+            "500" if fake_cue(headers.get("x-fake-cue"), self.s.model) == "fail" else None
+        )
         if forced or (self.s.fail_rate and self._rng.random() < self.s.fail_rate):
             self.counts["failed"] += 1
             status = int(forced) if forced else 503
@@ -195,6 +242,20 @@ class FakeWorker:
         finish = headers.get("x-fake-finish", finish)
         tokens = self._tokens(max(n, 1))
         scripted = headers.get("x-fake-reply")
+        cue = fake_cue(headers.get("x-fake-cue"), self.s.model)
+        if cue == "refuse":
+            scripted = CUE_REFUSAL
+        elif cue == "empty":
+            scripted = ""
+        elif cue == "truncate":
+            finish = "length"
+        elif cue == "random":
+            tokens = [f" r{self._rng.randrange(10**6)}" for _ in tokens]
+        logprob = (UNSURE_LOGPROB if cue == "unsure" else CONFIDENT_LOGPROB) if body.get("logprobs") else None
+        call = tool_call_cue(headers.get("x-fake-tool-call"))
+        if call is not None:  # the answer is this one tool call (no text), as a model calling a tool ends
+            scripted, finish = "", "tool_calls"
+            record["tool_call"] = call
         if scripted is not None:  # a given answer, in pieces of x-fake-reply-chunk characters (default 4)
             size = max(1, int(headers.get("x-fake-reply-chunk", "4")))
             tokens = [scripted[i : i + size] for i in range(0, len(scripted), size)] or [""]
@@ -214,13 +275,145 @@ class FakeWorker:
                 send,
                 record,
                 finish,
+                logprob,
             )
             return
         delay = latency + (len(tokens) + len(reasoning)) / self.s.tokens_per_s if self.s.tokens_per_s else latency
         if delay:
             await asyncio.sleep(delay)
-        answer = self._completion(path, body, tokens, reasoning, echo, finish)
+        answer = self._completion(path, body, tokens, reasoning, echo, finish, logprob)
+        if call is not None and path.endswith("chat/completions"):
+            answer["choices"][0]["message"].update(content=None, tool_calls=[call])
         await self._json(send, 200, answer, [echo_header, *worker_headers])
+        record["completed"] = True
+        self.counts["completed"] += 1
+
+    async def _responses(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/responses`` as a worker that speaks the Responses API natively: a Response object, or its
+        event stream, whose ``echo`` (and ``x-fake-worker-echo``) shows the model, ``instructions``,
+        ``reasoning``, tool names, ``store`` and ``previous_response_id`` it received. ``x-fake-status``,
+        ``x-fake-reply`` and ``x-fake-tool-call`` steer it as on chat."""
+        chunks = []
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        body = orjson.loads(b"".join(chunks))
+        self.counts["requests"] += 1
+        tools = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+        echo = {
+            "model": body.get("model"),
+            "instructions": body.get("instructions"),
+            "reasoning": body.get("reasoning"),
+            "tools": tools,
+            "store": body.get("store"),
+            "previous_response_id": body.get("previous_response_id"),
+            "request_id": headers.get("x-request-id"),
+        }
+        record: dict[str, Any] = {"path": "/v1/responses", "echo": echo, "headers": headers, "body": body}
+        record.update(stream=bool(body.get("stream")), completed=False, cancelled=False, time=time.time())
+        self.requests.append(record)
+        if forced := headers.get("x-fake-status"):
+            self.counts["failed"] += 1
+            error = {"message": "fake worker failure", "type": "server_error", "param": None, "code": None}
+            await self._json(send, int(forced), {"error": error})
+            return
+        scripted = headers.get("x-fake-reply")
+        n = self.s.reply_tokens
+        limit = body.get("max_output_tokens")
+        status = "completed"
+        if isinstance(limit, int) and 0 < limit < n:
+            n, status = limit, "incomplete"
+        tokens = [scripted] if scripted is not None else self._tokens(max(n, 1))
+        text = "".join(tokens)
+        msg_id = f"msg_{uuid.uuid4().hex[:24]}"
+        items: list[dict[str, Any]] = []
+        call = tool_call_cue(headers.get("x-fake-tool-call"))
+        if call is not None:
+            fn = call["function"]
+            items.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{uuid.uuid4().hex[:24]}",
+                    "call_id": call["id"],
+                    "name": fn["name"],
+                    "arguments": fn["arguments"],
+                    "status": "completed",
+                }
+            )
+        else:
+            part = {"type": "output_text", "text": text, "annotations": []}
+            items.append(
+                {"type": "message", "id": msg_id, "status": "completed", "role": "assistant", "content": [part]}
+            )
+        prompt_tokens = max(1, len(json.dumps(body.get("input") or "")) // 4)
+        response: dict[str, Any] = {
+            "id": f"resp_worker{uuid.uuid4().hex[:16]}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": status,
+            "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+            "error": None,
+            "model": body.get("model"),
+            "instructions": body.get("instructions"),
+            "output": items,
+            "parallel_tool_calls": True,
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "reasoning": body.get("reasoning") or {},
+            "store": body.get("store", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "metadata": body.get("metadata") or {},
+            "usage": {
+                "input_tokens": prompt_tokens,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": len(tokens),
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": prompt_tokens + len(tokens),
+            },
+            "echo": echo,
+        }
+        extra = [(b"x-fake-worker-echo", json.dumps(echo, separators=(",", ":")).encode())]
+        extra.append((b"x-fake-worker-model", self.s.model.encode()))
+        if not body.get("stream"):
+            await self._json(send, 200, response, extra)
+        else:
+            seq = iter(range(1 << 30))
+
+            def ev(kind: str, **payload: Any) -> bytes:
+                data = orjson.dumps({"type": kind, "sequence_number": next(seq), **payload})
+                return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+
+            start = {**response, "status": "in_progress", "output": [], "usage": None, "incomplete_details": None}
+            pieces = [ev("response.created", response=start), ev("response.in_progress", response=start)]
+            item = items[0]
+            if item["type"] == "message":
+                where = {"item_id": msg_id, "output_index": 0}
+                pieces.append(ev("response.output_item.added", output_index=0, item={**item, "content": []}))
+                empty = {"type": "output_text", "text": "", "annotations": []}
+                pieces.append(ev("response.content_part.added", **where, content_index=0, part=empty))
+                pieces += [
+                    ev("response.output_text.delta", **where, content_index=0, delta=t, logprobs=[]) for t in tokens
+                ]
+                pieces.append(ev("response.output_text.done", **where, content_index=0, text=text, logprobs=[]))
+                pieces.append(ev("response.content_part.done", **where, content_index=0, part=item["content"][0]))
+            else:
+                pieces.append(ev("response.output_item.added", output_index=0, item={**item, "arguments": ""}))
+                where = {"item_id": item["id"], "output_index": 0}
+                pieces.append(ev("response.function_call_arguments.delta", **where, delta=item["arguments"]))
+                pieces.append(ev("response.function_call_arguments.done", **where, arguments=item["arguments"]))
+            pieces.append(ev("response.output_item.done", output_index=0, item=item))
+            final = "response.completed" if status == "completed" else "response.incomplete"
+            pieces.append(ev(final, response=response))
+            head = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), *extra]
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            for piece in pieces:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
         record["completed"] = True
         self.counts["completed"] += 1
 
@@ -246,6 +439,7 @@ class FakeWorker:
         reasoning: list[str],
         echo: dict[str, Any],
         finish: str = "stop",
+        logprob: float | None = None,
     ) -> dict[str, Any]:
         text = "".join(tokens)
         usage = self._usage(body, len(tokens) + len(reasoning))
@@ -253,12 +447,15 @@ class FakeWorker:
             message: dict[str, Any] = {"role": "assistant", "content": text}
             if reasoning:
                 message["reasoning_content"] = "".join(reasoning)
+            choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish}
+            if logprob is not None:
+                choice["logprobs"] = _logprobs(tokens, logprob)
             return {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "choices": [choice],
                 "usage": usage,
                 "echo": echo,
             }
@@ -299,6 +496,7 @@ class FakeWorker:
         send: Send,
         record: dict[str, Any],
         finish: str = "stop",
+        logprob: float | None = None,
     ) -> None:
         disconnected = asyncio.Event()
 
@@ -346,7 +544,21 @@ class FakeWorker:
                 pieces += [
                     event({"index": 0, "delta": {"reasoning_content": r}, "finish_reason": None}) for r in reasoning
                 ]
-                pieces += [event({"index": 0, "delta": {"content": t}, "finish_reason": None}) for t in tokens]
+                pieces += [
+                    event(
+                        {"index": 0, "delta": {"content": t}, "finish_reason": None}
+                        | ({"logprobs": _logprobs([t], logprob)} if logprob is not None else {})
+                    )
+                    for t in tokens
+                ]
+                if (call := record.get("tool_call")) is not None:  # name first, arguments in two pieces
+                    args, fn = call["function"]["arguments"], call["function"]["name"]
+                    first = {**call, "index": 0, "function": {"name": fn, "arguments": args[: len(args) // 2]}}
+                    rest = {"index": 0, "function": {"arguments": args[len(args) // 2 :]}}
+                    pieces += [
+                        event({"index": 0, "delta": {"tool_calls": [tc]}, "finish_reason": None})
+                        for tc in (first, rest)
+                    ]
                 pieces.append(event({"index": 0, "delta": {}, "finish_reason": finish}))
             else:
                 pieces += [event({"index": 0, "text": t, "finish_reason": None}) for t in tokens]

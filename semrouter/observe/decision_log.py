@@ -80,6 +80,9 @@ def build_record(
             "category": harm.value,
             "action": harm.detail.get("action"),
         }
+    note = ctx.upstream.cascade
+    if note is not None and note.discarded:  # the request's cost includes the answers a cascade dropped
+        cost = (cost or 0.0) + note.discarded_cost
     stages = {rec.stage: round(rec.ms, 3) for rec in ctx.records}
     embedding = ctx.timings.embedding_s()
     if embedding is not None:
@@ -89,6 +92,11 @@ def build_record(
         "request_id": ctx.request_id,
         "worker": os.getpid(),  # several server workers may share one JSONL file
         "api": ctx.api.value,
+        # the tenant only when it comes from the tenancy config (a key, or a trusted client): a header anyone
+        # may set is a value like the header signals', never recorded
+        "tenant": ctx.tenant if ctx.config.tenancy is not None else None,
+        "session": ctx.obs.get("session"),  # session-stable routing: new, kept, held, switched
+        "limit": ctx.obs.get("limit"),  # the tenant limit that refused the request (429), if one did
         "requested_model": ctx.requested_model or None,
         "routed": ctx.routed,
         "decision": ctx.decision.name if ctx.decision is not None else None,
@@ -115,6 +123,7 @@ def build_record(
         "stages_ms": stages,
         "tokens": {"input": usage.get("prompt_tokens"), "output": usage.get("completion_tokens")} if usage else None,
         "cost": round(cost, 8) if cost is not None else None,
+        "cascade": note.to_record() if note is not None else None,
         "faults": list(ctx.faults),
         "prompt": prompt_prefix(ctx, cfg),
     }

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from semrouter.adapters.exchange import Exchange, Route, require_reader, respond_json
+from semrouter.adapters.exchange import Exchange, Route, bearer, env_token, require_reader, respond_json, unauthorized
 from semrouter.errors import RouterError
 from semrouter.observe.decision_log import summary
 
@@ -92,6 +92,29 @@ def policy_view(config: RouterConfig) -> dict[str, Any]:
     }
 
 
+def reader_scope(ex: Exchange, config: RouterConfig) -> str | None:
+    """Whose decisions a reader may see: ``None`` for everyone's (the admin or read token, or no token
+    configured and no tenancy), a tenant's name for that tenant's API key. With tenancy configured the
+    views are never open: a multi-tenant router's decisions are its tenants' business."""
+    server = config.server
+    if config.tenancy is None or env_token(server.admin_token_env) or env_token(server.read_token_env):
+        try:
+            require_reader(ex, server)
+            return None
+        except RouterError:
+            if config.tenancy is None:
+                raise
+    key = bearer(ex.headers)
+    entry = config.tenancy.lookup(key) if config.tenancy is not None and key else None
+    if entry is None:
+        raise unauthorized("read")
+    return entry.tenant.name
+
+
+def _scoped(records: list[dict[str, Any]], tenant: str | None) -> list[dict[str, Any]]:
+    return records if tenant is None else [r for r in records if r.get("tenant") == tenant]
+
+
 def worker_info(config: RouterConfig) -> dict[str, int]:
     """Which server worker answers, and how many there are: the decision ring is per worker."""
     return {"pid": os.getpid(), "workers": config.server.workers}
@@ -133,31 +156,36 @@ class ObserveRoutes:
 
     async def decisions(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router.runtime.config.server)
+        tenant = reader_scope(ex, self.router.runtime.config)  # a tenant's key sees its own records only
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
-        await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, "decisions": log.recent()}))
+        records = _scoped(log.recent(), tenant)
+        total = log.total if tenant is None else len(records)
+        await respond_json(ex, 200, orjson.dumps({"total": total, "worker": worker, "decisions": records}))
 
     async def summary(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router.runtime.config.server)
+        tenant = reader_scope(ex, self.router.runtime.config)
         log = self.router.observer.log
         worker = worker_info(self.router.runtime.config)
-        await respond_json(ex, 200, orjson.dumps({"total": log.total, "worker": worker, **summary(log.recent())}))
+        records = _scoped(log.recent(), tenant)
+        total = log.total if tenant is None else len(records)
+        await respond_json(ex, 200, orjson.dumps({"total": total, "worker": worker, **summary(records)}))
 
     async def policy(self, ex: Exchange) -> None:
         self._dashboard_on()
-        require_reader(ex, self.router.runtime.config.server)
+        if reader_scope(ex, self.router.runtime.config) is not None:  # every decision's system prompt
+            raise RouterError(403, "The policy view needs the admin or read token", type="permission_error")
         await respond_json(ex, 200, orjson.dumps(policy_view(self.router.runtime.config)))
 
     async def stream(self, ex: Exchange) -> None:
         """Server-sent events: a ``hello`` event (this worker, and how many records of its ring follow), the
         ring, then one ``data:`` line per decision as requests finish; a comment every 15 s."""
         self._dashboard_on()
-        require_reader(ex, self.router.runtime.config.server)
+        tenant = reader_scope(ex, self.router.runtime.config)
         log = self.router.observer.log
         queue = log.subscribe()  # with the snapshot below in one step: no record is missed or sent twice
-        backlog, total = log.recent(), log.total
+        backlog, total = _scoped(log.recent(), tenant), log.total
         hello = {**worker_info(self.router.runtime.config), "total": total, "backlog": len(backlog)}
         gone = asyncio.ensure_future(ex.wait_disconnect())
         try:
@@ -183,6 +211,9 @@ class ObserveRoutes:
                     batch = [get.result()]
                     while not queue.empty() and len(batch) < 64:
                         batch.append(queue.get_nowait())
+                    batch = _scoped(batch, tenant)
+                    if not batch:
+                        continue
                     await ex.send_chunk(b"".join(b"data: " + orjson.dumps(r) + b"\n\n" for r in batch))
                 else:
                     await ex.send_chunk(b": keep-alive\n\n")

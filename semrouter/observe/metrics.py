@@ -123,6 +123,73 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        self.tenant_requests = Counter(
+            "semrouter_tenant_requests",
+            "Requests by configured tenant (none: one the config does not name) and path (upstream, cache, blocked, "
+            "error).",
+            ["tenant", "path"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "semrouter_rate_limited",
+            "Requests refused with 429 by a tenant limit (requests_per_minute, tokens_per_minute, budget).",
+            ["tenant", "limit"],
+            registry=r,
+        )
+        self.session_turns = Counter(
+            "semrouter_session_turns",
+            "Routed turns of conversations by result: new, kept (selection chose the pinned model), held (the pin "
+            "won over selection), switched (the decision demanded another model).",
+            ["result"],
+            registry=r,
+        )
+        self.cascade = Counter(
+            "semrouter_cascade",
+            "Requests through a cascade by decision, outcome (accepted: the cheaper answer was sent; escalated; "
+            "skipped) and reason (the last escalation's cue, or why it was skipped; none when accepted).",
+            ["decision", "outcome", "reason"],
+            registry=r,
+        )
+        self.cascade_discarded_tokens = Counter(
+            "semrouter_cascade_discarded_tokens",
+            "Tokens of answers a cascade paid for and dropped (also counted in semrouter_tokens).",
+            ["model", "direction"],
+            registry=r,
+        )
+        self.cascade_discarded_cost = Counter(
+            "semrouter_cascade_discarded_cost_dollars",
+            "Estimated cost of answers a cascade dropped (also counted in semrouter_estimated_cost_dollars).",
+            ["model"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "semrouter_feedback",
+            "Outcomes fed to model selection: kind explicit (POST /api/v1/feedback) or implicit (errors, "
+            "truncated or empty answers, complete answers, re-asks), verdict good, bad or reask.",
+            ["kind", "verdict"],
+            registry=r,
+        )
+        self.bandit_explorations = Counter(
+            "semrouter_bandit_explorations",
+            "Bandit picks that differ from the greedy (best posterior mean) choice, by decision.",
+            ["decision"],
+            registry=r,
+        )
+        self.bandit_store_errors = Counter(
+            "semrouter_bandit_store_errors",
+            "Failed calls to the bandits' shared store (routing.feedback.store) by op: sync (write outcomes and "
+            "request entries, read the merged evidence) or claim (feedback's lookup); learning went on locally.",
+            ["op"],
+            registry=r,
+        )
+        self.selection_load_switches = Counter(
+            "semrouter_selection_load_switches",
+            "Choices that pool-aware selection changed, by decision and reason (load: capacity or an ejected "
+            "model; slo: the latency SLO ruled the selector's choice out; context, context_overflow: a model's "
+            "context window ruled it out).",
+            ["decision", "reason"],
+            registry=r,
+        )
         # -- state, copied in by StateSync ------------------------------------------------------------
         self.cache_lookups = Counter(
             "semrouter_cache_lookups",
@@ -250,6 +317,37 @@ class Metrics:
             self.retries.labels(model).inc(retries)
         for fault in ctx.faults:
             self.stage_faults.labels(fault).inc()
+        reason = ctx.obs.get("selection_reason")
+        if reason is not None:
+            if reason == "explore":
+                self.bandit_explorations.labels(decision).inc()
+            else:
+                self.selection_load_switches.labels(decision, str(reason)).inc()
+        self._tenancy(ctx, path)
+        note = ctx.upstream.cascade
+        if note is not None:
+            self.cascade.labels(decision, note.outcome, note.reason or "none").inc()
+            for d in note.discarded:  # paid for, though the client never saw them
+                for n, direction in ((d.prompt_tokens, "input"), (d.completion_tokens, "output")):
+                    if n:
+                        self.tokens.labels(d.model, direction).inc(n)
+                        self.cascade_discarded_tokens.labels(d.model, direction).inc(n)
+                if d.cost:
+                    self.cost.labels(d.model).inc(d.cost)
+                    self.cascade_discarded_cost.labels(d.model).inc(d.cost)
+
+    def _tenancy(self, ctx: RequestContext, path: str) -> None:
+        """Tenant labels only from the config (a bounded set), never from a header value."""
+        access = ctx.tenancy
+        if ctx.config.tenancy is not None:
+            tenant = access.tenant.name if access is not None and access.tenant is not None else "none"
+            self.tenant_requests.labels(tenant, path).inc()
+            limit = ctx.obs.get("limit")
+            if isinstance(limit, str):
+                self.rate_limited.labels(tenant, limit).inc()
+        session = ctx.obs.get("session")
+        if isinstance(session, str):
+            self.session_turns.labels(session).inc()
 
     def exposition(self) -> bytes:
         """The scrape body: this process's registry, or every worker's files in multiprocess mode."""

@@ -20,6 +20,7 @@ from semrouter.observe.usage import find_usage
 if TYPE_CHECKING:
     from semrouter.config.schema import RouterConfig
     from semrouter.context import RequestContext, ResponseOutcome
+    from semrouter.decide.online import Learning
     from semrouter.observe.metrics import Metrics, StateSync
     from semrouter.observe.sources import StateSource
     from semrouter.observe.tracing import Tracing
@@ -97,6 +98,7 @@ class Observer:
         self._sync_task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self.loop_lag_max_s = 0.0  # the worst event-loop lag seen since start (also in /api/v1/status)
+        self.learning: Learning | None = None  # the router's: each request's outcome teaches model selection
         self.apply(config)
 
     def apply(self, config: RouterConfig) -> None:
@@ -160,6 +162,14 @@ class Observer:
         blocked_by = BLOCK_CODES.get(error or "")
         if self.metrics is not None:
             self.metrics.observe(ctx, path, total, ttft, usage, cost, blocked_by, up_error, now)
+        learned = None
+        if self.learning is not None:
+            self.learning.metrics = self.metrics
+            latency = ttft if ttft is not None or up_error != "upstream_timeout" else total
+            try:
+                learned = self.learning.record(ctx, path, up_error, outcome, latency)
+            except Exception:  # a learning bug costs the lesson, not the trace and the decision record
+                log.exception("learning from request %s failed", ctx.request_id)
         cache = cache_result(ctx)
         if self.tracing is not None:
             attrs: dict[str, Any] = {
@@ -177,20 +187,28 @@ class Observer:
                     if isinstance(usage.get(key), int):
                         attrs[f"gen_ai.usage.{name}"] = usage[key]
             self.tracing.finish(ctx, attrs, up_error or (error if path in ("error", "blocked") else None), first)
-        self.log.add(
-            build_record(
-                ctx,
-                self.log.cfg,
-                path=path,
-                status=status,
-                error=error or (outcome.error if outcome is not None else None),
-                latency_s=total,
-                ttft_s=ttft,
-                usage=usage,
-                cost=cost,
-                cache=cache,
-            )
+        record = build_record(
+            ctx,
+            self.log.cfg,
+            path=path,
+            status=status,
+            error=error or (outcome.error if outcome is not None else None),
+            latency_s=total,
+            ttft_s=ttft,
+            usage=usage,
+            cost=cost,
+            cache=cache,
         )
+        reason = ctx.obs.get("selection_reason")  # explore, load, slo, context: what changed the choice
+        if reason is not None:
+            record["selection_reason"] = reason
+        excluded = ctx.obs.get("context_excluded")  # candidates whose context window the request overflowed
+        if excluded is not None:
+            record["context_excluded"] = excluded
+            record["context_tokens"] = ctx.obs.get("context_tokens")
+        if learned:
+            record.update(learned)  # the implicit outcome, and the earlier request a re-ask failed
+        self.log.add(record)
 
     # -- scrape and lifecycle ----------------------------------------------------------------------
 

@@ -41,8 +41,17 @@ def parse_usage_at(data: bytes, at: int) -> dict[str, Any] | bool | None:
                     value = orjson.loads(data[i : j + 1])
                 except orjson.JSONDecodeError:
                     return None
-                return value if isinstance(value, dict) else None
+                return _as_chat(value) if isinstance(value, dict) else None
     return False if n - i < _CARRY_LIMIT else None
+
+
+def _as_chat(usage: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API ``usage`` (``input_tokens``/``output_tokens``, from a worker that speaks it natively)
+    also under chat's names, which metrics, cost and tenant limits read."""
+    if "prompt_tokens" not in usage and "input_tokens" in usage:
+        usage["prompt_tokens"] = usage["input_tokens"]
+        usage["completion_tokens"] = usage.get("output_tokens")
+    return usage
 
 
 def find_usage(data: bytes) -> dict[str, Any] | None:

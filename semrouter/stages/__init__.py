@@ -11,15 +11,18 @@ from semrouter.stages.enrich import EnrichStage
 from semrouter.stages.guard import GuardPolicyStage, GuardStage
 from semrouter.stages.parse import ParseStage
 from semrouter.stages.selection import SelectionStage
+from semrouter.stages.session import SessionStage
 from semrouter.stages.signals import SignalStage
 from semrouter.stages.tools import ToolStage
+from semrouter.tenancy.stage import TenantStage
 
 if TYPE_CHECKING:
     from semrouter.cache.service import CacheService
 
 
 def build_pipeline(config: RouterConfig, *, cache: CacheService | None = None) -> Pipeline:
-    """parse → [guard] → [signals] → decision → selection → [guard policy] → [cache] → enrich → [tools].
+    """parse → [guard] → [signals] → decision → selection → [session] → [tenant] → [guard policy] → [cache] →
+    enrich → [tools].
 
     Guards detect before the signals (their findings are signals rules can use) but apply their policy
     after selection, which may override it. The upstream call is the adapter's (the HTTP proxy forwards;
@@ -36,6 +39,10 @@ def build_pipeline(config: RouterConfig, *, cache: CacheService | None = None) -
     if config.signals:
         stages.append(SignalStage(config))
     stages += [DecisionStage(config), SelectionStage(config)]
+    if config.sessions.enabled:
+        stages.append(SessionStage(config))
+    if config.tenancy is not None:
+        stages.append(TenantStage())
     if guard is not None:
         stages.append(GuardPolicyStage(config, guard))
     if config.cache.enabled:

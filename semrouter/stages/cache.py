@@ -85,7 +85,6 @@ class CacheStage(Stage):
     def __init__(self, config: RouterConfig, service: CacheService) -> None:
         self.cfg = config.cache
         self.service = service
-        self.tenant_header = config.cache.tenant_header.lower()
         self.finish_reasons = frozenset(config.cache.cache_finish_reasons)
         vcfg = config.cache.verifier
         self.verifier: Verifier | None = Verifier.default() if vcfg.enabled else None
@@ -142,7 +141,7 @@ class CacheStage(Stage):
             body=ctx.body,
             model=ctx.model,
             decision=ctx.decision,
-            tenant=ctx.headers.get(self.tenant_header),
+            tenant=ctx.tenant,
             scope=self.cfg.scope,
             by_effect=self.cfg.cross_decision,
         )
@@ -236,6 +235,9 @@ class CacheStage(Stage):
     async def on_response(self, ctx: RequestContext, outcome: ResponseOutcome) -> None:
         pending = ctx.stage_state.pop(self.name, None)
         if not isinstance(pending, _Pending):
+            return
+        if ctx.upstream.native:  # a worker's own Responses answer: the cache keeps chat answers only
+            self.service.store_skips["native_responses"] += 1
             return
         if outcome.status != 200 or outcome.error is not None:
             self.service.store_skips[outcome.error or "status"] += 1  # e.g. "client_disconnected"

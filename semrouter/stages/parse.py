@@ -150,7 +150,11 @@ class ParseStage(Stage):
     name = "parse"
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
-        raw = await cpu.run(len(ctx.raw_body), decode_body, ctx.raw_body, ctx.config.server.max_json_depth)
+        if ctx.dialect is not None:  # /v1/responses, /v1/messages: their body as a chat body, then as chat
+            raw = await cpu.run(len(ctx.raw_body), ctx.dialect.to_chat, ctx)
+            ctx.body_modified = True  # the worker gets the translation, never the client's bytes
+        else:
+            raw = await cpu.run(len(ctx.raw_body), decode_body, ctx.raw_body, ctx.config.server.max_json_depth)
         ctx.body = validate_body(ctx.api, raw)
         ctx.stream = bool(ctx.body.get("stream", False))
         requested: str = ctx.body["model"]

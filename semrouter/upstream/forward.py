@@ -56,6 +56,10 @@ def router_owned(name: bytes) -> bool:
 
 
 TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
+CLIENT_KEY_HEADERS = frozenset({"authorization", "x-api-key"})
+"""Where clients send API keys. With ``tenancy`` configured those are the router's virtual keys: stripped
+before the worker, which gets its endpoint's own key (``api_key_env``) or none."""
+_CLIENT_KEY_RAW = frozenset(k.encode() for k in CLIENT_KEY_HEADERS)
 
 
 def model_chain(ctx: RequestContext, pools: Mapping[str, ModelPool]) -> list[str]:
@@ -86,11 +90,16 @@ class Forwarder:
         self, ctx: RequestContext, endpoint: Endpoint, raw: list[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, bytes]]:
         # The client's Authorization goes to endpoints without a key of their own (a worker that checks the
-        # caller's key); an endpoint with its own key gets that key, never the client's.
+        # caller's key); an endpoint with its own key gets that key, never the client's. With tenancy, the
+        # client's key is a virtual key of the router's and never leaves it.
+        virtual_keys = ctx.config.tenancy is not None
         out = [
             (k, v)
             for k, v in raw
-            if k not in HOP_BY_HOP and not router_owned(k) and not (endpoint.api_key and k == b"authorization")
+            if k not in HOP_BY_HOP
+            and not router_owned(k)
+            and not (endpoint.api_key and k == b"authorization")
+            and not (virtual_keys and k in _CLIENT_KEY_RAW)
         ]
         if endpoint.api_key:
             out.append((b"authorization", b"Bearer " + endpoint.api_key.encode()))
@@ -119,7 +128,7 @@ class Forwarder:
         cfg = ctx.config.pool
         chain = model_chain(ctx, pools)
         tried: list[Endpoint] = []
-        pending: tuple[UpstreamResponse, Endpoint, str] | None = None
+        pending: tuple[UpstreamResponse, Endpoint, str, bool] | None = None
         attempts = 0
         for model in chain:
             pool = pools[model]
@@ -136,14 +145,20 @@ class Forwarder:
                     ctx.upstream.retries = attempts  # every attempt after the first is a retry
                 tried.append(endpoint)
                 attempts += 1
+                # A /v1/responses request to a model whose workers speak it (api: responses) goes as
+                # /v1/responses; everything else as the pipeline left it (adapters/responses.py).
+                native = None
+                if ctx.dialect is not None:
+                    native = ctx.dialect.native_request(ctx, model, endpoint.served_model or model)
+                target, body = native if native is not None else (path, self._body_for(ctx, model, endpoint))
                 endpoint.outstanding += 1
                 endpoint.requests += 1
                 try:
                     resp = await self.client.request(
                         "POST",
-                        endpoint.url + path,
+                        endpoint.url + target,
                         self._headers(ctx, endpoint, raw_headers),
-                        self._body_for(ctx, model, endpoint),
+                        body,
                         timeout=cfg.timeout_s,
                         idle_timeout=cfg.stream_idle_timeout_s,
                     )
@@ -165,22 +180,29 @@ class Forwarder:
                 if resp.status in RETRYABLE_STATUS:
                     endpoint.outstanding -= 1
                     endpoint.record_failure(cfg.ejection)
-                    pending = (resp, endpoint, model)
+                    pending = (resp, endpoint, model, native is not None)
                     continue
                 if resp.status >= 500:
                     endpoint.record_failure(cfg.ejection)
                 else:
                     endpoint.record_success()
-                return self._chosen(ctx, resp, endpoint, model)
+                return self._chosen(ctx, resp, endpoint, model, native is not None)
         if pending is not None:  # out of retries: the worker's own 502/503 is the most honest answer
-            resp, endpoint, model = pending
+            resp, endpoint, model, was_native = pending
             endpoint.outstanding += 1
-            return self._chosen(ctx, resp, endpoint, model)
+            return self._chosen(ctx, resp, endpoint, model, was_native)
         raise no_healthy_endpoint(chain)
 
     @staticmethod
-    def _chosen(ctx: RequestContext, resp: UpstreamResponse, endpoint: Endpoint, model: str) -> UpstreamResponse:
+    def _chosen(
+        ctx: RequestContext, resp: UpstreamResponse, endpoint: Endpoint, model: str, native: bool = False
+    ) -> UpstreamResponse:
         ctx.endpoint = endpoint
+        ctx.upstream.native = native  # the answer's shape: Responses (relayed) or chat (translated back)
+        if native:
+            ctx.response_headers["x-vsr-upstream-api"] = "responses"
+        else:
+            ctx.response_headers.pop("x-vsr-upstream-api", None)  # a fallback that went as chat
         if model != ctx.model:
             ctx.response_headers["x-vsr-fallback-from"] = ctx.model or ""
             ctx.model = model

@@ -147,7 +147,8 @@ def test_shipped_model_has_its_provenance() -> None:
     model = load_selector_model()
     assert SELECTOR_PATH.is_file() and model.columns == ("weak", "strong")
     meta = model.metadata
-    assert meta["rows"]["heldout"] > 1000 and meta["heldout_subjects"]
+    # held out by a hash of the prompt (data/routing/mmlu_heldout.jsonl): every subject is seen in training
+    assert meta["rows"]["heldout"] > 1000 and meta["split"] == "hash of the prompt"
     assert meta["kind"] == model.kind and meta["kind"] in meta["families"]
 
 
