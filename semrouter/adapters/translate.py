@@ -307,6 +307,8 @@ class AnswerFilter:
             assert self._native is not None
             return self._native.feed(data)
         if mode == "sse":
+            if not self._buf and data[-2:] == b"\n\n" and data.count(b"\n") == 2 and data[:5] == b"data:":
+                return self._line(data[:-2])  # the common chunk: one whole event (a worker flushes per token)
             if b"\n" not in data:
                 self._buf += data
                 return b""
@@ -362,7 +364,7 @@ class AnswerFilter:
 
     def _line(self, line: bytes) -> bytes:
         payload = line[5:]  # orjson skips the whitespace around the JSON itself
-        if b"[DONE]" in payload[:8]:
+        if payload[:1] != b"{" and payload[:2] != b" {" and b"[DONE]" in payload[:8]:
             return self._end()
         if self._failed:
             return b""
