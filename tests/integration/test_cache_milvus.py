@@ -399,10 +399,19 @@ async def test_drop_collection_then_a_fresh_empty_one(make_cache: Callable[..., 
 
 
 async def test_a_slow_call_fails_without_dropping_the_connection(make_cache: Callable[..., MilvusCache]) -> None:
-    cache = make_cache(timeout_s=1e-5)  # no RPC answers within 10 µs: every lookup runs into its deadline
+    cache = make_cache(timeout_s=1e-5)  # no RPC answers within 10 µs: a lookup runs into its deadline
     await cache.connect()
-    with pytest.raises(MilvusUnavailable, match="Deadline"):
-        await asyncio.wait_for(cache.lookup(unit(80), key("t"), 0.9, NOW), HANG_GUARD_S)
+    # gRPC's deadline timer races the answer: on a loopback server a fast search can now and then be
+    # read before the 10 µs timer fires (one CI run in a few), so up to five tries must meet the deadline
+    failures = 0
+    for _ in range(5):
+        try:
+            await asyncio.wait_for(cache.lookup(unit(80), key("t"), 0.9, NOW), HANG_GUARD_S)
+        except MilvusUnavailable as exc:
+            assert "Deadline" in str(exc), exc
+            failures += 1
+            break
+    assert failures == 1, "no lookup ran into its 10 µs deadline"
     st = cache.stats()
     assert st["timeouts"] == 1 and st["errors"] == 0 and st["connected"] is True
     cache.timeout_s = 10.0
