@@ -11,6 +11,7 @@ and says so, so the lane cannot silently grow back into the slow one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -132,3 +133,33 @@ def simple_config(models: dict[str, list[str]], **overrides: Any) -> dict[str, A
 def engine(request: pytest.FixtureRequest) -> str:
     """Both HTTP engines run the same handler; transport-sensitive tests run on each."""
     return str(request.param)
+
+
+TERSE_DECISION = {
+    "name": "default",
+    "models": [{"model": "small"}],
+    "use_reasoning": False,
+    "system_prompt": {"text": "You are terse.", "mode": "insert"},
+}
+"""The one decision of the client-API tests: the small model, reasoning off, a system prompt to find."""
+
+
+@contextlib.contextmanager
+def api_stack(
+    tmp: Path, small: str, large: str, edit: Callable[[dict[str, Any]], None]
+) -> Iterator[tuple[Server, Server, Server]]:
+    """A router in front of two fake workers named ``small`` and ``large``, for the client-API tests
+    (/v1/responses, /v1/messages): the client's reasoning fields stand, and the default decision routes to
+    ``small`` with reasoning off and "You are terse." inserted; ``edit`` adjusts the config before start."""
+    w_small = fake_worker(small, log=tmp / "small.log").start()
+    w_large = fake_worker(large, log=tmp / "large.log").start()
+    cfg = simple_config({small: [w_small.url], large: [w_large.url]})
+    cfg["reasoning"] = {"client_fields": "respect"}  # a client's reasoning wish stands, as chat's fields do
+    cfg["decisions"] = [{**TERSE_DECISION, "models": [{"model": small}]}]
+    edit(cfg)
+    r = router(write_config(tmp / "router.yaml", cfg), log=tmp / "router.log").start()
+    try:
+        yield r, w_small, w_large
+    finally:
+        for s in (r, w_small, w_large):
+            s.stop()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 from anthropic import Anthropic
-from conftest import simple_config
-from servers import Server, fake_worker, router, write_config
+from conftest import api_stack
+from servers import Server
 
 TOOLS = [
     {
@@ -25,29 +24,15 @@ TOOLS = [
 CALL = json.dumps({"id": "toolu_7", "name": "get_weather", "arguments": {"city": "Paris"}})
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, Server]]:
-    tmp: Path = tmp_path_factory.mktemp("messages")
-    small = fake_worker("qwen-small", log=tmp / "small.log").start()
-    large = fake_worker("deepseek-large", log=tmp / "large.log").start()
-    cfg = simple_config({"qwen-small": [small.url], "deepseek-large": [large.url]})
+def _families(cfg: dict[str, Any]) -> None:
     cfg["models"][0]["family"] = "qwen3"
     cfg["models"][1]["family"] = "deepseek"
-    cfg["reasoning"] = {"client_fields": "respect"}  # the client's thinking stands, as chat's fields do
-    cfg["decisions"] = [
-        {
-            "name": "default",
-            "models": [{"model": "qwen-small"}],
-            "use_reasoning": False,
-            "system_prompt": {"text": "You are terse.", "mode": "insert"},
-        }
-    ]
-    r = router(write_config(tmp / "router.yaml", cfg), log=tmp / "router.log").start()
-    try:
-        yield r, small, large
-    finally:
-        for s in (r, small, large):
-            s.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, Server]]:
+    with api_stack(tmp_path_factory.mktemp("messages"), "qwen-small", "deepseek-large", _families) as servers:
+        yield servers
 
 
 @pytest.fixture

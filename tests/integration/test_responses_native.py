@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import simple_config
+from conftest import api_stack
 from gateway import sample, scrape
 from openai import OpenAI
-from servers import Server, fake_worker, free_port, http_json, router, write_config
+from servers import Server, free_port, http_json
 
 TOOLS = [
     {
@@ -32,31 +31,18 @@ TOOLS = [
 CALL = json.dumps({"id": "call_7", "name": "get_weather", "arguments": {"city": "Paris"}})
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, Server]]:
-    tmp: Path = tmp_path_factory.mktemp("responses_native")
-    small = fake_worker("resp-small", log=tmp / "small.log").start()
-    large = fake_worker("chat-large", log=tmp / "large.log").start()
+def _native(cfg: dict[str, Any]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: its requests fall back to chat-large
-    cfg = simple_config({"resp-small": [small.url], "chat-large": [large.url], "resp-dead": [dead]})
+    cfg["models"].append({"name": "resp-dead", "endpoints": [{"url": dead}]})
     cfg["models"][0].update(family="qwen3", api="responses")
     cfg["models"][2].update(api="responses", fallback=["chat-large"])
-    cfg["reasoning"] = {"client_fields": "respect"}
     cfg["cache"] = {"enabled": True}
-    cfg["decisions"] = [
-        {
-            "name": "default",
-            "models": [{"model": "resp-small"}],
-            "use_reasoning": False,
-            "system_prompt": {"text": "You are terse.", "mode": "insert"},
-        }
-    ]
-    r = router(write_config(tmp / "router.yaml", cfg), log=tmp / "router.log").start()
-    try:
-        yield r, small, large
-    finally:
-        for s in (r, small, large):
-            s.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, Server]]:
+    with api_stack(tmp_path_factory.mktemp("responses_native"), "resp-small", "chat-large", _native) as servers:
+        yield servers
 
 
 @pytest.fixture

@@ -356,13 +356,17 @@ def test_new_recognizers_run_in_linear_time_on_a_megabyte(name: str) -> None:
     absolute limit would be either flaky or loose."""
     text = ADVERSARIAL[name]
     quarter = text[: len(text) // 4]
+
+    def timed(fn: Callable[[str, str], object], t: str) -> float:
+        lower = t.lower()
+        t0 = time.perf_counter()
+        fn(t, lower)
+        return time.perf_counter() - t0
+
     for label, fn in _new_recognizers().items():
-        times = []
-        for t in (quarter, text):
-            lower = t.lower()
-            t0 = time.perf_counter()
-            fn(t, lower)
-            times.append(time.perf_counter() - t0)
+        times = [timed(fn, quarter), timed(fn, text)]
+        if times[1] >= 8 * times[0] + 0.2:  # one pre-empted run on a shared machine: the best of two decides
+            times = [min(times[0], timed(fn, quarter)), min(times[1], timed(fn, text))]
         assert times[1] < 10, (label, times)
         assert times[1] < 8 * times[0] + 0.2, (label, times)
 
