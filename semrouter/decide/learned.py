@@ -117,6 +117,7 @@ class SelectorModel:
     domain_b: F32
     domain_t: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    _folded: tuple[F32, F64, F64, F64] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -129,6 +130,18 @@ class SelectorModel:
         out_dim = {"linear": "b", "mlp": "b2", "knn": "prior", "pairwise": "base"}[self.kind]
         if self.params[out_dim].shape != (m,):
             raise ValueError(f"{self.kind} selector output has {self.params[out_dim].shape} for {m} columns")
+        if self.kind == "linear":  # the one-request path's weights, standardisation folded in
+            w, b = self.params["w"].astype(np.float64), self.params["b"].astype(np.float64)
+            d = self.domain_w.shape[0]
+            scale = 1.0 / self.std.astype(np.float64)
+            w_extra = w[d:] * scale[:, None]
+            folded = (
+                w[:d].astype(np.float32),
+                w_extra[: self.domain_w.shape[1]],
+                w_extra[self.domain_w.shape[1] :],
+                b - (self.mean.astype(np.float64) * scale) @ w[d:],
+            )
+            object.__setattr__(self, "_folded", folded)  # frozen: derived once, here
 
     def extras(self, emb: F32, texts: Sequence[str]) -> F32:
         """Standardised [domain probabilities, shape features] for a batch [n, 384]."""
@@ -181,20 +194,8 @@ class SelectorModel:
     def _linear_one(self, x: F32, text: str) -> F64:
         """The linear model for one request in five small products (the batch path's stacking and casts cost
         ~0.1 ms of numpy overhead a request): standardisation is folded into the weights once."""
-        folded = self.__dict__.get("_folded")
-        if folded is None:
-            w, b = self.params["w"].astype(np.float64), self.params["b"].astype(np.float64)
-            d = x.shape[0]
-            scale = 1.0 / self.std.astype(np.float64)
-            w_extra = w[d:] * scale[:, None]
-            folded = (
-                w[:d].astype(np.float32),
-                w_extra[: self.domain_w.shape[1]],
-                w_extra[self.domain_w.shape[1] :],
-                b - (self.mean.astype(np.float64) * scale) @ w[d:],
-            )
-            self.__dict__["_folded"] = folded
-        w_emb, w_dom, w_shape, bias = folded
+        assert self._folded is not None
+        w_emb, w_dom, w_shape, bias = self._folded
         z = (x @ self.domain_w + self.domain_b).astype(np.float64) / self.domain_t
         e = np.exp(z - z.max())
         logit = float_dot(x, w_emb) + (e / e.sum()) @ w_dom + np.asarray(shape_features(text)) @ w_shape + bias

@@ -42,6 +42,18 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or ``None`` if the client went away first."""
+    chunks = []
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return None
+        chunks.append(msg.get("body", b""))
+        if not msg.get("more_body"):
+            return b"".join(chunks)
+
+
 @dataclass
 class FakeWorkerSettings:
     model: str = "fake-model"
@@ -174,17 +186,12 @@ class FakeWorker:
         await send({"type": "http.response.body", "body": body})
 
     async def _generate(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks = []
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body"):
-                break
+        raw = await _read_body(receive)
+        if raw is None:
+            return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = orjson.loads(b"".join(chunks))
+            body = orjson.loads(raw)
             assert isinstance(body, dict)
         except Exception:
             await self._json(
@@ -293,16 +300,11 @@ class FakeWorker:
         event stream, whose ``echo`` (and ``x-fake-worker-echo``) shows the model, ``instructions``,
         ``reasoning``, tool names, ``store`` and ``previous_response_id`` it received. ``x-fake-status``,
         ``x-fake-reply`` and ``x-fake-tool-call`` steer it as on chat."""
-        chunks = []
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body"):
-                break
+        raw = await _read_body(receive)
+        if raw is None:
+            return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        body = orjson.loads(b"".join(chunks))
+        body = orjson.loads(raw)
         self.counts["requests"] += 1
         tools = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
         echo = {
