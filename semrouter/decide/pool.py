@@ -124,8 +124,11 @@ def pool_choice(
         if chosen in left and chosen not in up:
             reason = "load"
         left = up
-    best_u = max(utility[m] for m in left)
-    near = [m for m in left if utility[m] >= best_u - cfg.margin]
+    # "close in quality" is measured from the selector's own pick while it is still allowed: a bandit's
+    # utilities are posterior samples, and measuring from the best sample let sampling noise outvote the
+    # bandit's greedy pick (and its exploration bound) under the name of load
+    ref = utility[chosen] if chosen in left else max(utility[m] for m in left)
+    near = [m for m in left if utility[m] >= ref - cfg.margin]
     start = chosen if chosen in near else max(near, key=utility.__getitem__)
     fastest = min(near, key=lambda m: (loads[m].predicted_s, -utility[m]))
     pick = start
