@@ -74,6 +74,22 @@ class Server:
                 time.sleep(0.05)
         raise TimeoutError(f"server {self.args} not ready on port {self.port}")
 
+    def wait_started(self, timeout: float = 60) -> Server:
+        """Wait for ``/ready`` (a router's models loaded and warmed, the state a load balancer sends traffic
+        in). :meth:`wait_ready` waits only for ``/health``: the router serves from its first second, while
+        loading models holds its GIL in stretches (spaCy's deserialization), and a test whose bound is the
+        serving router's ``/health`` time must not start before that is over."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"server {self.args} not started (/ready) on port {self.port}")
+
     def stop(self, sig: int = signal.SIGTERM, grace_s: float = 10) -> None:
         """Send ``sig`` to the process group, SIGKILL what is left after ``grace_s``."""
         if self.proc is None:

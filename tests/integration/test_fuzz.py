@@ -45,7 +45,7 @@ def campaign(host: str, port: int, health_url: str, examples: int, workdir: Path
 
 def test_fuzz_campaign_against_the_proxy(start_worker, start_router, tmp_path):
     small, large = start_worker("qwen3-8b"), start_worker("qwen3-32b")
-    r = start_router(builtin_config(small.url, large.url))
+    r = start_router(builtin_config(small.url, large.url)).wait_started()
     campaign("127.0.0.1", r.port, r.url + "/health", EXAMPLES, tmp_path)
 
 

@@ -286,9 +286,9 @@ def _pathological() -> dict[str, str]:
 
 def test_pathological_megabyte_prompts_leave_health_answering(start_worker, start_router, tmp_path):
     """Six 1 MB prompts, two at a time, through the built-in config (guards, cache, signals); ``/health`` is
-    polled every 20 ms the whole time and must answer each poll within 250 ms (the goal: 100 ms)."""
+    polled every 20 ms the whole time and must answer each poll within 100 ms."""
     small, large = start_worker("qwen3-8b"), start_worker("qwen3-32b")
-    r = start_router(builtin_config(small.url, large.url))
+    r = start_router(builtin_config(small.url, large.url)).wait_started()
     prompts = list(_pathological().items())
     statuses: dict[str, int] = {}
     # encoded before polling starts, and polled from another process: json.dumps of a megabyte holds this
@@ -310,14 +310,14 @@ def test_pathological_megabyte_prompts_leave_health_answering(start_worker, star
     assert len(watch.times) > 20 and not watch.failures, watch.failures[:5]
     lag_max = http_json("GET", r.url + "/api/v1/status")[2]["event_loop_lag_max_s"]
     slowest = sorted(watch.times)
-    # Issue 15 asks for 100 ms. With the poller at a higher priority (see HealthWatch) the slowest poll still
-    # reached 101 ms in one of four fresh-clone CI runs on an otherwise quiet 2-core machine (loop lag 65 ms):
-    # the bound stays at 250 ms until the last stretch (a GIL holder pre-empted by the OS) is removed.
+    # Started before the prompts: while models load (spaCy's deserialization holds the GIL in stretches),
+    # /health can take longer, as it did in earlier runs of this test (up to 101 ms). Traffic reaches a
+    # router once /ready says so, and the bound is the serving router's.
     p99 = slowest[int(len(slowest) * 0.99)]
     detail = (
         f"p50 {slowest[len(slowest) // 2] * 1e3:.1f} ms, p99 {p99 * 1e3:.0f} ms, slowest {watch.slowest * 1e3:.0f} ms; "
         f"the router's own event-loop lag at most {lag_max * 1e3:.0f} ms"
     )
-    assert watch.slowest < 0.25, f"/health: {detail}"
+    assert watch.slowest < 0.1, f"/health: {detail}"
     lag = scrape(r.url)
     assert sample(lag, "semrouter_event_loop_lag_seconds_count") > 0
