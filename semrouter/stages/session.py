@@ -64,6 +64,14 @@ def _opening_size(messages: list[Any]) -> int:
     return size
 
 
+def _digest(scope: bytes, value: bytes) -> str:
+    return hashlib.sha256(scope + value).hexdigest()
+
+
+def _opening_digest(scope: bytes, messages: list[Any]) -> str:
+    return _digest(scope, opening(messages))
+
+
 class SessionStage(Stage):
     name = "session"
     routing_only = True
@@ -73,21 +81,23 @@ class SessionStage(Stage):
         self.header = config.pool.session_header.lower()
 
     async def session_key(self, ctx: RequestContext) -> str | None:
+        """The first source in ``key_from`` that gives a value, hashed with the tenant and requested model.
+        Reading and hashing a source that grows with the request (the conversation's opening, a long
+        ``user`` string) is one call on :func:`cpu.run`, so a large one leaves the event loop."""
         for source in self.cfg.key_from:
-            value: bytes | None = None
+            scope = f"{ctx.tenant or ''}\0{ctx.requested_model}\0{source}\0".encode()
             if source == "header":
                 v = ctx.headers.get(self.header)
-                value = v.encode() if v else None
+                if v:
+                    return _digest(scope, v.encode())
             elif source == "user":
                 user = ctx.body.get("user")
-                value = user.encode() if isinstance(user, str) and user else None
+                if isinstance(user, str) and user:
+                    return await cpu.run(len(user), _digest, scope, user.encode())
             else:
                 messages = ctx.body.get("messages")
                 if isinstance(messages, list) and messages:
-                    value = await cpu.run(_opening_size(messages), opening, messages)
-            if value is not None:
-                scope = f"{ctx.tenant or ''}\0{ctx.requested_model}\0{source}\0".encode()
-                return hashlib.sha256(scope + value).hexdigest()
+                    return await cpu.run(_opening_size(messages), _opening_digest, scope, messages)
         return None
 
     async def on_request(self, ctx: RequestContext) -> LocalResponse | None:
