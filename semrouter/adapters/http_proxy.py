@@ -32,6 +32,7 @@ from semrouter.adapters.exchange import (
     unauthorized,
 )
 from semrouter.adapters.intake import API_PATHS, DIALECTS, Admission, check_content_type, check_method, error_body
+from semrouter.adapters.responses import CONVERSATIONS, RESPONSES_PATH
 from semrouter.adapters.translate import CHAT_PATH, Dialect
 from semrouter.cache.service import CacheService, invalidate_filters
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
@@ -55,6 +56,10 @@ STREAM_BROKEN = (
     b'data: {"error": {"message": "The upstream worker failed mid-answer; the answer is incomplete", '
     b'"type": "upstream_error", "param": null, "code": "upstream_stream_broken"}}\n\n'
 )
+
+
+STORED_PREFIX = RESPONSES_PATH + "/"
+"""``GET``/``DELETE /v1/responses/{id}``: the stored Response objects (see :meth:`ProxyHandler._stored_response`)."""
 
 
 class ProxyHandler:
@@ -98,6 +103,8 @@ class ProxyHandler:
                 await self._api(api or ApiKind.CHAT, ex, dialect)
                 return
             route = self.routes.get((method, path))
+            if route is None and path.startswith(STORED_PREFIX):
+                route = self._stored_response
             if route is None:
                 raise RouterError(404, f"Unknown path {method} {path}", code="not_found")
             await route(ex)
@@ -115,6 +122,32 @@ class ProxyHandler:
 
     async def _health(self, ex: Exchange) -> None:
         await respond_json(ex, 200, b'{"status":"ok"}')
+
+    async def _stored_response(self, ex: Exchange) -> None:
+        """``GET`` / ``DELETE /v1/responses/{id}``: a Response object kept by this process's conversation
+        store (``store: true``, the API's default), for the tenant that made it: the tenant of the API key
+        with tenancy on, else the tenant header, as for the cache. Another tenant's id, an expired one and one
+        answered by another router process are all 404, as an unknown id is."""
+        rid = ex.path[len(STORED_PREFIX) :]
+        if not rid or "/" in rid:
+            raise RouterError(404, f"Unknown path {ex.method} {ex.path}", code="not_found")
+        if ex.method not in ("GET", "DELETE"):
+            allowed = f"{STORED_PREFIX}{{id}}; use GET or DELETE"
+            raise RouterError(405, f"Method {ex.method} not allowed on {allowed}", code="method_not_allowed")
+        cfg = self.router.runtime.config
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in ex.headers}
+        if cfg.tenancy is not None:
+            tenant = identify(cfg, headers, peer_address(ex))[0]
+        else:
+            tenant = headers.get(cfg.cache.tenant_header.lower())
+        if ex.method == "DELETE":
+            if CONVERSATIONS.delete(tenant or "", rid):
+                await respond_json(ex, 200, orjson.dumps({"id": rid, "object": "response", "deleted": True}))
+                return
+        elif (stored := CONVERSATIONS.response(tenant or "", rid)) is not None:
+            await respond_json(ex, 200, stored)
+            return
+        raise RouterError(404, f"No response found with id '{rid}'", param="response_id", code="not_found")
 
     async def _status(self, ex: Exchange) -> None:
         require_reader(ex, self.router.runtime.config.server)

@@ -84,7 +84,8 @@ class ConversationStore:
     """The conversations behind ``previous_response_id``: bounded in bytes, per tenant, with expiry.
 
     An entry is the turn's chat messages (the client's input with the history it continued, and the
-    answer), kept encoded (compact, and immutable once stored). Least recently used entries go first
+    answer) and the Response object the client got (what ``GET /v1/responses/{id}`` returns), both kept
+    encoded (compact, and immutable once stored). Least recently used entries go first
     once the store passes ``max_bytes``, or a tenant passes its share (``tenant_bytes``), so one busy
     tenant cannot evict everyone else's conversations; entries older than ``ttl_s`` are gone. A lookup
     with another tenant's id finds nothing. The store lives in this process: with several server workers
@@ -95,7 +96,7 @@ class ConversationStore:
         self.max_bytes = max_bytes
         self.tenant_bytes = tenant_bytes
         self.ttl_s = ttl_s
-        self._entries: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, bytes, bytes]] = OrderedDict()
         self._tenant_size: dict[str, int] = {}
         self._size = 0
         self._lock = threading.Lock()  # lookups may run on the heavy lane (large bodies translate there)
@@ -103,15 +104,15 @@ class ConversationStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, tenant: str, rid: str, messages: bytes, now: float | None = None) -> bool:
+    def put(self, tenant: str, rid: str, messages: bytes, response: bytes = b"", now: float | None = None) -> bool:
         """Keep a turn; False when it alone is larger than a tenant's share (then it is not kept)."""
-        size = len(messages)
+        size = len(messages) + len(response)
         if size > self.tenant_bytes:
             return False
         stamp = time.monotonic() if now is None else now
         with self._lock:
             self._drop((tenant, rid))
-            self._entries[(tenant, rid)] = (stamp, messages)
+            self._entries[(tenant, rid)] = (stamp, messages, response)
             self._size += size
             self._tenant_size[tenant] = self._tenant_size.get(tenant, 0) + size
             if self._tenant_size[tenant] > self.tenant_bytes:
@@ -125,6 +126,26 @@ class ConversationStore:
         return True
 
     def get(self, tenant: str, rid: str, now: float | None = None) -> list[dict[str, Any]] | None:
+        """The turn's conversation (to continue it), or None: unknown, expired or another tenant's."""
+        entry = self._entry(tenant, rid, now)
+        if entry is None:
+            return None
+        loaded: list[dict[str, Any]] = orjson.loads(entry[1])
+        return loaded
+
+    def response(self, tenant: str, rid: str, now: float | None = None) -> bytes | None:
+        """The Response object as the client got it (encoded), or None, as for :meth:`get`."""
+        entry = self._entry(tenant, rid, now)
+        return entry[2] if entry is not None and entry[2] else None
+
+    def delete(self, tenant: str, rid: str) -> bool:
+        """Forget a turn (``DELETE /v1/responses/{id}``); False when there was none for this tenant."""
+        with self._lock:
+            found = (tenant, rid) in self._entries
+            self._drop((tenant, rid))
+        return found
+
+    def _entry(self, tenant: str, rid: str, now: float | None) -> tuple[float, bytes, bytes] | None:
         stamp = time.monotonic() if now is None else now
         with self._lock:
             entry = self._entries.get((tenant, rid))
@@ -134,14 +155,14 @@ class ConversationStore:
                 self._drop((tenant, rid))
                 return None
             self._entries.move_to_end((tenant, rid))
-        loaded: list[dict[str, Any]] = orjson.loads(entry[1])
-        return loaded
+        return entry
 
     def _drop(self, key: tuple[str, str]) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._size -= len(entry[1])
-            left = self._tenant_size[key[0]] - len(entry[1])
+            size = len(entry[1]) + len(entry[2])
+            self._size -= size
+            left = self._tenant_size[key[0]] - size
             if left:
                 self._tenant_size[key[0]] = left
             else:
@@ -150,7 +171,7 @@ class ConversationStore:
     def _expire(self, now: float) -> None:
         """Drop expired entries from the old end (entries are in use order, so stop at the first fresh one)."""
         while self._entries:
-            key, (stamp, _) = next(iter(self._entries.items()))
+            key, (stamp, _, _) = next(iter(self._entries.items()))
             if now - stamp <= self.ttl_s:
                 return
             self._drop(key)
@@ -541,7 +562,7 @@ class NativeRelay:
         if not isinstance(obj, dict) or obj.get("object") != "response":
             return raw  # an error (OpenAI's shape, which is the Responses API's too) or a stranger: as sent
         self.d.own(self.ctx, obj)
-        self.d.completed(self.ctx, answer_from_response(obj))
+        self.d.completed(self.ctx, answer_from_response(obj), obj)
         return orjson.dumps(obj)
 
     def _line(self, line: bytes) -> bytes:
@@ -562,7 +583,7 @@ class NativeRelay:
             return line
         self.d.own(self.ctx, resp)
         if obj.get("type") in ("response.completed", "response.incomplete"):
-            self.d.completed(self.ctx, answer_from_response(resp))
+            self.d.completed(self.ctx, answer_from_response(resp), resp)
         return b"data: " + orjson.dumps(obj)
 
 
@@ -707,7 +728,9 @@ class ResponsesDialect(Dialect):
 
     # -- the answer ----------------------------------------------------------------------------
 
-    def completed(self, ctx: RequestContext, ans: Answer) -> None:
+    def completed(self, ctx: RequestContext, ans: Answer, response: dict[str, Any] | None = None) -> None:
+        """Keep the conversation (for ``previous_response_id``) and the Response object (for ``GET``):
+        ``response`` is a native worker's own, as relayed; otherwise the router's rendering of ``ans``."""
         if not self.keep:
             return
         text = "".join(b.text for b in ans.blocks if b.kind == "text")
@@ -721,7 +744,8 @@ class ResponsesDialect(Dialect):
             turn["tool_calls"] = calls
         head = self.history[:-1]
         conv = head + (b"," if len(head) > 1 else b"") + orjson.dumps(turn) + b"]"
-        self.store.put(tenant_of(ctx), self.id, conv)
+        obj = orjson.dumps(response if response is not None else self._response(ctx, ans, "completed"))
+        self.store.put(tenant_of(ctx), self.id, conv, obj)
 
     def _item(self, block: Block, done: bool) -> dict[str, Any]:
         if not block.item_id:

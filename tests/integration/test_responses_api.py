@@ -195,6 +195,34 @@ def test_store_false_keeps_nothing(stack, client):
         client.responses.create(model="auto", previous_response_id=first.id, input="x")
 
 
+def test_retrieve_and_delete_a_stored_response(stack, client):
+    """``responses.retrieve`` returns the Response object the client got, to its tenant only; ``delete``
+    forgets it (retrieve and continuing from it are then 404s); ``store: false`` answers are never kept."""
+    a, b = {"x-tenant-id": "tenant-a"}, {"x-tenant-id": "tenant-b"}
+    made = client.responses.create(model="auto", instructions="Be kind.", input="Keep this one.", extra_headers=a)
+    got = client.responses.retrieve(made.id, extra_headers=a)
+    assert got.model_dump() == made.model_dump()
+    assert got.output_text == made.output_text and got.instructions == "Be kind."
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(made.id, extra_headers=b)  # another tenant's id is unknown to it
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(made.id, extra_headers=b)  # and it cannot delete it either
+    client.responses.delete(made.id, extra_headers=a)
+    with pytest.raises(openai.NotFoundError) as err:
+        client.responses.retrieve(made.id, extra_headers=a)
+    assert err.value.body["code"] == "not_found"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="auto", previous_response_id=made.id, input="x", extra_headers=a)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(made.id, extra_headers=a)  # a second delete finds nothing
+    unkept = client.responses.create(model="auto", input="forget me", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(unkept.id)
+    streamed = client.responses.create(model="auto", input="stream and keep", stream=True)
+    final = [e for e in streamed if e.type == "response.completed"][0].response
+    assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
 @pytest.mark.parametrize(
     ("extra", "param"),
     [

@@ -84,6 +84,7 @@ def test_native_request_carries_the_pipeline_and_the_answer_is_the_workers(stack
     assert resp.model == "resp-small" and resp.id.startswith("resp_") and not resp.id.startswith("resp_worker")
     assert resp.to_dict()["echo"]["instructions"] == body["instructions"]
     assert resp.instructions == "Answer in French."  # the client's, not the system prompt the router added
+    assert client.responses.retrieve(resp.id).to_dict() == resp.to_dict()  # kept as the client got it
     assert resp.output_text.startswith("Answer from resp-small:")
     assert resp.usage is not None and resp.usage.output_tokens == 16
     assert resp.store is True
