@@ -219,7 +219,7 @@ def test_retrieve_and_delete_a_stored_response(stack, client):
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(unkept.id)
     streamed = client.responses.create(model="auto", input="stream and keep", stream=True)
-    final = [e for e in streamed if e.type == "response.completed"][0].response
+    [final] = [e.response for e in streamed if e.type == "response.completed"]
     assert client.responses.retrieve(final.id).output_text == final.output_text
 
 
