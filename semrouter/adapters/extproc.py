@@ -1,15 +1,21 @@
 """Envoy external processor: the same pipeline as the HTTP proxy, with Envoy making the upstream call.
 
 Envoy opens one ``envoy.service.ext_proc.v3.ExternalProcessor/Process`` stream per HTTP request and
-sends us its phases in order; each message gets exactly one answer:
+sends us its phases in order; each message gets exactly one answer. Each message is a gRPC round trip
+through this Python process, and the stream itself costs about as much again, so the shipped Envoy
+configs ask for as few as the config needs (deploy/envoy/README.md, "Cost"):
 
-* request headers: remember method, path and headers. Paths that are not the OpenAI APIs get a mode
-  override that skips every later phase, so Envoy stops asking us about them.
+* request headers: remember method, path and headers, check method, content type and size. The shipped
+  configs call us only for the OpenAI API paths (ext_proc is off on Envoy's other routes); any other
+  path gets a mode override that skips every later phase, so Envoy stops asking us about it. (Skipping
+  this phase does not work: Envoy then sends the headers upstream before the body phase's answer, so
+  neither the route nor ``content-length`` could change.)
 * request body (``BUFFERED``: the whole body in one message): build a :class:`RequestContext`, run the
   pipeline, and answer with the rewritten body, a matching ``content-length``, the ``x-vsr-*`` headers
   and the routing header (``x-selected-model``) with ``clear_route_cache`` so Envoy re-picks the route
   (the cluster of the chosen model). A block, an error or a cache hit becomes an ``ImmediateResponse``.
-* response headers: add the ``x-vsr-*`` headers for the client.
+* response headers: add the ``x-vsr-*`` headers for the client (a worker's own are removed), and note
+  the status.
 * response body (streamed or buffered, asked for only when a stage wants the answer body, e.g. the
   cache): keep a copy; at end of stream run the stages' response callbacks, as the proxy does after
   relaying. When the body is not watched, the callbacks run at the response headers.
@@ -28,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import time
@@ -45,6 +52,7 @@ from envoy.type.v3 import http_status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from semrouter import cpu
+from semrouter.adapters import extproc_h2 as h2
 from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
 from semrouter.adapters.exchange import header_value, respond_error, too_large
 from semrouter.adapters.http_proxy import ProxyHandler
@@ -69,6 +77,10 @@ _SKIP_REST = _Mode(
     response_trailer_mode=_Mode.SKIP,
 )
 _BODY_MODES = {"streamed": _Mode.STREAMED, "buffered": _Mode.BUFFERED, "none": _Mode.NONE}
+# Answers with nothing to change, built once: most phases of most requests get one of these.
+_BODY_OK = pb.ProcessingResponse(request_body=pb.BodyResponse())
+_RESPONSE_BODY_OK = pb.ProcessingResponse(response_body=pb.BodyResponse())
+_RESPONSE_HEADERS_OK = pb.ProcessingResponse(response_headers=pb.HeadersResponse())
 
 
 def response_body_mode(setting: str, wants_body: bool) -> str:
@@ -97,12 +109,40 @@ def _header(name: str, value: str | bytes) -> Any:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, raw_value=raw), append_action=_OVERWRITE)
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SET_FIELDS: dict[tuple[str, str], bytes] = {}  # (name, value) -> HeaderMutation.set_headers entry, serialized
+
+
+def _set_field(name: str, value: str) -> bytes:
+    """One ``set_headers`` entry as protobuf bytes, built once per (name, value): most are the same on
+    every request (the model, the decision), and building the message objects cost ~50 µs per answer."""
+    field = _SET_FIELDS.get((name, value))
+    if field is None:
+        option = _header(name, value).SerializeToString()
+        field = b"\x0a" + _varint(len(option)) + option  # field 1 (set_headers), length-delimited
+        if len(value) <= 256:  # a client's long request id is not kept: the cache stays small
+            if len(_SET_FIELDS) >= 4096:  # request ids never repeat: keep it bounded
+                _SET_FIELDS.clear()
+            _SET_FIELDS[(name, value)] = field
+    return field
+
+
 def _mutation(headers: dict[str, str], remove: Iterable[str] = ()) -> Any:
     """Set ``headers`` and remove the ``remove`` ones (those that ``headers`` sets are left to be overwritten)."""
-    return pb.HeaderMutation(
-        set_headers=[_header(k, v) for k, v in headers.items()],
-        remove_headers=[k for k in remove if k not in headers],
-    )
+    parts = [_set_field(k, v) for k, v in headers.items()]
+    for k in remove:
+        if k not in headers:
+            name = k.encode("latin-1")
+            parts.append(b"\x12" + _varint(len(name)) + name)  # field 2 (remove_headers)
+    return pb.HeaderMutation.FromString(b"".join(parts))
 
 
 def _router_owned(names: Iterable[str], routing_header: str) -> list[str]:
@@ -163,6 +203,7 @@ class Exchange:
         self.keep = False
         self.kept: list[bytes] = []
         self.finished = False  # response callbacks are due (end of stream seen)
+        self.settling = False  # they were handed to a background task
         self.sniffer = UsageSniffer()  # token usage in the answer, when Envoy shows it to us
         self.body_mode = response_body_mode(
             self.runtime.config.extproc.response_body, self.runtime.pipeline.wants_response_body
@@ -188,9 +229,9 @@ class Exchange:
 
     # -- request ---------------------------------------------------------------------------------
 
-    async def _request_headers(self, msg: Any) -> Any:
-        headers = _header_map(msg)
-        path = headers.get(":path", "").split("?", 1)[0]
+    def _admit(self, method: str, path: str, headers: dict[str, str]) -> Any | None:
+        """Checks that need only the request line and headers: an answer when they end the request here
+        (or let it pass unchanged: not an API path), None when the body decides."""
         self.api = API_PATHS.get(path)
         if path in DIALECTS:  # answers would need translating in Envoy's response path: the HTTP proxy does it
             err = RouterError(
@@ -202,10 +243,10 @@ class Exchange:
             )
             return immediate(501, error_body(path, err), "application/json", {}, "semrouter_api_not_served_here")
         if self.api is None:  # not ours: models listing, health, anything else goes through unchanged
-            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
+            return None
         cfg = self.runtime.config
         try:
-            check_method(headers.get(":method", ""), path)
+            check_method(method, path)
             check_content_type(headers)
         except RouterError as err:
             return error_response(err, {})
@@ -213,19 +254,28 @@ class Exchange:
         if length.isdigit() and int(length) > cfg.server.max_body_bytes:
             return error_response(too_large(cfg.server.max_body_bytes), {})
         self.headers = {k: v for k, v in headers.items() if not k.startswith(":")}
+        return None
+
+    async def _request_headers(self, msg: Any) -> Any:
+        headers = _header_map(msg)
+        early = self._admit(headers.get(":method", ""), headers.get(":path", "").split("?", 1)[0], headers)
+        if early is not None:
+            return early
+        if self.api is None:
+            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
         if msg.end_of_stream:  # no body will follow: decide now (the parse stage rejects an empty body)
             return await self._decide(b"", phase="request_headers")
         return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_api_mode(self.body_mode))
 
     async def _request_body(self, msg: Any) -> Any:
         if self.api is None:
-            return pb.ProcessingResponse(request_body=pb.BodyResponse())
+            return _BODY_OK
         self.chunks.append(msg.body)
         if not msg.end_of_stream:
             # Only a BUFFERED request body can be rewritten; a chunk already on its way upstream cannot.
             log.warning("request body arrived in parts: set request_body_mode BUFFERED; request passed through")
             self.api = None
-            return pb.ProcessingResponse(request_body=pb.BodyResponse())
+            return _BODY_OK
         body = b"".join(self.chunks)
         self.chunks = []
         limit = self.runtime.config.server.max_body_bytes
@@ -285,19 +335,24 @@ class Exchange:
     # -- response --------------------------------------------------------------------------------
 
     def _response_headers(self, msg: Any) -> Any:
-        if self.ctx is None:
-            return pb.ProcessingResponse(response_headers=pb.HeadersResponse())
-        upstream = _header_map(msg)
-        status = upstream.get(":status", "0")
+        ctx = self.ctx
+        if ctx is None:
+            return _RESPONSE_HEADERS_OK
+        routing_header = ctx.config.extproc.routing_header
+        status, strip = "0", []
+        for h in msg.headers.headers:  # one pass: the status, and the router's headers a worker must not set
+            if h.key == ":status":
+                status = h.raw_value.decode("latin-1") if h.raw_value else h.value
+            elif h.key.startswith("x-") and (router_owned(h.key.encode("latin-1")) or h.key == routing_header):
+                strip.append(h.key)
         self.outcome.status = int(status) if status.isdigit() else 0
-        self.ctx.timings.upstream_headers = time.perf_counter()
+        ctx.timings.upstream_headers = time.perf_counter()
         if msg.end_of_stream:
             self._end()
         elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
             self.outcome.error = "body_not_observed"
             self.finished = True
-        strip = _router_owned(upstream, self.ctx.config.extproc.routing_header)
-        common = pb.CommonResponse(header_mutation=_mutation(self.ctx.routing_headers(), strip))
+        common = pb.CommonResponse(header_mutation=_mutation(ctx.routing_headers(), strip))
         return pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=common))
 
     def _response_body(self, msg: Any) -> Any:
@@ -307,7 +362,7 @@ class Exchange:
                 self.kept.append(msg.body)
             if msg.end_of_stream:
                 self._end()
-        return pb.ProcessingResponse(response_body=pb.BodyResponse())
+        return _RESPONSE_BODY_OK
 
     def _end(self) -> None:
         self.outcome.completed = True
@@ -337,6 +392,7 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
         self._background: set[asyncio.Task[None]] = set()
 
     async def Process(self, request_iterator: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+        """grpcio's entry point (``extproc.grpc_server: grpcio``)."""
         ex = Exchange(self.router)
         try:
             async for req in request_iterator:
@@ -344,14 +400,74 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
                 if ex.finished:  # after the last chunk went back to Envoy: the client is not kept waiting
                     await ex.finish()
         finally:
-            if ex.ctx is not None:  # stream reset (client gone, upstream failed): callbacks still run
-                task = asyncio.get_running_loop().create_task(ex.finish())
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+            self._settle(ex)
+
+    async def process_stream(self, stream: h2.Stream) -> None:
+        """The native server's entry point: the same exchange. The response callbacks run as a task of
+        their own, so the answer goes to Envoy first (with the other writes of this loop turn)."""
+        ex = Exchange(self.router)
+        try:
+            while (data := await stream.next()) is not None:
+                answer = await ex.handle(pb.ProcessingRequest.FromString(data))
+                await stream.conn.send(stream, answer.SerializeToString())
+                if ex.finished:
+                    self._settle(ex)
+        finally:
+            self._settle(ex)
+
+    def _settle(self, ex: Exchange) -> None:
+        """The response callbacks in the background: at the end of the answer, or when the stream was reset
+        (client gone, upstream failed) before it; once per exchange."""
+        if ex.ctx is not None and not ex.settling:
+            ex.settling = True
+            task = asyncio.get_running_loop().create_task(ex.finish())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def drain(self) -> None:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class Health:
+    """``grpc.health.v1.Health`` for the native server: Check, and Watch (the status now, then each change)."""
+
+    def __init__(self) -> None:
+        self.status = {name: health_pb2.HealthCheckResponse.NOT_SERVING for name in ("", SERVICE_NAME)}
+        self.changed = asyncio.Event()
+
+    def set(self, status: int) -> None:
+        for name in self.status:
+            self.status[name] = status
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def _service(self, data: bytes | None) -> str | None:
+        name = health_pb2.HealthCheckRequest.FromString(data or b"").service
+        return name if name in self.status else None
+
+    async def check(self, stream: h2.Stream) -> None:
+        name = self._service(await stream.next())
+        if name is None:
+            stream.conn.end_stream(stream, h2.NOT_FOUND, "unknown service")
+            return
+        await stream.conn.send(stream, health_pb2.HealthCheckResponse(status=self.status[name]).SerializeToString())
+
+    async def watch(self, stream: h2.Stream) -> None:
+        data = await stream.next()
+        name = self._service(data)
+        while True:
+            status = self.status[name] if name is not None else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            await stream.conn.send(stream, health_pb2.HealthCheckResponse(status=status).SerializeToString())
+            changed = self.changed
+            waiter = asyncio.ensure_future(changed.wait())
+            try:
+                while not changed.is_set():
+                    if stream.reset:
+                        return
+                    await asyncio.wait([waiter], timeout=1)
+            finally:
+                waiter.cancel()
 
 
 class OperatorApp:
@@ -381,11 +497,11 @@ class _InLoopServer(uvicorn.Server):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """Bind before anything starts, so a taken port fails the start-up with a plain error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family, backlog=1024)
+        return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port} for HTTP: {exc.strerror}") from None
 
@@ -409,32 +525,63 @@ async def _serve_http(router: Router, sock: socket.socket) -> tuple[uvicorn.Serv
     return server, task
 
 
-async def serve_extproc(router: Router, host: str, port: int, grace_s: float, http_port: int | None = None) -> None:
+async def serve_extproc(
+    router: Router,
+    host: str,
+    port: int,
+    grace_s: float,
+    http_port: int | None = None,
+    *,
+    grpc_server: str = "native",
+    reuse_port: bool = False,
+) -> None:
     """Run until SIGTERM/SIGINT, then stop taking streams and give in-flight ones ``grace_s`` to finish.
 
     The health service says NOT_SERVING until the router (embedding model warmed) is ready, and again
     from the start of shutdown, so an Envoy health check takes this instance out before it goes. The
     operator HTTP port (``http_port``) is up before SERVING and closes last, so the drain can be watched.
     """
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    checker = health.aio.HealthServicer()
-    for name in ("", SERVICE_NAME):
-        await checker.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     processor = ExternalProcessor(router)
-    pb_grpc.add_ExternalProcessorServicer_to_server(processor, server)
-    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    if server.add_insecure_port(f"{host}:{port}") == 0:
-        raise OSError(f"cannot listen on {host}:{port}")
-    sock = _listen(host, http_port) if http_port else None
+    native: h2.GrpcServer | None = None
+    status: Health | None = None
+    server: Any = None
+    checker: Any = None
+    if grpc_server == "native":
+        status = Health()
+        native = h2.GrpcServer(
+            {
+                f"/{SERVICE_NAME}/Process": processor.process_stream,
+                "/grpc.health.v1.Health/Check": status.check,
+                "/grpc.health.v1.Health/Watch": status.watch,
+            },
+            # room for a body over the limit, so that it gets the processor's 413 rather than a failed call
+            # (which Envoy's failure_mode_allow would let through unprocessed), plus headers and attributes
+            max_message=2 * router.runtime.config.server.max_body_bytes + (1 << 20),
+        )
+    else:
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        checker = health.aio.HealthServicer()
+        for name in ("", SERVICE_NAME):
+            await checker.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        pb_grpc.add_ExternalProcessorServicer_to_server(processor, server)
+        health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+        if server.add_insecure_port(f"{host}:{port}") == 0:
+            raise OSError(f"cannot listen on {host}:{port}")
+    grpc_sock = h2.listen(host, port, reuse_port) if native is not None else None
+    sock = _listen(host, http_port, reuse_port) if http_port else None
     await router.start()
     http: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     if sock is not None:
         http = await _serve_http(router, sock)
         log.info("operator HTTP (metrics, health, status, dashboard) on %s:%d", host, http_port)
-    await server.start()
-    for name in ("", SERVICE_NAME):
-        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("ext_proc listening on %s:%d", host, port)
+    if native is not None and status is not None and grpc_sock is not None:
+        await native.start(grpc_sock)
+        status.set(health_pb2.HealthCheckResponse.SERVING)
+    else:
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("ext_proc (%s gRPC server) listening on %s:%d", grpc_server, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -443,8 +590,12 @@ async def serve_extproc(router: Router, host: str, port: int, grace_s: float, ht
         await stop.wait()
     finally:
         log.info("shutting down: draining streams for up to %gs", grace_s)
-        await checker.enter_graceful_shutdown()
-        await server.stop(grace_s)
+        if native is not None and status is not None:
+            status.set(health_pb2.HealthCheckResponse.NOT_SERVING)
+            await native.stop(grace_s)
+        else:
+            await checker.enter_graceful_shutdown()
+            await server.stop(grace_s)
         await processor.drain()
         if http is not None:
             http[0].should_exit = True
@@ -455,10 +606,80 @@ async def serve_extproc(router: Router, host: str, port: int, grace_s: float, ht
 
 
 def run(
-    config_path: str, host: str, port: int, grace_s: float, log_level: str = "warning", http_port: int | None = None
+    config_path: str,
+    host: str,
+    port: int,
+    grace_s: float,
+    log_level: str = "warning",
+    http_port: int | None = None,
+    *,
+    grpc_server: str = "native",
+    workers: int = 1,
+) -> None:
+    """Serve in this process, or in ``workers`` processes sharing the ports (SO_REUSEPORT): Envoy's
+    connections are spread among them by the kernel, and one scrape of the operator port counts them all
+    (prometheus-client's multiprocess mode, as ``semrouter serve --workers``)."""
+    if workers <= 1:
+        _run_one(config_path, host, port, grace_s, log_level, http_port, grpc_server, False)
+        return
+    import multiprocessing
+
+    from semrouter.server import metrics_dir
+
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter each: no gRPC or loop state crosses
+    with metrics_dir():
+        procs = [
+            spawn.Process(
+                target=_run_one,
+                args=(config_path, host, port, grace_s, log_level, http_port, grpc_server, True),
+                name=f"semrouter-extproc-{i}",
+            )
+            for i in range(workers)
+        ]
+        stopping = False
+
+        def forward(signum: int, _frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+            for proc in procs:
+                if proc.pid is not None and proc.exitcode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, signum)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, forward)
+        for proc in procs:
+            proc.start()
+        while any(proc.exitcode is None for proc in procs):
+            for proc in procs:
+                proc.join(0.2)
+                if proc.exitcode not in (None, 0) and not stopping:  # one died: take the rest down, fail
+                    log.error("ext_proc worker %s exited with %s: stopping", proc.name, proc.exitcode)
+                    forward(signal.SIGTERM, None)
+    if any(proc.exitcode for proc in procs) and not stopping:
+        raise SystemExit(1)
+
+
+def _run_one(
+    config_path: str,
+    host: str,
+    port: int,
+    grace_s: float,
+    log_level: str,
+    http_port: int | None,
+    grpc_server: str,
+    reuse_port: bool,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("semrouter").setLevel(log_level.upper())
     cpu.tune_process()
     router = Router.from_file(config_path)
-    asyncio.run(serve_extproc(router, host, port, grace_s, http_port))
+    main = serve_extproc(router, host, port, grace_s, http_port, grpc_server=grpc_server, reuse_port=reuse_port)
+    if grpc_server == "native":  # grpcio's asyncio server wants the standard loop; ours runs on either
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(main)
+            return
+    asyncio.run(main)

@@ -352,6 +352,18 @@ class ExtProcConfig(_Strict):
         "(response callbacks then see only the status); auto: streamed when a stage needs the body, else none.",
     )
     grace_period_s: float = Field(10.0, ge=0, description="On SIGTERM: how long in-flight requests may finish.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes serving the ext_proc and operator ports together (SO_REUSEPORT; `--workers`). Envoy "
+        "spreads its streams over them only with several gRPC connections: see deploy/envoy/README.md.",
+    )
+    grpc_server: Literal["native", "grpcio"] = Field(
+        "native",
+        description="native: semrouter's small HTTP/2 gRPC server (a fraction of grpcio's cost per stream); "
+        "grpcio: the grpcio asyncio server (`--grpc-server`).",
+    )
     http_port: int | None = Field(
         None,
         ge=1,

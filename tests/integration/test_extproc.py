@@ -215,10 +215,16 @@ def test_tools_are_trimmed_in_the_body_envoy_sends_on(gateway: Gateway) -> None:
 
 
 def test_other_paths_go_through_unchanged(gateway: Gateway) -> None:
+    """Without asking semrouter at all: the shipped route table turns ext_proc off on other paths, so they
+    cost no gRPC stream."""
+    streams = gateway.envoy.stat("http.openai.ext_proc.streams_started")
     status, headers, body = http_json("GET", gateway.url + "/v1/models")
     assert status == 200
     assert body["data"][0]["id"] == "qwen3-8b"  # the worker's own answer, via the default route
     assert not any(h.startswith("x-vsr-") for h in headers)
+    assert gateway.envoy.stat("http.openai.ext_proc.streams_started") == streams
+    gateway.post(chat("auto", OTHER))  # an API request does open one (the counter is the right one)
+    assert gateway.envoy.stat("http.openai.ext_proc.streams_started") == streams + 1
 
 
 # -- the operator HTTP port of the ext_proc process ---------------------------------------------
@@ -553,3 +559,29 @@ def test_router_headers_never_cross_envoy(gateway: Gateway) -> None:
     seen = (gateway.small.requests() + gateway.large.requests())[-1]["headers"]
     assert "client-forged" not in seen.values(), seen
     assert "x-vsr-forged" not in seen and "x-vsr-cache-control" not in seen, seen
+
+
+def test_worker_processes_share_the_ports_and_stop_together(stack: Callable[..., Any]) -> None:
+    """``extproc.workers: 2``: two serving processes under one parent on the same gRPC and operator ports;
+    requests are routed, one scrape counts them whichever process served them, and SIGTERM ends them all."""
+    _small, _large, extproc, envoy = stack(extproc={"workers": 2})
+    assert extproc.proc is not None and extproc.http_url is not None
+    children = Path(f"/proc/{extproc.proc.pid}/task/{extproc.proc.pid}/children").read_text().split()
+    serving = [c for c in children if "semrouter.adapters.extproc" in _cmdline(c) or "spawn_main" in _cmdline(c)]
+    assert len(serving) == 2, [_cmdline(c) for c in children]
+    for _ in range(6):
+        status, headers, _body = http_json("POST", envoy.url + "/v1/chat/completions", chat("auto", MATH))
+        assert status == 200 and headers["x-vsr-selected-model"] == "qwen3-32b"
+    labels = {"model": "qwen3-32b"}
+    metrics = _settled(extproc.http_url, "semrouter_requests_total", 6, **labels)
+    assert sample(metrics, "semrouter_requests_total", **labels) == 6
+    extproc.stop(grace_s=15)
+    assert extproc.proc.returncode == 0
+    assert not any(Path(f"/proc/{c}").exists() for c in serving)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

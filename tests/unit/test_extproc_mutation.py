@@ -1,0 +1,37 @@
+"""The ext_proc answers' header mutations are assembled from cached protobuf bytes (a cost issue 22 cut):
+they must be exactly what the message objects would build, including for values that need escaping,
+long values that are not cached, and removals of headers that are also set."""
+
+from __future__ import annotations
+
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+
+from semrouter.adapters import extproc
+
+
+def reference(headers: dict[str, str], remove: list[str]) -> pb.HeaderMutation:
+    return pb.HeaderMutation(
+        set_headers=[extproc._header(k, v) for k, v in headers.items()],
+        remove_headers=[k for k in remove if k not in headers],
+    )
+
+
+def test_mutation_bytes_match_the_message_objects() -> None:
+    headers = {
+        "x-request-id": "a" * 300,  # longer than what is cached; and a length needing a 2-byte varint
+        "x-vsr-selected-model": "qwen3-8b",
+        "x-vsr-tools-selected": "get_weather,météo\r\nx-injected: 1",  # percent-encoded by header_value
+        "content-length": "12",
+    }
+    remove = ["x-vsr-forged", "content-length", "authorization"]
+    for _ in range(2):  # the second time from the cache
+        assert extproc._mutation(headers, remove) == reference(headers, remove)
+    assert extproc._mutation({}, []) == pb.HeaderMutation()
+    assert ("x-request-id", "a" * 300) not in extproc._SET_FIELDS
+    assert ("x-vsr-selected-model", "qwen3-8b") in extproc._SET_FIELDS
+
+
+def test_the_cache_stays_bounded() -> None:
+    for i in range(5000):
+        extproc._mutation({"x-request-id": f"id-{i}"})
+    assert len(extproc._SET_FIELDS) <= 4096
