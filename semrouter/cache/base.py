@@ -53,6 +53,10 @@ class CachedAnswer:
     """The request text the answer was for, as :mod:`semrouter.cache.match` normalises it: a hit is only
     served if the new request is compatible with it (same numbers, entities, negation, language), because
     embedding similarity alone cannot tell "2 + 3" from "2 + 4"."""
+    origin: dict[str, str] | None = None
+    """Set only on the copy kept in a request's *question* partition (:func:`semrouter.cache.keys.question_key`):
+    the ``decision``, selected ``model`` and decision ``partition`` that produced the answer, so a paraphrase
+    routed elsewhere can adopt exactly that decision and model (the stage checks it against the current config)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,25 @@ class VerifierSettings(Strict):
     )
 
 
+class FollowSettings(Strict):
+    """A paraphrase routed to another decision than its stored original may adopt that decision and model and get
+    the stored answer (semrouter.stages.cache): the same question then routes the same way."""
+
+    enabled: bool = Field(
+        True,
+        description="When the request's own partition has no verified hit, look in its decision-free question "
+        "partition (same tenant, user, API, conversation, tools, response format and parameters) for a verified "
+        "duplicate stored under another decision and serve it under that decision. Each stored answer then takes "
+        "two entries (its decision's and its question's). Off: lookups stay within the request's own decision.",
+    )
+    explicit_rules: bool = Field(
+        False,
+        description="Follow even when the request's own decision was chosen by a rule on a keyword, header or "
+        "metadata signal that matched (off: such an explicit choice wins over the cache). Decisions whose rules "
+        "name a header or metadata signal are never adopted: they gate on who asks, not on the question.",
+    )
+
+
 class CacheConfig(Strict):
     enabled: bool = False
     backend: Literal["memory", "milvus", "redis"] = "memory"
@@ -134,6 +153,7 @@ class CacheConfig(Strict):
         "to another decision with the same effect still hits. Tenant, user, conversation, tools, response format "
         "and parameters stay in the key either way.",
     )
+    follow: FollowSettings = Field(default_factory=FollowSettings)
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     circuit_breaker: CircuitBreakerSettings = Field(default_factory=CircuitBreakerSettings)

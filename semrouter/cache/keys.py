@@ -195,6 +195,29 @@ def partition_key(
     return f"{tenant_token(tenant)}:{digest}"
 
 
+def question_key(*, api: str, body: dict[str, Any], tenant: str | None, scope: str = "user") -> str:
+    """``"<tenant token>:<sha256 hex>"``: the request's *question* partition, for following a verified duplicate
+    stored under another decision (``cache.follow``).
+
+    Everything :func:`partition_key` covers except the decision and the selected model: tenant, end user (with
+    ``scope`` "user"), API, the conversation (system prompt, earlier turns, non-text parts) and every
+    answer-changing request field. A ``"question"`` marker keeps it apart from every decision partition (an
+    explicit-model request's partition has no decision either). Entries found here carry their origin
+    (:attr:`semrouter.cache.base.CachedAnswer.origin`); whether one may be adopted is the stage's call, against
+    the current config.
+    """
+    params = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
+    material = {
+        "partition": "question",
+        "user": end_user(body) if scope == "user" else "",
+        "api": api,
+        "context": conversation_context(body.get("messages")),
+        "params": params,
+    }
+    digest = hashlib.sha256(orjson.dumps(_canonical(material), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"{tenant_token(tenant)}:{digest}"
+
+
 @dataclass(frozen=True, slots=True)
 class Cacheability:
     """May this request be answered from the cache (``lookup``) and may its answer be kept (``store``)?

@@ -76,6 +76,7 @@ class CacheCounters:
     misses: int
     near_misses: int
     verifier_rejections: int
+    follows: int  # hits served under another decision than routing chose (a verified duplicate followed)
     stores: int
     stores_in_flight: int
     bypasses: Mapping[str, int]
@@ -170,6 +171,7 @@ class CacheService:
         self.misses = 0
         self.near_misses = 0  # similar enough, but refused (lexical guard, or the verifier when it is on)
         self.verifier_rejections = 0  # of those, refused by the verifier (a candidate it judged another question)
+        self.follows = 0  # of the hits, those that adopted the decision a verified duplicate was stored under
         self.stores = 0
         self.bypasses: Counter[str] = Counter()
         self.store_skips: Counter[str] = Counter()
@@ -265,6 +267,7 @@ class CacheService:
             misses=self.misses,  # before near_misses: see CacheCounters
             near_misses=self.near_misses,
             verifier_rejections=self.verifier_rejections,
+            follows=self.follows,
             stores=self.stores,
             stores_in_flight=len(self._tasks),
             bypasses=dict(self.bypasses),
@@ -283,6 +286,7 @@ class CacheService:
                 "misses": c.misses,
                 "near_misses": c.near_misses,
                 "verifier_rejections": c.verifier_rejections,
+                "follows": c.follows,
                 "bypasses": dict(c.bypasses),
                 "faults": sum(c.faults.values()),
                 "faults_by_operation": dict(c.faults),

@@ -15,8 +15,11 @@ and every variant is compared with its own original only. Variants are never sto
 Why a miss happened is reported too (``reason``): ``below_threshold`` (similarity under the lookup's floor),
 ``verifier`` (a candidate the verifier judged another question), ``lexical_guard`` (with the verifier off: similar
 enough, but the near-miss matcher rejected it: other number, entity, negation...), ``other_partition``
-(routed to another decision or model, which the cache keeps apart), ``bypassed`` (the request was not
-cacheable, e.g. PII) or ``not_stored``. Every variant's cosine similarity to its original is kept, which
+(routed to another decision or model, which the cache keeps apart, and no verified duplicate could be
+followed there), ``bypassed`` (the request was not
+cacheable, e.g. PII) or ``not_stored``. A hit is ``hit`` (its own partition) or ``followed`` (a verified
+duplicate stored under another decision, adopted with ``cache.follow``: ``decision`` is then the adopted one
+and ``routed_decision`` the one routing chose). Every variant's cosine similarity to its original is kept, which
 gives the threshold sweep: hit and false-hit rates had the threshold been t (same partition and lexical
 guard applied), so the configured operating point can be judged against its neighbours. With the verifier on,
 every variant's verifier score against its original is kept too, which gives the verifier's sweep (same
@@ -106,7 +109,7 @@ async def evaluate(
     from semrouter.context import ApiKind, RequestContext, ResponseOutcome
     from semrouter.errors import RouterError
     from semrouter.stages import build_pipeline
-    from semrouter.stages.cache import HIT_HEADER, CacheStage
+    from semrouter.stages.cache import FOLLOWED_HEADER, HIT_HEADER, CacheStage
 
     force: dict[str, Any] = {}
     if load_config(config_path or DEFAULT_CONFIG).cache.backend != "memory":
@@ -157,27 +160,29 @@ async def evaluate(
             ovec = await octx.embedding()
             for variant in variants:
                 vctx = context(variant, tenant)
-                hit, blocked = False, False
+                hit, blocked, followed = False, False, None
                 try:
                     vlocal = await pipeline.run_request(vctx)
                 except RouterError:
                     vlocal, blocked = None, True
                 if vlocal is not None and vlocal.headers.get(HIT_HEADER) == "true":
                     hit = True
+                    followed = vlocal.headers.get(FOLLOWED_HEADER)
                 else:
                     await pipeline.run_response(vctx, ResponseOutcome(499, False, None, "evaluation: not stored"))
                 similarity = float(np.dot(ovec, await vctx.embedding()))
                 same_partition = _same_partition(stage, octx, vctx)
+                reachable = same_partition or followed is not None or _followable(stage, octx, vctx)
                 lexical_ok = compatible(variant, normalize(original))
                 policy_threshold = stage.floor(stage.policy(vctx))
                 score = verifier.score(variant, normalize(original), similarity) if verifier is not None else None
                 if hit:
-                    reason = "hit"
+                    reason = "followed" if followed is not None else "hit"
                 elif not stored:
                     reason = "not_stored"
                 elif blocked or vctx.cache_bypass is not None:
                     reason = "bypassed"
-                elif not same_partition:
+                elif not reachable:
                     reason = "other_partition"
                 elif similarity < policy_threshold:
                     reason = "below_threshold"
@@ -204,7 +209,10 @@ async def evaluate(
                         "family": family if kind == "near_miss" else None,
                         "source": source,
                         "same_partition": same_partition,
+                        "reachable": reachable,
+                        "follow_refused": vctx.obs.get("cache_follow_refused"),
                         "decision": vctx.decision.name if vctx.decision is not None else None,
+                        "routed_decision": followed if followed is not None else None,
                     }
                 )
                 bar.update(1)
@@ -216,19 +224,53 @@ async def evaluate(
         else None
     )
     metrics["cross_decision"] = config.cache.cross_decision
+    metrics["follow"] = config.cache.follow.enabled
     return metrics
 
 
 def _same_partition(stage: Any, octx: Any, vctx: Any) -> bool:
     """Would the variant's lookup search the original's partition? Same model, and the same decision (by
-    name, or by effect when ``cache.cross_decision`` keys decisions by what they do to the request)."""
+    name, or by effect when ``cache.cross_decision`` keys decisions by what they do to the request). A variant
+    that followed the original's entry was routed elsewhere: it adopted the original's decision, so this
+    compares the decision routing chose (the question partition is where it found the entry)."""
     from semrouter.cache.keys import decision_effect
 
+    if vctx.obs.get("cache_followed_from") is not None:
+        return False
     if vctx.decision is None or octx.decision is None or vctx.model != octx.model:
         return False
     if stage.cfg.cross_decision:
         return bool(decision_effect(vctx.decision) == decision_effect(octx.decision))
     return bool(vctx.decision.name == octx.decision.name)
+
+
+def _followable(stage: Any, octx: Any, vctx: Any) -> bool:
+    """Could the variant, routed elsewhere, follow the original's entry (``cache.follow``)? The stage's own
+    checks, on the origin the original's entry would carry."""
+    from semrouter.cache.base import CachedAnswer, CacheHit
+    from semrouter.cache.keys import partition_key
+
+    if octx.decision is None or octx.model is None or not stage._follows(vctx):
+        return False
+    if not stage._may_leave(vctx) or not stage._adoptable_target(octx.decision):
+        return False
+
+    def key(ctx: Any) -> str:  # as the stage keyed it: the body as the client sent it (before enrichment)
+        return partition_key(
+            api=ctx.api.value,
+            body=orjson.loads(ctx.raw_body),
+            model=ctx.model,
+            decision=ctx.decision,
+            tenant=ctx.tenant,
+            scope=stage.cfg.scope,
+            by_effect=stage.cfg.cross_decision,
+        )
+
+    origin = {"decision": octx.decision.name, "model": octx.model, "partition": key(octx)}
+    probe = CacheHit(0, 1.0, CachedAnswer(None, "", 0.0, origin=origin))
+    own = key(vctx)
+    vctx.body = orjson.loads(vctx.raw_body)  # the variant is done: let the stage see it as the client sent it
+    return stage._origin(vctx, probe, own) is not None
 
 
 def _rates(rs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,7 +305,9 @@ def _metrics(
         rates = []
         for kind in KINDS:
             rs = [r for r in results if r["kind"] == kind]
-            ok = sum(1 for r in rs if r["same_partition"] and r["lexical_ok"] and r["similarity"] >= t)
+            ok = sum(
+                1 for r in rs if r.get("reachable", r["same_partition"]) and r["lexical_ok"] and r["similarity"] >= t
+            )
             rates.append(ok / len(rs) if rs else 0.0)
         sweep["threshold"].append(t)
         sweep["hit_rate"].append(rates[0])
@@ -277,7 +321,9 @@ def _metrics(
                 ok = sum(
                     1
                     for r in rs
-                    if r["same_partition"] and r["similarity"] >= r["threshold"] and (r["verifier"] or 0.0) >= t
+                    if r.get("reachable", r["same_partition"])
+                    and r["similarity"] >= r["threshold"]
+                    and (r["verifier"] or 0.0) >= t
                 )
                 rates.append(ok / len(rs) if rs else 0.0)
             vsweep["threshold"].append(t)

@@ -113,6 +113,9 @@ def build_record(
         # why a cache candidate was served or refused: its cosine and the verifier's P(same question)
         "cache_similarity": ctx.obs.get("cache_similarity"),
         "cache_verifier": ctx.obs.get("cache_verifier"),
+        # a hit that followed a verified duplicate stored under another decision: the decision routing chose
+        # ("decision" is the adopted one)
+        "cache_followed_from": ctx.obs.get("cache_followed_from"),
         "guard": guard,
         "path": path,
         "status": status,

@@ -207,6 +207,12 @@ class Metrics:
             "upstream; also counted as near_miss lookups).",
             registry=r,
         )
+        self.cache_follows = Counter(
+            "semrouter_cache_follows",
+            "Cache hits served under the decision a verified duplicate was stored under rather than the one routing "
+            "chose (cache.follow; also counted as hit lookups).",
+            registry=r,
+        )
         self.cache_stores = Counter("semrouter_cache_stores", "Answers stored in the cache.", registry=r)
         self.cache_evictions = Counter(
             "semrouter_cache_evictions", "Entries evicted to stay within the size limits.", registry=r
@@ -415,6 +421,7 @@ class StateSync:
                 self._add(m.cache_faults.labels(op), (sid, "fault", op), n)
             self._add(m.cache_stores, (sid, "stores"), cache.stores)
             self._add(m.cache_verifier_rejections, (sid, "verifier_rejections"), cache.verifier_rejections)
+            self._add(m.cache_follows, (sid, "follows"), cache.follows)
             if cache.entries is not None:
                 m.cache_entries.set(cache.entries)
             for name, counter, total in (

@@ -289,6 +289,7 @@ async def test_answer_round_trip_keeps_every_field(cache: MilvusCache) -> None:
         ],
         usage={"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46, "details": {"cached": 0}},
         prompt="what is the capital of france",
+        origin={"decision": "geography", "model": "qwen-7b", "partition": "t:abc"},
     )
     # every field is set to a non-default value, so a field the encoder forgot would show up below
     assert all(getattr(full, f.name) != f.default for f in dataclasses.fields(CachedAnswer))

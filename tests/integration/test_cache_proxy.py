@@ -205,8 +205,9 @@ def test_paraphrase_routed_to_another_decision_with_the_same_effect_hits(start_w
 
 
 def test_another_decision_with_another_system_prompt_never_shares(start_worker, start_router):
+    """With following off (``cache.follow.enabled: false``), the old behaviour: entries stay per effect."""
     w = start_worker("m1")
-    r = start_router(polite_config(w.url, polite_prompt="Answer like a pirate."))
+    r = start_router(polite_config(w.url, polite_prompt="Answer like a pirate.", cache={"follow": {"enabled": False}}))
     chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "Arr, a conflict."})
     stored(r, 1)
     _, h, body = chat(r, "What does cognitive dissonance mean?", headers={"x-fake-reply": "A mental conflict."})
@@ -214,13 +215,106 @@ def test_another_decision_with_another_system_prompt_never_shares(start_worker, 
 
 
 def test_decisions_keyed_by_name_never_share(start_worker, start_router):
-    """``cross_decision: false``: even two decisions with the same effect keep their entries apart."""
+    """``cross_decision: false`` (following off): even two decisions with the same effect keep their entries
+    apart."""
     w = start_worker("m1")
-    r = start_router(polite_config(w.url, polite_prompt="Be concise.", cache={"cross_decision": False}))
+    cache = {"cross_decision": False, "follow": {"enabled": False}}
+    r = start_router(polite_config(w.url, polite_prompt="Be concise.", cache=cache))
     chat(r, "Please, what is cognitive dissonance?")
     stored(r, 1)
     assert chat(r, "What does cognitive dissonance mean?")[1]["x-vsr-cache-hit"] == "false"
     assert upstream_calls(w) == 2
+
+
+def follow_config(w1: str, w2: str, backend: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Two decisions with different effects (model, system prompt): "please" routes to ``polite`` on m2, the
+    rest to ``default`` on m1, the split a semantic signal makes between two decisions, made deterministic."""
+    cfg = simple_config({"m1": [w1], "m2": [w2]}, cache={"enabled": True, **(backend or {})})
+    cfg["signals"] = [{"name": "polite", "type": "keyword", "keywords": ["please"]}]
+    cfg["decisions"] = [
+        {"name": "default", "models": [{"model": "m1"}], "system_prompt": {"text": "Be concise."}},
+        {
+            "name": "polite",
+            "models": [{"model": "m2"}],
+            "rules": {"signal": "polite"},
+            "system_prompt": {"text": "Answer like a pirate."},
+            "priority": 1,
+        },
+    ]
+    return cfg
+
+
+def test_paraphrase_routed_to_another_decision_follows_the_verified_duplicate(start_worker, start_router, backend):
+    """Stored under ``polite`` (m2, pirate prompt); the paraphrase is routed to ``default`` (m1) and adopts
+    ``polite`` and m2, so the effective request is the one that made the answer. Both backends alike."""
+    w1, w2 = start_worker("m1"), start_worker("m2")
+    r = cached_router(start_router, follow_config(w1.url, w2.url, backend))
+    _, h, _ = chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "Arr, a mind at war."})
+    assert h["x-vsr-selected-decision"] == "polite" and h["x-vsr-selected-model"] == "m2"
+    stored(r, 1)
+    _, h, body = chat(r, "What does cognitive dissonance mean?")
+    assert h["x-vsr-cache-hit"] == "true" and content(body) == "Arr, a mind at war.", h
+    assert h["x-vsr-selected-decision"] == "polite" and h["x-vsr-selected-model"] == "m2"
+    assert h["x-vsr-cache-followed-from"] == "default" and float(h["x-vsr-cache-verifier"]) > 0
+    assert body["model"] == "m2" and upstream_calls(w1) == 0 and upstream_calls(w2) == 1
+    stage = stats(r)["stage"]
+    assert stage["follows"] == 1 and stage["hits"] == 1
+    _, _, log = http_json("GET", r.url + "/api/v1/decisions")
+    record = log["decisions"][-1] if isinstance(log, dict) else log[-1]
+    assert record["decision"] == "polite" and record["cache_followed_from"] == "default"
+    with urllib.request.urlopen(r.url + "/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert "semrouter_cache_follows_total 1.0" in metrics
+    # another tenant never gets it, paraphrase or original
+    _, h, body = chat(r, "What does cognitive dissonance mean?", headers={"x-tenant-id": "other"})
+    assert h["x-vsr-cache-hit"] == "false" and "x-vsr-cache-followed-from" not in h
+    assert h["x-vsr-selected-decision"] == "default" and upstream_calls(w1) == 1
+
+
+def test_flipped_operation_stored_under_another_decision_is_still_a_miss(start_worker, start_router, backend):
+    w1, w2 = start_worker("m1"), start_worker("m2")
+    r = cached_router(start_router, follow_config(w1.url, w2.url, backend))
+    chat(r, "Please, how do I turn on dark mode in Outlook?", headers={"x-fake-reply": "Settings > Theme > Dark."})
+    stored(r, 1)
+    _, h, body = chat(r, "How do I turn off dark mode in Outlook?", headers={"x-fake-reply": "Theme > Light."})
+    assert h["x-vsr-cache-hit"] == "false" and content(body) == "Theme > Light."
+    assert h["x-vsr-selected-decision"] == "default" and "x-vsr-cache-followed-from" not in h
+    stage = stats(r)["stage"]
+    assert stage["verifier_rejections"] == 1 and stage["near_misses"] == 1 and stage["follows"] == 0
+
+
+def test_following_is_off_with_the_switch_and_for_explicit_rules(start_worker, start_router):
+    w1, w2 = start_worker("m1"), start_worker("m2")
+    cfg = follow_config(w1.url, w2.url, {"follow": {"enabled": False}})
+    r = start_router(cfg)
+    chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "Arr."})
+    stored(r, 1)
+    _, h, body = chat(r, "What does cognitive dissonance mean?", headers={"x-fake-reply": "A conflict."})
+    assert h["x-vsr-cache-hit"] == "false" and content(body) == "A conflict."
+    assert h["x-vsr-selected-decision"] == "default" and stats(r)["stage"]["follows"] == 0
+    # switched on: stored under default, the keyword-routed paraphrase keeps its explicit decision
+    w3, w4 = start_worker("m1"), start_worker("m2")
+    r = start_router(follow_config(w3.url, w4.url))
+    chat(r, "What does cognitive dissonance mean?", headers={"x-fake-reply": "A conflict."})
+    stored(r, 1)
+    _, h, body = chat(r, "Please, what is cognitive dissonance?", headers={"x-fake-reply": "Arr."})
+    assert h["x-vsr-cache-hit"] == "false" and content(body) == "Arr."
+    assert h["x-vsr-selected-decision"] == "polite" and stats(r)["stage"]["follows"] == 0
+
+
+def test_streamed_answer_stored_and_replayed_through_a_follow(start_worker, start_router, backend):
+    w1, w2 = start_worker("m1"), start_worker("m2")
+    r = cached_router(start_router, follow_config(w1.url, w2.url, backend))
+    reply = "It is the discomfort of holding two beliefs at once."
+    h, _ = chat_stream(r, "Please explain the concept of cognitive dissonance", headers={"x-fake-reply": reply})
+    assert h["x-vsr-selected-decision"] == "polite"
+    stored(r, 1)
+    h, raw = chat_stream(r, "Explain the concept of cognitive dissonance")
+    assert h["x-vsr-cache-hit"] == "true" and h["x-vsr-cache-followed-from"] == "default"
+    assert h["x-vsr-selected-decision"] == "polite" and h["content-type"].startswith("text/event-stream")
+    payloads = sse_payloads(raw)
+    assert streamed_text(raw) == reply and payloads[-1] == "[DONE]"
+    assert payloads[0]["model"] == "m2" and upstream_calls(w1) == 0 and upstream_calls(w2) == 1
 
 
 def test_near_miss_with_another_number_is_a_miss(start_worker, start_router):
@@ -247,8 +341,9 @@ def test_ttl_expiry(start_worker, start_router):
 
 
 def test_eviction_at_max_entries(start_worker, start_router):
+    """One entry per answer (following off: with it on, each answer also takes a question-partition entry)."""
     w = start_worker("m1")
-    r = start_router(cache_config(w.url, cache={"max_entries": 2}))
+    r = start_router(cache_config(w.url, cache={"max_entries": 2, "follow": {"enabled": False}}))
     questions = ["How many legs does a spider have?", "Who wrote Hamlet?", "Why is the sky blue?"]
     for n, q in enumerate(questions, 1):
         chat(r, q)
@@ -390,8 +485,8 @@ def test_errors_are_not_stored(start_worker, start_router, backend):
     skipped(r, "status", 2)
     assert chat(r, q)[1]["x-vsr-cache-hit"] == "false"  # nothing was kept from the failures
     assert upstream_calls(w) == 3
-    stored(r, 1)  # only the successful answer reached the backend
-    assert stats(r)["backend"]["stores"] == 1 and chat(r, q)[1]["x-vsr-cache-hit"] == "true"
+    stored(r, 1)  # only the successful answer reached the backend (as two entries: decision and question)
+    assert stats(r)["backend"]["stores"] == 2 and chat(r, q)[1]["x-vsr-cache-hit"] == "true"
 
 
 def test_truncated_answers_are_not_stored_unless_configured(start_worker, start_router):
@@ -474,7 +569,8 @@ def test_admin_stats_invalidate_and_flush(start_worker, start_router):
         chat(r, q1, headers={"x-tenant-id": tenant})
     stored(r, 2)
     status, _, body = http_json("POST", r.url + "/api/v1/cache/invalidate", {"tenant": "a"}, good)
-    assert status == 200 and body == {"invalidated": 1}
+    # an answer is kept twice (its decision's partition and its question's, cache.follow): both go
+    assert status == 200 and body == {"invalidated": 2}
     assert chat(r, q1, headers={"x-tenant-id": "a"})[1]["x-vsr-cache-hit"] == "false"
     assert chat(r, q1, headers={"x-tenant-id": "b"})[1]["x-vsr-cache-hit"] == "true"
     stored(r, 3)
@@ -485,14 +581,14 @@ def test_admin_stats_invalidate_and_flush(start_worker, start_router):
     chat(r, q2)
     stored(r, 4)
     status, _, body = http_json("POST", r.url + "/api/v1/cache/invalidate", {"decision": "default", "tenant": ""}, good)
-    assert body == {"invalidated": 1}  # the one entry without a tenant
+    assert body == {"invalidated": 2}  # the one answer without a tenant (both its entries)
     for bad in ({}, {"tenant": 3}, {"older_than_s": -1}, {"colour": "red"}, [1]):
         status, _, body = http_json("POST", r.url + "/api/v1/cache/invalidate", bad, good)
         assert status == 400, bad
     status, _, body = http_json("POST", r.url + "/api/v1/cache/flush", None, good)
-    assert status == 200 and body == {"flushed": 2}
+    assert status == 200 and body == {"flushed": 4}
     s = stats(r)
-    assert s["backend"]["entries"] == 0 and s["backend"]["invalidations"] == 4
+    assert s["backend"]["entries"] == 0 and s["backend"]["invalidations"] == 8
     assert s["stage"]["stores"] == 4 and s["stage"]["circuit_breaker"]["state"] == "closed"
 
 

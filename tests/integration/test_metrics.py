@@ -269,7 +269,7 @@ def test_cache_and_guard_metrics(
     worker = start_worker("w")
     cfg = config(
         worker.url,
-        cache={"enabled": True, "max_entries": 1},
+        cache={"enabled": True, "max_entries": 1, "follow": {"enabled": False}},  # one entry per answer
         guards={"pii": {"enabled": True, "action": "block", "ner": False}, "jailbreak": {"enabled": True}},
     )
     router = start_router(cfg)
