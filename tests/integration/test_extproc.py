@@ -416,6 +416,13 @@ def test_cache_hits_are_answered_by_envoy_from_semrouter(stack: Callable[..., An
     assert again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
     assert again["choices"][0]["message"]["content"] == "A mental conflict."
     assert upstream() == 1 + misses
+    # the client's cache directive reaches semrouter through Envoy (x-vsr-cache-control, as the proxy reads it)
+    status, headers, _ = http_json(
+        "POST", envoy.url + "/v1/chat/completions", question, {"x-vsr-cache-control": "no-cache"}
+    )
+    assert status == 200 and headers["x-vsr-cache-hit"] == "false"
+    assert upstream() == 2 + misses
+    assert "x-vsr-cache-control" not in (small.requests() + large.requests())[-1]["headers"]
 
     small.clear()
     large.clear()
