@@ -209,8 +209,8 @@ def main() -> None:
         "not to send the answer body: three gRPC messages per request; ext_proc is off on other paths). "
         f"`semrouter extproc` with its own gRPC server{workers}; the grpcio rows are the same code on grpcio's "
         "asyncio server (`--grpc-server grpcio`, what shipped before issue 22), behind a second Envoy. CPU/req "
-        "counts the processes of the path (Envoy and semrouter), not the worker. Other jobs shared the machine: "
-        "compare rows of one run.",
+        "counts the processes of the path (Envoy and semrouter), not the worker. Hosts differ 2-3x (and other "
+        "jobs on this one would too): compare rows of one run.",
         "",
         f"Command: `python bench/extproc.py --seconds {args.seconds} --connections {n}"
         + (f" --workers {args.workers}`" if args.workers > 1 else "`"),
