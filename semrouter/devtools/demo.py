@@ -14,17 +14,31 @@ WORKERS = [  # (env var of the built-in config naming the URL, model it pretends
 ]
 
 
-def _wait_http(url: str, timeout: float = 20.0) -> None:
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until ``url`` answers 200; with ``proc``, fail at once if that process (the server) has exited."""
     deadline = time.monotonic() + timeout
     while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up") from None
+                raise RuntimeError(f"{url} did not come up in {timeout:.0f} s") from None
             time.sleep(0.1)
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 5) -> None:
+    """SIGTERM every process, then SIGKILL those still running after ``grace_s``."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def usage(base: str) -> str:
@@ -78,7 +92,7 @@ def run_demo(port: int, host: str = "127.0.0.1") -> int:
                 )
             )
         for var, *_ in WORKERS:
-            _wait_http(env[var] + "/health")
+            wait_http(env[var] + "/health")
         os.environ.update(env)
         from semrouter.config.loader import DEFAULT_CONFIG
 
@@ -92,10 +106,4 @@ def run_demo(port: int, host: str = "127.0.0.1") -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)

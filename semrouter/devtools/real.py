@@ -22,13 +22,13 @@ import importlib.util
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from semrouter.devtools.demo import stop_processes, wait_http
 
 # import name -> what pip installs it from; llama-cpp-python's server also needs its [server] extra
 REQUIRED = {
@@ -160,21 +160,6 @@ def router_config(models: dict[str, RealModel], urls: dict[str, str]) -> dict[st
     }
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the llama.cpp server for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up in {timeout:.0f} s") from None
-            time.sleep(0.2)
-
-
 def usage(base: str, models: dict[str, RealModel]) -> str:
     weak, strong = models["weak"].name, models["strong"].name
     return f"""
@@ -214,7 +199,7 @@ def run_real_demo(port: int, host: str = "127.0.0.1", threads: int = 1) -> int:
             urls[tier] = f"http://127.0.0.1:{wport}"
             procs.append(subprocess.Popen(llama_server_command(model, wport, threads, logprobs=tier == "weak")))
         for tier, proc in zip(models, procs, strict=True):
-            _wait_http(urls[tier] + "/v1/models", proc, timeout=120)
+            wait_http(urls[tier] + "/v1/models", timeout=120, proc=proc)
         cfg = Path(tempfile.mkdtemp(prefix="semrouter-real-")) / "router.yaml"
         cfg.write_text(yaml.safe_dump(router_config(models, urls), sort_keys=False))
         base = f"http://{host}:{port}"
@@ -226,10 +211,4 @@ def run_real_demo(port: int, host: str = "127.0.0.1", threads: int = 1) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
