@@ -205,7 +205,7 @@ class CacheStage(Stage):
             ctx.faults.append("cache")
             log.warning("cache skipped for request %s: embedding failed (%s)", ctx.request_id, type(exc).__name__)
             return None
-        question = await self._question(ctx)
+        question: str | None = None  # the question partition: hashed only once the own partition has no hit
         hit: CacheHit | None = None
         looked_up = False
         score: float | None = None
@@ -223,6 +223,8 @@ class CacheStage(Stage):
             seen = hit is not None
             if hit is not None:
                 hit, score, refused = await self._check(ctx, text, hit, policy)
+            if hit is None:
+                question = await self._question(ctx)
             if hit is None and looked_up and question is not None and self._may_leave(ctx):
                 found = await self._follow(ctx, text, vector, question, partition, now, seen)
                 if found is not None:
@@ -259,6 +261,8 @@ class CacheStage(Stage):
             self._bypass(allowed.reason)  # no-cache: lookup skipped, the answer is still stored
         ctx.response_headers[HIT_HEADER] = "false"
         if allowed.store:
+            if not allowed.lookup:  # no-cache: no lookup computed it
+                question = await self._question(ctx)
             pending = _Pending(ctx, vector, partition, policy)
             # _question() returned a key only for a routed request with a decision and a model
             if question is not None and ctx.decision is not None and self._adoptable_target(ctx.decision):
