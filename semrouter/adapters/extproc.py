@@ -14,8 +14,14 @@ configs ask for as few as the config needs (deploy/envoy/README.md, "Cost"):
   pipeline, and answer with the rewritten body, a matching ``content-length``, the ``x-vsr-*`` headers
   and the routing header (``x-selected-model``) with ``clear_route_cache`` so Envoy re-picks the route
   (the cluster of the chosen model). A block, an error or a cache hit becomes an ``ImmediateResponse``.
-* response headers: add the ``x-vsr-*`` headers for the client (a worker's own are removed), and note
-  the status.
+* response headers, only when something reads the answer (a stage that wants its body, online learning that
+  needs its status, or ``extproc.response_phase: always``): note the status and set the ``x-vsr-*``
+  headers. Otherwise the phase is skipped (a mode override), which saves a third of the round trips: the
+  body's answer also carries the ``x-vsr-*`` headers as dynamic metadata (namespace ``semrouter``), and
+  the shipped Envoy configs copy them into the answer (``%DYNAMIC_METADATA(semrouter:NAME)%``) after
+  removing any a worker set (:data:`RESPONSE_HEADERS` lists them). The status and timing of such an
+  answer are then Envoy's to record (access log, cluster stats); the decision log shows status 0 and
+  ``response_not_observed``.
 * response body (streamed or buffered, asked for only when a stage wants the answer body, e.g. the
   cache): keep a copy; at end of stream run the stages' response callbacks, as the proxy does after
   relaying. When the body is not watched, the callbacks run at the response headers.
@@ -55,6 +61,7 @@ from semrouter import cpu
 from semrouter.adapters import extproc_h2 as h2
 from semrouter.adapters.asgi import ASGIExchange, Receive, Scope, Send
 from semrouter.adapters.exchange import header_value, respond_error, too_large
+from semrouter.adapters.extproc_headers import METADATA_NAMESPACE
 from semrouter.adapters.http_proxy import ProxyHandler
 from semrouter.adapters.intake import API_PATHS, DIALECTS, Admission, check_content_type, check_method, error_body
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
@@ -91,17 +98,33 @@ def response_body_mode(setting: str, wants_body: bool) -> str:
     return setting
 
 
-def _api_mode(response_body: str) -> Any:
-    """The modes an API request needs: the whole request body at once (to rewrite it) and the answer
-    in the chosen body mode. Every field is explicit: an override replaces them all."""
+def _api_mode(response_body: str, response_headers: bool = True) -> Any:
+    """The modes an API request needs: the whole request body at once (to rewrite it), and the answer's
+    headers (when something reads the answer) and body in the chosen mode. Every field is explicit: an
+    override replaces them all."""
     return _Mode(
         request_header_mode=_Mode.SEND,
         request_body_mode=_Mode.BUFFERED,
-        response_header_mode=_Mode.SEND,
+        response_header_mode=_Mode.SEND if response_headers else _Mode.SKIP,
         response_body_mode=_BODY_MODES[response_body],
         request_trailer_mode=_Mode.SKIP,
         response_trailer_mode=_Mode.SKIP,
     )
+
+
+_API_ANSWERS: dict[tuple[str, bool], bytes] = {}
+
+
+def _api_answer(response_body: str, response_headers: bool) -> bytes:
+    """The request headers' answer for an API request: hold them for the body, with the modes it needs."""
+    key = (response_body, response_headers)
+    answer = _API_ANSWERS.get(key)
+    if answer is None:
+        msg = pb.ProcessingResponse(
+            request_headers=pb.HeadersResponse(), mode_override=_api_mode(response_body, response_headers)
+        )
+        answer = _API_ANSWERS[key] = msg.SerializeToString()
+    return answer
 
 
 def _header(name: str, value: str | bytes) -> Any:
@@ -116,6 +139,30 @@ def _varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: the hot answers are assembled from bytes, not message objects."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+_META_FIELDS: dict[tuple[str, str], bytes] = {}  # (name, value) -> one Struct map entry, serialized
+
+
+def _metadata(headers: dict[str, str]) -> bytes:
+    """``ProcessingResponse.dynamic_metadata`` (field 8) holding ``{"semrouter": {name: value, ...}}``."""
+    entries = []
+    for name, value in headers.items():
+        entry = _META_FIELDS.get((name, value))
+        if entry is None:  # Struct.fields: map<string, Value> entry {1: key, 2: Value{3: string_value}}
+            entry = _field(1, _field(1, name.encode()) + _field(2, _field(3, value.encode())))
+            if len(value) <= 256:
+                if len(_META_FIELDS) >= 4096:  # request ids never repeat: keep it bounded
+                    _META_FIELDS.clear()
+                _META_FIELDS[(name, value)] = entry
+        entries.append(entry)
+    inner = b"".join(entries)  # Value{5: struct_value}
+    return _field(8, _field(1, _field(1, METADATA_NAMESPACE.encode()) + _field(2, _field(5, inner))))
 
 
 _SET_FIELDS: dict[tuple[str, str], bytes] = {}  # (name, value) -> HeaderMutation.set_headers entry, serialized
@@ -135,14 +182,18 @@ def _set_field(name: str, value: str) -> bytes:
     return field
 
 
-def _mutation(headers: dict[str, str], remove: Iterable[str] = ()) -> Any:
-    """Set ``headers`` and remove the ``remove`` ones (those that ``headers`` sets are left to be overwritten)."""
+def _mutation_bytes(headers: dict[str, str], remove: Iterable[str] = ()) -> bytes:
+    """A serialized ``HeaderMutation``: set ``headers`` and remove the ``remove`` ones (those that ``headers``
+    sets are left to be overwritten)."""
     parts = [_set_field(k, v) for k, v in headers.items()]
     for k in remove:
         if k not in headers:
-            name = k.encode("latin-1")
-            parts.append(b"\x12" + _varint(len(name)) + name)  # field 2 (remove_headers)
-    return pb.HeaderMutation.FromString(b"".join(parts))
+            parts.append(_field(2, k.encode("latin-1")))  # remove_headers
+    return b"".join(parts)
+
+
+def _mutation(headers: dict[str, str], remove: Iterable[str] = ()) -> Any:
+    return pb.HeaderMutation.FromString(_mutation_bytes(headers, remove))
 
 
 def _router_owned(names: Iterable[str], routing_header: str) -> list[str]:
@@ -208,8 +259,16 @@ class Exchange:
         self.body_mode = response_body_mode(
             self.runtime.config.extproc.response_body, self.runtime.pipeline.wants_response_body
         )
+        # the answer's headers phase: only when something reads the answer (see the module docstring)
+        self.watch = (
+            self.body_mode != "none"
+            or self.runtime.config.extproc.response_phase == "always"
+            or getattr(getattr(router, "learning", None), "watches_outcomes", False)
+        )
 
     async def handle(self, req: Any) -> Any:
+        """The answer to one message: a ``ProcessingResponse``, or its serialized bytes (the answers every
+        request gets are assembled as bytes)."""
         kind = req.WhichOneof("request")
         if kind == "request_headers":
             return await self._request_headers(req.request_headers)
@@ -265,7 +324,7 @@ class Exchange:
             return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
         if msg.end_of_stream:  # no body will follow: decide now (the parse stage rejects an empty body)
             return await self._decide(b"", phase="request_headers")
-        return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_api_mode(self.body_mode))
+        return _api_answer(self.body_mode, self.watch)
 
     async def _request_body(self, msg: Any) -> Any:
         if self.api is None:
@@ -304,9 +363,9 @@ class Exchange:
         rename = served_model(ctx)
         if rename is not None:
             new_body = orjson.dumps({**ctx.body, "model": rename})
-        headers = ctx.routing_headers()
+        shown = ctx.routing_headers()  # for the client: in the metadata, copied into the answer by Envoy
         assert ctx.model is not None
-        headers[cfg.extproc.routing_header] = ctx.model
+        headers = {**shown, cfg.extproc.routing_header: ctx.model}
         if ctx.trace.traceparent is not None:  # tracing on: Envoy's request to the worker continues our trace
             headers["traceparent"] = ctx.trace.traceparent
         replaced = ctx.body_modified or rename is not None
@@ -315,14 +374,20 @@ class Exchange:
         strip = _router_owned(self.headers, cfg.extproc.routing_header)
         if cfg.tenancy is not None:  # the client's key is the gateway's, never a worker's
             strip += [k for k in self.headers if k in CLIENT_KEY_HEADERS]
-        common = pb.CommonResponse(header_mutation=_mutation(headers, strip), clear_route_cache=True)
+        if not self.watch:  # Envoy relays the answer without asking us: its status is not observed
+            self.outcome.error = "response_not_observed"
+        # CommonResponse {1: status, 2: header_mutation, 3: body_mutation {1: body}, 5: clear_route_cache}
+        common = _field(2, _mutation_bytes(headers, strip))
         if replaced:
-            common.body_mutation.body = new_body
+            common += _field(3, _field(1, new_body))
+        common += b"\x28\x01"
         if phase == "request_headers":
             if replaced:
-                common.status = pb.CommonResponse.CONTINUE_AND_REPLACE
-            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=common))
-        return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common))
+                common = b"\x08\x01" + common  # CONTINUE_AND_REPLACE
+            answer = _field(1, _field(1, common))  # ProcessingResponse {1: request_headers {1: response}}
+        else:
+            answer = _field(3, _field(1, common))  # ProcessingResponse {3: request_body {1: response}}
+        return answer + _metadata(shown)
 
     async def _local(self, ctx: RequestContext, local: LocalResponse) -> Any:
         """A block or cache hit: Envoy answers from our bytes; a stream hit is sent as one SSE body."""
@@ -352,8 +417,8 @@ class Exchange:
         elif self.body_mode == "none":  # Envoy relays the answer without us: its end is not observed
             self.outcome.error = "body_not_observed"
             self.finished = True
-        common = pb.CommonResponse(header_mutation=_mutation(ctx.routing_headers(), strip))
-        return pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=common))
+        # ProcessingResponse {2: response_headers {1: response {2: header_mutation}}}
+        return _field(2, _field(1, _field(2, _mutation_bytes(ctx.routing_headers(), strip))))
 
     def _response_body(self, msg: Any) -> Any:
         if self.ctx is not None:
@@ -396,7 +461,8 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
         ex = Exchange(self.router)
         try:
             async for req in request_iterator:
-                yield await ex.handle(req)
+                answer = await ex.handle(req)
+                yield pb.ProcessingResponse.FromString(answer) if isinstance(answer, bytes) else answer
                 if ex.finished:  # after the last chunk went back to Envoy: the client is not kept waiting
                     await ex.finish()
         finally:
@@ -409,7 +475,7 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
         try:
             while (data := await stream.next()) is not None:
                 answer = await ex.handle(pb.ProcessingRequest.FromString(data))
-                await stream.conn.send(stream, answer.SerializeToString())
+                await stream.conn.send(stream, answer if isinstance(answer, bytes) else answer.SerializeToString())
                 if ex.finished:
                     self._settle(ex)
         finally:

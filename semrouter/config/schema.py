@@ -351,6 +351,14 @@ class ExtProcConfig(_Strict):
         "the client's stream flowing; buffered holds the whole answer in Envoy first; none leaves it to Envoy "
         "(response callbacks then see only the status); auto: streamed when a stage needs the body, else none.",
     )
+    response_phase: Literal["auto", "always"] = Field(
+        "auto",
+        description="Whether Envoy shows semrouter each answer's headers (one more gRPC round trip per request). "
+        "auto: only when something reads the answer (a stage that wants its body, online learning); otherwise the "
+        "x-vsr-* headers reach the client through dynamic metadata that the shipped Envoy configs copy into the "
+        "answer, and the answer's status is Envoy's to record. always: every answer, for its status in the "
+        "decision log and metrics, or for an Envoy config that does not copy the metadata.",
+    )
     grace_period_s: float = Field(10.0, ge=0, description="On SIGTERM: how long in-flight requests may finish.")
     workers: int = Field(
         1,

@@ -183,6 +183,12 @@ class Learning:
         self.apply(config)
         self.load()
 
+    @property
+    def watches_outcomes(self) -> bool:
+        """Whether an answer's status teaches anything: some decision chooses its model by bandit (behind
+        Envoy, an answer nothing reads is not shown to semrouter)."""
+        return bool(self.bandits)
+
     # -- config --------------------------------------------------------------------------------------
 
     def apply(self, config: RouterConfig) -> None:

@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from semrouter.adapters.extproc_headers import METADATA_NAMESPACE, envoy_response_headers
 from semrouter.config.loader import load_config
 from semrouter.config.schema import RouterConfig
 from semrouter.ports import free_port
@@ -192,6 +193,7 @@ def envoy_config(
     # Which replica answered (for people and tests; Envoy knows, semrouter does not).
     replica_header = [{"header": {"key": "x-vsr-replica", "value": "%UPSTREAM_REMOTE_ADDRESS%"}}]
     filters: list[dict[str, Any]] = []
+    vhost: dict[str, Any] = {}  # extproc: the x-vsr-* headers of answers semrouter does not see
     if mode == "proxy":
         routes = [
             {
@@ -233,6 +235,7 @@ def envoy_config(
                     "failure_mode_allow": True,
                     "message_timeout": "5s",
                     "allow_mode_override": True,
+                    "metadata_options": {"receiving_namespaces": {"untyped": [METADATA_NAMESPACE]}},
                     "processing_mode": {
                         "request_header_mode": "SEND",
                         "request_body_mode": "BUFFERED",
@@ -245,13 +248,17 @@ def envoy_config(
             }
         )
         clusters = [_replica_cluster("semrouter", replica_ports, mode), *_model_clusters(config)]
+        vhost = envoy_response_headers()
     hcm: dict[str, Any] = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
         "HttpConnectionManager",
         "stat_prefix": "openai",
         "stream_idle_timeout": "300s",
         "request_timeout": "60s",
-        "route_config": {"name": "fleet", "virtual_hosts": [{"name": "fleet", "domains": ["*"], "routes": routes}]},
+        "route_config": {
+            "name": "fleet",
+            "virtual_hosts": [{"name": "fleet", "domains": ["*"], "routes": routes, **vhost}],
+        },
         "http_filters": [*filters, _router_filter()],
     }
     if mode == "extproc":  # only semrouter may choose the route

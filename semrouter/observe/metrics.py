@@ -266,6 +266,7 @@ class Metrics:
         )
         self._paths = {p: self.request_duration.labels(p) for p in PATHS}
         self._stages: dict[str, Any] = {}
+        self._requests: dict[tuple[str, ...], Any] = {}  # labels() takes a lock and checks each value: once per set
 
     def observe(
         self,
@@ -282,7 +283,11 @@ class Metrics:
         """Count one finished request."""
         decision = ctx.decision.name if ctx.decision is not None else "none"
         model = ctx.model or "none"
-        self.requests.labels(decision, ctx.category or "none", model, "on" if ctx.reasoning else "off", path).inc()
+        key = (decision, ctx.category or "none", model, "on" if ctx.reasoning else "off", path)
+        counter = self._requests.get(key)
+        if counter is None:  # bounded: decisions x categories x models x 2 x paths of the configs seen
+            counter = self._requests[key] = self.requests.labels(*key)
+        counter.inc()
         self._paths[path].observe(total_s)
         stages = self._stages
         for rec in ctx.records:

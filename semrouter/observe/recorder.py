@@ -39,6 +39,8 @@ def request_path(ctx: RequestContext, status: int, error: str | None, outcome: R
         return "blocked"
     if outcome is None:
         return "error" if status >= 400 or status == 0 else "upstream"
+    if outcome.error == "response_not_observed":  # forwarded by Envoy, which relays the answer unseen
+        return "upstream"
     if outcome.error not in (None, "client_disconnected", "body_not_observed") or outcome.status >= 500:
         return "error"
     return "upstream" if outcome.status else "error"

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from gateway import ROOT, require_envoy
 
+from semrouter.adapters.extproc_headers import METADATA_NAMESPACE, envoy_response_headers
+
 CHART = ROOT / "deploy" / "helm" / "semrouter"
 K8S_VERSIONS = ["1.29.0", "1.35.0"]  # the oldest Kubernetes in upstream support when written, and a recent one
 
@@ -358,8 +360,15 @@ def test_gateway_wires_ext_proc_to_the_router_and_routes_to_the_production_stack
     ext_proc = hcm["http_filters"][0]["typed_config"]
     assert ext_proc["failure_mode_allow"] is True
     assert ext_proc["grpc_service"]["envoy_grpc"]["cluster_name"] == "semrouter"
-    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    assert route["route"]["cluster"] == "production-stack"
+    vhost = hcm["route_config"]["virtual_hosts"][0]
+    api, rest = vhost["routes"]  # the OpenAI APIs through semrouter; every other path without a gRPC stream
+    assert api["route"]["cluster"] == rest["route"]["cluster"] == "production-stack"
+    assert "/v1/(chat/completions" in api["match"]["safe_regex"]["regex"] and "typed_per_filter_config" not in api
+    assert rest["match"] == {"prefix": "/"}
+    assert rest["typed_per_filter_config"]["envoy.filters.http.ext_proc"]["disabled"] is True
+    # the x-vsr-* headers of answers semrouter does not see arrive through its dynamic metadata
+    assert {k: vhost[k] for k in envoy_response_headers()} == envoy_response_headers()
+    assert ext_proc["metadata_options"]["receiving_namespaces"]["untyped"] == [METADATA_NAMESPACE]
     clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
     assert set(clusters) == {"semrouter", "production-stack"}
 
@@ -386,6 +395,7 @@ def test_proxy_mode_gateway_retries_on_another_replica() -> None:
     listener = next(li for li in cfg["static_resources"]["listeners"] if li["name"] == "openai")
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     assert [f["name"] for f in hcm["http_filters"]] == ["envoy.filters.http.router"]
+    assert "response_headers_to_remove" not in hcm["route_config"]["virtual_hosts"][0]  # the proxy's own stay
     (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
     assert route["route"]["cluster"] == "semrouter-proxy"
     assert set(route["route"]["retry_policy"]["retry_on"].split(",")) >= {"connect-failure", "reset"}

@@ -521,12 +521,16 @@ def test_buffered_response_body_holds_the_answer_in_envoy_and_still_feeds_the_ca
     assert len(small.requests()) + len(large.requests()) == 1 + misses
 
 
-def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]) -> None:
-    """``response_body: none``: Envoy relays the answer without showing it to semrouter. The client still
-    gets the x-vsr-* headers (the response headers are seen) and the whole answer, but what needs the
-    body does not happen: nothing is stored in the cache and no token usage is counted. The request is
-    counted, on the upstream path, with its time to the response headers."""
-    small, _large, extproc, envoy = stack(extproc={"response_body": "none"})
+@pytest.mark.parametrize("phase", ["auto", "always"])
+def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any], phase: str) -> None:
+    """``response_body: none``: Envoy relays the answer without showing its body to semrouter. The client
+    still gets the x-vsr-* headers and the whole answer, but what needs the body does not happen: nothing
+    is stored in the cache and no token usage is counted. The request is counted on the upstream path.
+    With ``response_phase: auto`` nothing reads the answer, so its headers phase is skipped too (one gRPC
+    round trip fewer): the x-vsr-* headers come from the routing answer's dynamic metadata, which the
+    shipped Envoy config copies, and no time to the answer is measured. With ``always`` the answer's
+    headers are seen, and with them its time to the response headers."""
+    small, _large, extproc, envoy = stack(extproc={"response_body": "none", "response_phase": phase})
     # no max_tokens: a complete answer, which the cache would store if it saw it
     question = {"model": "auto", "messages": [{"role": "user", "content": "What is cognitive dissonance?"}]}
     for _ in range(3):
@@ -548,10 +552,14 @@ def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]
     metrics = _settled(extproc.http_url, "semrouter_requests_total", 4, **labels)
     assert sample(metrics, "semrouter_requests_total", **labels) == 4
     assert sample(metrics, "semrouter_tokens_total") == 0
-    assert sample(metrics, "semrouter_upstream_ttft_seconds_count", model="qwen3-8b") == 4
+    seen = 4 if phase == "always" else 0
+    assert sample(metrics, "semrouter_upstream_ttft_seconds_count", model="qwen3-8b") == seen
     stats = http_json("GET", extproc.http_url + "/api/v1/cache/stats")[2]["stage"]
     assert stats["stores"] == 0
-    assert stats["store_skips"] == {"body_not_observed": 4}
+    assert stats["store_skips"] == {"body_not_observed" if phase == "always" else "response_not_observed": 4}
+    records = http_json("GET", extproc.http_url + "/api/v1/decisions")[2]["decisions"][-4:]
+    assert [r["status"] for r in records] == [200 if phase == "always" else 0] * 4
+    assert {r["path"] for r in records} == {"upstream"}
 
 
 def test_router_headers_never_cross_envoy(gateway: Gateway) -> None:
