@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,22 +19,10 @@ DOC = ROOT / "docs" / "benchmarks.md"
 if str(ROOT) not in sys.path:  # run as `python bench/x.py` from a checkout, without installing semrouter
     sys.path.insert(0, str(ROOT))
 
+from semrouter.devtools.demo import wait_http  # noqa: E402  (re-exported, as free_port)
 from semrouter.ports import free_port  # noqa: E402  (re-exported: the benches import it from here)
 
-__all__ = ["free_port"]
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} never became ready") from None
-            time.sleep(0.1)
+__all__ = ["free_port", "wait_http"]
 
 
 class Proc:
@@ -50,7 +36,7 @@ class Proc:
             self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         if self.ready_url:
-            wait_http(self.ready_url)
+            wait_http(self.ready_url, timeout=30)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -132,13 +132,20 @@ def _header(name: str, value: str | bytes) -> Any:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, raw_value=raw), append_action=_OVERWRITE)
 
 
-def _varint(n: int) -> bytes:
+def _varint_slow(n: int) -> bytes:
     out = bytearray()
     while n > 0x7F:
         out.append(n & 0x7F | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+_VARINTS = [_varint_slow(n) for n in range(1 << 14)]  # every length and tag of a header-sized field
+
+
+def _varint(n: int) -> bytes:
+    return _VARINTS[n] if n < 16384 else _varint_slow(n)
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -591,6 +598,62 @@ async def _serve_http(router: Router, sock: socket.socket) -> tuple[uvicorn.Serv
     return server, task
 
 
+class _NativeFront:
+    """The gRPC side on semrouter's own HTTP/2 server: ``Process`` and the health service."""
+
+    def __init__(self, processor: ExternalProcessor, router: Router, host: str, port: int, reuse_port: bool) -> None:
+        self.status = Health()
+        self.server = h2.GrpcServer(
+            {
+                f"/{SERVICE_NAME}/Process": processor.process_stream,
+                "/grpc.health.v1.Health/Check": self.status.check,
+                "/grpc.health.v1.Health/Watch": self.status.watch,
+            },
+            # room for a body over the limit, so that it gets the processor's 413 rather than a failed call
+            # (which Envoy's failure_mode_allow would let through unprocessed), plus headers and attributes
+            max_message=2 * router.runtime.config.server.max_body_bytes + (1 << 20),
+        )
+        self.sock = h2.listen(host, port, reuse_port)  # bound now: a taken port fails the start-up at once
+
+    async def prepare(self) -> None:
+        """Nothing to do before the router starts: the port is bound, health says NOT_SERVING."""
+
+    async def start(self) -> None:
+        await self.server.start(self.sock)
+        self.status.set(health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace_s: float) -> None:
+        self.status.set(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace_s)
+
+
+class _GrpcioFront:
+    """The same on grpcio's asyncio server (``extproc.grpc_server: grpcio``)."""
+
+    def __init__(self, processor: ExternalProcessor, host: str, port: int) -> None:
+        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self.checker = health.aio.HealthServicer()
+        pb_grpc.add_ExternalProcessorServicer_to_server(processor, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.checker, self.server)
+        if self.server.add_insecure_port(f"{host}:{port}") == 0:
+            raise OSError(f"cannot listen on {host}:{port}")
+
+    async def _set(self, status: int) -> None:
+        for name in ("", SERVICE_NAME):
+            await self.checker.set(name, status)
+
+    async def prepare(self) -> None:
+        await self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self._set(health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace_s: float) -> None:
+        await self.checker.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+
+
 async def serve_extproc(
     router: Router,
     host: str,
@@ -608,45 +671,19 @@ async def serve_extproc(
     operator HTTP port (``http_port``) is up before SERVING and closes last, so the drain can be watched.
     """
     processor = ExternalProcessor(router)
-    native: h2.GrpcServer | None = None
-    status: Health | None = None
-    server: Any = None
-    checker: Any = None
+    front: _NativeFront | _GrpcioFront
     if grpc_server == "native":
-        status = Health()
-        native = h2.GrpcServer(
-            {
-                f"/{SERVICE_NAME}/Process": processor.process_stream,
-                "/grpc.health.v1.Health/Check": status.check,
-                "/grpc.health.v1.Health/Watch": status.watch,
-            },
-            # room for a body over the limit, so that it gets the processor's 413 rather than a failed call
-            # (which Envoy's failure_mode_allow would let through unprocessed), plus headers and attributes
-            max_message=2 * router.runtime.config.server.max_body_bytes + (1 << 20),
-        )
+        front = _NativeFront(processor, router, host, port, reuse_port)
     else:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        checker = health.aio.HealthServicer()
-        for name in ("", SERVICE_NAME):
-            await checker.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        pb_grpc.add_ExternalProcessorServicer_to_server(processor, server)
-        health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-        if server.add_insecure_port(f"{host}:{port}") == 0:
-            raise OSError(f"cannot listen on {host}:{port}")
-    grpc_sock = h2.listen(host, port, reuse_port) if native is not None else None
+        front = _GrpcioFront(processor, host, port)
+    await front.prepare()
     sock = _listen(host, http_port, reuse_port) if http_port else None
     await router.start()
     http: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     if sock is not None:
         http = await _serve_http(router, sock)
         log.info("operator HTTP (metrics, health, status, dashboard) on %s:%d", host, http_port)
-    if native is not None and status is not None and grpc_sock is not None:
-        await native.start(grpc_sock)
-        status.set(health_pb2.HealthCheckResponse.SERVING)
-    else:
-        await server.start()
-        for name in ("", SERVICE_NAME):
-            await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await front.start()
     log.info("ext_proc (%s gRPC server) listening on %s:%d", grpc_server, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -656,12 +693,7 @@ async def serve_extproc(
         await stop.wait()
     finally:
         log.info("shutting down: draining streams for up to %gs", grace_s)
-        if native is not None and status is not None:
-            status.set(health_pb2.HealthCheckResponse.NOT_SERVING)
-            await native.stop(grace_s)
-        else:
-            await checker.enter_graceful_shutdown()
-            await server.stop(grace_s)
+        await front.stop(grace_s)
         await processor.drain()
         if http is not None:
             http[0].should_exit = True

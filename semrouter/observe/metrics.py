@@ -283,10 +283,10 @@ class Metrics:
         """Count one finished request."""
         decision = ctx.decision.name if ctx.decision is not None else "none"
         model = ctx.model or "none"
-        key = (decision, ctx.category or "none", model, "on" if ctx.reasoning else "off", path)
-        counter = self._requests.get(key)
+        names = (decision, ctx.category or "none", model, "on" if ctx.reasoning else "off", path)
+        counter = self._requests.get(names)
         if counter is None:  # bounded: decisions x categories x models x 2 x paths of the configs seen
-            counter = self._requests[key] = self.requests.labels(*key)
+            counter = self._requests[names] = self.requests.labels(*names)
         counter.inc()
         self._paths[path].observe(total_s)
         stages = self._stages
