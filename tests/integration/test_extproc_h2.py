@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -177,3 +178,44 @@ async def test_stop_lets_the_call_in_flight_finish_and_refuses_new_ones(
         await stopping
         late = _raw(channel, "/test.Echo/Chat")(timeout=1)
         assert await late.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+@pytest.mark.parametrize("server", ["native", "grpcio"])
+def test_both_grpc_servers_serve_the_processor_and_skip_an_unread_answer(tmp_path: Path, server: str) -> None:
+    """``semrouter extproc --grpc-server native|grpcio``: health SERVING once ready, a request's two phases
+    answered (the headers' mode override skips the answer's headers phase, since nothing reads answers in
+    this config; the body's answer carries the x-vsr-* headers as dynamic metadata), and SIGTERM ends the
+    process cleanly."""
+    from envoy.config.core.v3 import base_pb2
+    from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
+    from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+    from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+    from gateway import ExtProc
+
+    cfg = tmp_path / "router.yaml"
+    cfg.write_text(
+        "models: [{name: m, endpoints: [{url: 'http://127.0.0.1:9'}]}]\n"
+        "decisions: [{name: default, models: [{model: m}]}]\nreload: {enabled: false}\n"
+    )
+    proc = ExtProc(cfg, None, tmp_path / "extproc.log", "--grpc-server", server).start()
+    try:
+        assert proc.health() == "SERVING"
+        pairs = [(":method", "POST"), (":path", "/v1/chat/completions"), ("content-type", "application/json")]
+        headers = base_pb2.HeaderMap(headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs])
+        body = b'{"model": "auto", "messages": [{"role": "user", "content": "hi"}]}'
+        messages = [
+            pb.ProcessingRequest(request_headers=pb.HttpHeaders(headers=headers)),
+            pb.ProcessingRequest(request_body=pb.HttpBody(body=body, end_of_stream=True)),
+        ]
+        with grpc.insecure_channel(f"127.0.0.1:{proc.port}") as channel:
+            first, second = pb_grpc.ExternalProcessorStub(channel).Process(iter(messages), timeout=10)
+        assert first.mode_override.response_header_mode == processing_mode_pb2.ProcessingMode.SKIP
+        assert first.mode_override.request_body_mode == processing_mode_pb2.ProcessingMode.BUFFERED
+        mutation = {h.header.key: h.header.raw_value for h in second.request_body.response.header_mutation.set_headers}
+        assert mutation["x-selected-model"] == b"m" and second.request_body.response.clear_route_cache
+        shown = dict(second.dynamic_metadata.fields["semrouter"].struct_value)
+        assert shown["x-vsr-selected-model"] == "m" and shown["x-vsr-selected-decision"] == "default"
+        assert shown["x-request-id"] == mutation["x-request-id"].decode()
+    finally:
+        proc.stop(grace_s=15)
+    assert proc.proc is not None and proc.proc.returncode == 0
