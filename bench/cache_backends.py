@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -301,6 +302,24 @@ def milvus_server(data_dir: str) -> Iterator[str]:
         proc.wait()
 
 
+def timed_lookups(
+    loop: asyncio.AbstractEventLoop, cache: Any, queries: Mat, expected: npt.NDArray[np.float32], warm: int
+) -> tuple[list[float], int]:
+    """Lookups one at a time through a backend's async API after ``warm`` untimed ones (they open the
+    connection): the latencies, and how many found the row the query was made from (a hit as similar as
+    ``expected``: the backends' ids differ, the similarity does not)."""
+    for q in queries[:warm]:
+        loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+    ts: list[float] = []
+    found = 0
+    for q, want in zip(queries, expected, strict=True):
+        t = time.perf_counter()
+        hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
+        ts.append(time.perf_counter() - t)
+        found += hit is not None and hit.similarity >= float(want) - 1e-4
+    return ts, found
+
+
 def measure_milvus(
     name: str, uri: str, data: str, x: Mat, queries: Mat, picks: npt.NDArray[np.int64], extra: Mat
 ) -> Row:
@@ -315,15 +334,7 @@ def measure_milvus(
         loop.run_until_complete(cache.bulk_load(x, "p", ANSWER, 1e9, 0.0))
         build_s = time.perf_counter() - t0
         expected = np.sum(queries * x[picks], axis=1)  # similarity of the row each query was made from
-        for q in queries[:5]:  # warm up
-            loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-        ts: list[float] = []
-        found = 0
-        for q, want in zip(queries, expected, strict=True):
-            t = time.perf_counter()
-            hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-            ts.append(time.perf_counter() - t)
-            found += hit is not None and hit.similarity >= float(want) - 1e-4
+        ts, found = timed_lookups(loop, cache, queries, expected, warm=5)
         st: list[float] = []
         for v in extra:
             t = time.perf_counter()
@@ -380,15 +391,7 @@ def measure_redis(url: str, data: str, x: Mat, queries: Mat, picks: npt.NDArray[
         loop.run_until_complete(cache.bulk_load(x, "p", ANSWER, 1e9, 0.0))
         build_s = time.perf_counter() - t0
         expected = np.sum(queries * x[picks], axis=1)
-        for q in queries[:20]:  # warm up (the first calls open the connection)
-            loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-        ts: list[float] = []
-        found = 0
-        for q, want in zip(queries, expected, strict=True):
-            t = time.perf_counter()
-            hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-            ts.append(time.perf_counter() - t)
-            found += hit is not None and hit.similarity >= float(want) - 1e-4
+        ts, found = timed_lookups(loop, cache, queries, expected, warm=20)
         st: list[float] = []
         for v in extra:
             t = time.perf_counter()
@@ -415,12 +418,23 @@ def grow_redis(url: str, sizes: list[int], args: argparse.Namespace, report: Cal
     x = clustered_rows(top, seed=top)
     extra = unit_rows(args.stores, seed=3)
     loop = asyncio.new_event_loop()
-    cache = RedisCache(url, index=f"grow_{top}", timeout_s=120.0, admin_timeout_s=600.0, connect_timeout_s=30.0)
+    efs = [int(e) for e in args.ef_runtime.split(",") if e]
+    probes = [
+        (
+            ef,
+            RedisCache(
+                url, index=f"grow_{top}", timeout_s=120.0, admin_timeout_s=600.0, connect_timeout_s=30.0, ef_runtime=ef
+            ),
+        )
+        for ef in efs
+    ]  # one client per EF_RUNTIME over the same index: the value is per query, so one fill serves every probe
+    cache = probes[0][1]
     started = time.perf_counter()
     done = 0
     missed: list[str] = []
     try:
-        loop.run_until_complete(cache.connect())
+        for _, probe in probes:
+            loop.run_until_complete(probe.connect())
         for target in sorted(sizes):
             n = target
             t0 = time.perf_counter()
@@ -441,41 +455,24 @@ def grow_redis(url: str, sizes: list[int], args: argparse.Namespace, report: Cal
             picks = np.random.default_rng(1).choice(n, args.queries, replace=False)
             queries = near_queries(x[:n], picks, 0.95, seed=7)
             expected = np.sum(queries * x[picks], axis=1)
-            for q in queries[:20]:
-                loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-            ts: list[float] = []
-            found = 0
-            for q, want in zip(queries, expected, strict=True):
-                t = time.perf_counter()
-                hit = loop.run_until_complete(cache.lookup(q, "p", 0.01, 1.0))
-                ts.append(time.perf_counter() - t)
-                found += hit is not None and hit.similarity >= float(want) - 1e-4
             st: list[float] = []
-            for v in extra:  # stored under another partition, so later lookups never find them
-                t = time.perf_counter()
-                loop.run_until_complete(cache.store(v, "extra", ANSWER, 3600.0, None, 1.0))
-                st.append(time.perf_counter() - t)
-            p50, p99 = pct(ts)
-            s50, s99 = pct(st)
-            report(
-                Row(
-                    "redis",
-                    "clustered",
-                    n,
-                    fill_s,
-                    p50,
-                    p99,
-                    s50,
-                    s99,
-                    found / len(queries),
-                    len(queries),
-                )
-            )
+            for ef, probe in probes:
+                ts, found = timed_lookups(loop, probe, queries, expected, warm=20)
+                if not st:
+                    for v in extra:  # stored under another partition, so later lookups never find them
+                        t = time.perf_counter()
+                        loop.run_until_complete(cache.store(v, "extra", ANSWER, 3600.0, None, 1.0))
+                        st.append(time.perf_counter() - t)
+                p50, p99 = pct(ts)
+                s50, s99 = pct(st)
+                name = "redis" if len(probes) == 1 else f"redis ef{ef}"
+                report(Row(name, "clustered", n, fill_s, p50, p99, s50, s99, found / len(queries), len(queries)))
             if n < target:
                 break
         loop.run_until_complete(cache.drop_index())
     finally:
-        loop.run_until_complete(cache.aclose())
+        for _, probe in probes:
+            loop.run_until_complete(probe.aclose())
         loop.close()
     return missed
 
@@ -517,6 +514,9 @@ def main() -> None:
     ap.add_argument("--server-max", type=int, default=1_000_000, help="largest size run against milvus-server")
     ap.add_argument("--mmlu", type=int, default=3000, help="real embeddings for the mmlu rows (0: skip)")
     ap.add_argument("--grow", action="store_true", help="redis: fill one index once, measure at every size")
+    ap.add_argument(
+        "--ef-runtime", default="64", help="--grow: comma list of EF_RUNTIME values, each measured on the same index"
+    )
     ap.add_argument("--time-limit", type=float, default=1e9, help="--grow: stop filling after this many seconds")
     ap.add_argument("--write", action="store_true", help="write the cache section of docs/benchmarks.md")
     ap.add_argument("--doc", type=Path, help="with --write: the Markdown file to write into instead")
