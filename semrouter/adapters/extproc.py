@@ -26,6 +26,10 @@ configs ask for as few as the config needs (deploy/envoy/README.md, "Cost"):
   cache): keep a copy; at end of stream run the stages' response callbacks, as the proxy does after
   relaying. When the body is not watched, the callbacks run at the response headers.
 
+Once Envoy needs nothing more from a stream (that answer sent, a reply of our own, a path we skip),
+semrouter ends the stream itself: a clean close tells Envoy to go on without us, and the request's record
+is made while the worker answers rather than on the next request's time.
+
 No routing logic lives here: Envoy's route table maps the routing header to clusters, and retries,
 timeouts and load balancing are Envoy's. If this service is down or slow, Envoy's
 ``failure_mode_allow: true`` sends the request on unchanged (the default route), see deploy/envoy/.
@@ -262,6 +266,9 @@ class Exchange:
         self.kept: list[bytes] = []
         self.finished = False  # response callbacks are due (end of stream seen)
         self.settling = False  # they were handed to a background task
+        # Envoy will send nothing more that needs us: the stream can end now (a clean close tells Envoy to go
+        # on without us), so the record is made while the worker answers instead of after the answer
+        self.complete = False
         self.sniffer = UsageSniffer()  # token usage in the answer, when Envoy shows it to us
         self.body_mode = response_body_mode(
             self.runtime.config.extproc.response_body, self.runtime.pipeline.wants_response_body
@@ -326,8 +333,10 @@ class Exchange:
         headers = _header_map(msg)
         early = self._admit(headers.get(":method", ""), headers.get(":path", "").split("?", 1)[0], headers)
         if early is not None:
+            self.complete = True
             return early
         if self.api is None:
+            self.complete = True
             return pb.ProcessingResponse(request_headers=pb.HeadersResponse(), mode_override=_SKIP_REST)
         if msg.end_of_stream:  # no body will follow: decide now (the parse stage rejects an empty body)
             return await self._decide(b"", phase="request_headers")
@@ -358,6 +367,7 @@ class Exchange:
         ctx = req.ctx
         routed = await req.route()
         if routed is not None:  # answered here (an error, a block, a cache hit): observed once it is built
+            self.complete = True
             try:
                 if isinstance(routed, RouterError):
                     return error_response(routed, req.error_headers())
@@ -383,6 +393,7 @@ class Exchange:
             strip += [k for k in self.headers if k in CLIENT_KEY_HEADERS]
         if not self.watch:  # Envoy relays the answer without asking us: its status is not observed
             self.outcome.error = "response_not_observed"
+            self.complete = True
         # CommonResponse {1: status, 2: header_mutation, 3: body_mutation {1: body}, 5: clear_route_cache}
         common = _field(2, _mutation_bytes(headers, strip))
         if replaced:
@@ -470,6 +481,8 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
             async for req in request_iterator:
                 answer = await ex.handle(req)
                 yield pb.ProcessingResponse.FromString(answer) if isinstance(answer, bytes) else answer
+                if ex.complete:  # nothing more is due: end the call (Envoy goes on without us)
+                    return
                 if ex.finished:  # after the last chunk went back to Envoy: the client is not kept waiting
                     await ex.finish()
         finally:
@@ -485,6 +498,8 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc
                 await stream.conn.send(stream, answer if isinstance(answer, bytes) else answer.SerializeToString())
                 if ex.finished:
                     self._settle(ex)
+                if ex.complete:  # nothing more is due: the stream ends with OK, Envoy goes on without us
+                    return
         finally:
             self._settle(ex)
 

@@ -528,15 +528,16 @@ def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]
     is stored in the cache and no token usage is counted. The request is counted on the upstream path.
     With ``response_phase: auto`` nothing reads the answer, so its headers phase is skipped too (one gRPC
     round trip fewer): the x-vsr-* headers come from the routing answer's dynamic metadata, which the
-    shipped Envoy config copies, and no time to the answer is measured. With ``always`` the answer's
-    headers are seen, and with them its time to the response headers."""
+    shipped Envoy config copies, and no time to the answer is measured; semrouter ends the gRPC stream once
+    it has answered the body, so the request is recorded with its routing time while the worker is still
+    answering. With ``always`` the answer's headers are seen, and with them its time to the response
+    headers."""
     small, _large, extproc, envoy = stack(extproc={"response_body": "none", "response_phase": phase})
     # no max_tokens: a complete answer, which the cache would store if it saw it
     question = {"model": "auto", "messages": [{"role": "user", "content": "What is cognitive dissonance?"}]}
-    for _ in range(3):
-        status, headers, body = http_json(
-            "POST", envoy.url + "/v1/chat/completions", question, {"x-fake-reply": "A mental conflict."}
-        )
+    for i in range(3):
+        steer = {"x-fake-reply": "A mental conflict.", **({"x-fake-latency-ms": "400"} if i == 0 else {})}
+        status, headers, body = http_json("POST", envoy.url + "/v1/chat/completions", question, steer)
         assert status == 200, body
         assert headers["x-vsr-selected-model"] == "qwen3-8b"
         assert headers["x-vsr-cache-hit"] == "false"  # looked up, never stored
@@ -560,6 +561,8 @@ def test_response_body_none_leaves_the_answer_to_envoy(stack: Callable[..., Any]
     records = http_json("GET", extproc.http_url + "/api/v1/decisions")[2]["decisions"][-4:]
     assert [r["status"] for r in records] == [200 if phase == "always" else 0] * 4
     assert {r["path"] for r in records} == {"upstream"}
+    slow = records[0]["latency_ms"]  # the answer took 400 ms: seen whole, or recorded once routed
+    assert slow >= 400 if phase == "always" else slow < 200, slow
 
 
 def test_router_headers_never_cross_envoy(gateway: Gateway) -> None:
