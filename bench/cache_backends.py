@@ -17,7 +17,7 @@ for a smoke run); otherwise it only prints. The full run (the defaults) takes ab
 * ``milvus-server``: the same against the Milvus Lite binary serving TCP on loopback (a subprocess), up to
   ``--server-max`` rows (default: every size). Each Milvus collection is dropped after its row, so the
   embedded and server processes never hold more than one size;
-* ``redis``: the shipped ``RedisCache`` (HNSW M=16, ef_construction 200, ef_runtime 64, COSINE) against
+* ``redis``: the shipped ``RedisCache`` (HNSW M=16, ef_construction 200, ef_runtime 200, COSINE) against
   valkey 8.1 + the RediSearch module (``semrouter.cache.redis.local_server_argv``) on loopback, through its
   async API (one ``FT.SEARCH`` hybrid query per lookup, one ``MULTI``/``HSET``/``PEXPIRE`` per store);
   filled with ``bulk_load`` (pipelines of 1,000), the index dropped after each size;
@@ -515,7 +515,7 @@ def main() -> None:
     ap.add_argument("--mmlu", type=int, default=3000, help="real embeddings for the mmlu rows (0: skip)")
     ap.add_argument("--grow", action="store_true", help="redis: fill one index once, measure at every size")
     ap.add_argument(
-        "--ef-runtime", default="64", help="--grow: comma list of EF_RUNTIME values, each measured on the same index"
+        "--ef-runtime", default="200", help="--grow: comma list of EF_RUNTIME values, each measured on the same index"
     )
     ap.add_argument("--time-limit", type=float, default=1e9, help="--grow: stop filling after this many seconds")
     ap.add_argument("--write", action="store_true", help="write the cache section of docs/benchmarks.md")

@@ -46,7 +46,13 @@ class HnswSettings(Strict):
 
     m: int = Field(16, ge=2, le=128, description="Links per node.")
     ef_construction: int = Field(200, ge=1, description="Candidate list while inserting.")
-    ef_runtime: int = Field(64, ge=1, description="Candidate list while searching (recall vs. lookup time).")
+    ef_runtime: int = Field(
+        200,
+        ge=1,
+        description="Candidate list while searching (recall vs. lookup time): at 1M entries in one partition the "
+        "Redis index found the stored near-duplicate 0.92 / 0.98 / 0.99 of the time at 64 / 128 / 200, for a lookup "
+        "p50 of 1.1 / 1.5 / 1.7 ms (docs/benchmarks.md).",
+    )
 
 
 class IvfSettings(Strict):

@@ -158,7 +158,7 @@ class RedisCache:
         category_quota: dict[str, int] | None = None,
         m: int = 16,
         ef_construction: int = 200,
-        ef_runtime: int = 64,
+        ef_runtime: int = 200,
     ) -> None:
         if not re.match(r"(rediss?|unix)://", url):
             raise ValueError(f"Redis URL '{_redact(url)}' must start with redis://, rediss:// or unix://")
