@@ -708,6 +708,6 @@ def test_hnsw_on_a_milvus_lite_file_is_refused_at_construction(lite_file: str) -
     )
     server = MilvusCache.from_config(cfg)  # a server URI: the parameters go into the index and every search
     try:
-        assert (server.index_params, server.search_params) == ({"M": 32, "efConstruction": 200}, {"ef": 64})
+        assert (server.index_params, server.search_params) == ({"M": 32, "efConstruction": 200}, {"ef": 200})
     finally:
         server.close()
