@@ -48,7 +48,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -157,40 +157,46 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
+def _kept(cache: dict[tuple[str, str], bytes], name: str, value: str, build: Callable[[str, str], bytes]) -> bytes:
+    """``build(name, value)``'s bytes for one header, kept per (name, value): most are the same on every
+    request (the model, the decision). A long value (a client's request id) is not kept, and the cache is
+    emptied at 4,096 entries, since request ids never repeat."""
+    field = cache.get((name, value))
+    if field is None:
+        field = build(name, value)
+        if len(value) <= 256:
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[(name, value)] = field
+    return field
+
+
 _META_FIELDS: dict[tuple[str, str], bytes] = {}  # (name, value) -> one Struct map entry, serialized
+
+
+def _meta_entry(name: str, value: str) -> bytes:
+    """A ``Struct.fields`` map entry: {1: key, 2: Value{3: string_value}}."""
+    return _field(1, _field(1, name.encode()) + _field(2, _field(3, value.encode())))
 
 
 def _metadata(headers: dict[str, str]) -> bytes:
     """``ProcessingResponse.dynamic_metadata`` (field 8) holding ``{"semrouter": {name: value, ...}}``."""
-    entries = []
-    for name, value in headers.items():
-        entry = _META_FIELDS.get((name, value))
-        if entry is None:  # Struct.fields: map<string, Value> entry {1: key, 2: Value{3: string_value}}
-            entry = _field(1, _field(1, name.encode()) + _field(2, _field(3, value.encode())))
-            if len(value) <= 256:
-                if len(_META_FIELDS) >= 4096:  # request ids never repeat: keep it bounded
-                    _META_FIELDS.clear()
-                _META_FIELDS[(name, value)] = entry
-        entries.append(entry)
-    inner = b"".join(entries)  # Value{5: struct_value}
+    inner = b"".join(_kept(_META_FIELDS, k, v, _meta_entry) for k, v in headers.items())  # Value{5: struct_value}
     return _field(8, _field(1, _field(1, METADATA_NAMESPACE.encode()) + _field(2, _field(5, inner))))
 
 
 _SET_FIELDS: dict[tuple[str, str], bytes] = {}  # (name, value) -> HeaderMutation.set_headers entry, serialized
 
 
+def _set_entry(name: str, value: str) -> bytes:
+    """A ``HeaderMutation.set_headers`` entry (field 1)."""
+    return _field(1, _header(name, value).SerializeToString())
+
+
 def _set_field(name: str, value: str) -> bytes:
-    """One ``set_headers`` entry as protobuf bytes, built once per (name, value): most are the same on
-    every request (the model, the decision), and building the message objects cost ~50 µs per answer."""
-    field = _SET_FIELDS.get((name, value))
-    if field is None:
-        option = _header(name, value).SerializeToString()
-        field = b"\x0a" + _varint(len(option)) + option  # field 1 (set_headers), length-delimited
-        if len(value) <= 256:  # a client's long request id is not kept: the cache stays small
-            if len(_SET_FIELDS) >= 4096:  # request ids never repeat: keep it bounded
-                _SET_FIELDS.clear()
-            _SET_FIELDS[(name, value)] = field
-    return field
+    """One ``set_headers`` entry as protobuf bytes, built once per (name, value): building the message
+    objects cost ~50 µs per answer."""
+    return _kept(_SET_FIELDS, name, value, _set_entry)
 
 
 def _mutation_bytes(headers: dict[str, str], remove: Iterable[str] = ()) -> bytes:
