@@ -91,11 +91,19 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, body: str | list[str], *, connections: int, seconds: int, threads: int = 1) -> WrkResult:
+def wrk(
+    url: str,
+    body: str | list[str],
+    *,
+    connections: int,
+    seconds: int,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+) -> WrkResult:
     """Drive ``url`` with POSTs using wrk (Debian package) and parse its report.
 
     ``body`` may be a list: requests then cycle through the bodies (distinct prompts defeat any
-    per-prompt shortcut such as batching identical texts).
+    per-prompt shortcut such as batching identical texts). ``headers`` are sent besides the JSON content type.
     """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -106,9 +114,11 @@ def wrk(url: str, body: str | list[str], *, connections: int, seconds: int, thre
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write("local bodies = {" + ", ".join(lua(b) for b in bodies) + "}\nlocal i = 0\n")
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        table = "{" + ", ".join(f"[{lua(k)}] = {lua(v)}" for k, v in sent.items()) + "}"
         f.write(
             "request = function()\n  i = i + 1\n"
-            "  return wrk.format('POST', nil, {['Content-Type'] = 'application/json'}, bodies[(i % #bodies) + 1])\n"
+            f"  return wrk.format('POST', nil, {table}, bodies[(i % #bodies) + 1])\n"
             "end\n"
         )
         script = f.name

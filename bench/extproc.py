@@ -85,12 +85,27 @@ def wait_routed(url: str, timeout: float = 60) -> None:
     raise RuntimeError("semrouter extproc never routed a request through Envoy")
 
 
+def prompts(model: str) -> list[str]:
+    """Distinct prompts (the questions of the cache-pair test file) as request bodies for ``model``."""
+    texts: list[str] = []
+    for line in (ROOT / "tests" / "data" / "cache_pairs.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        texts += [row["original"], *row["variants"]]
+    texts = list(dict.fromkeys(texts))[:300]
+    return [json.dumps({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": t}]}) for t in texts]
+
+
+# the built-in config's cache would answer repeats: both rows bypass it (no lookup, nothing stored)
+NO_CACHE = {"x-vsr-cache-control": "no-cache, no-store"}
+
+
 @dataclass
 class Target:
     name: str
     url: str
-    payload: str
+    payload: str | list[str]
     procs: list[Proc]  # whose CPU the target costs beyond the worker's
+    headers: dict[str, str] | None = None
 
 
 def main() -> None:
@@ -104,6 +119,8 @@ def main() -> None:
     plain, plain_admin, gw, gw_admin = free_port(), free_port(), free_port(), free_port()
     old, old_admin = free_port(), free_port()
     aport, seen, seen_admin = free_port(), free_port(), free_port()  # response_phase: always
+    nport, null, null_admin = free_port(), free_port(), free_port()  # the floor: an ext_proc that routes nothing
+    bport, built, built_admin = free_port(), free_port(), free_port()  # the built-in config (guards, signals, cache)
     worker = f"http://127.0.0.1:{wport}"
     cfg = {
         "models": [
@@ -129,6 +146,8 @@ def main() -> None:
     ports = {"qwen3-8b": wport, "qwen3-32b": wport, "semrouter": xport}
     grpcio_ports = {**ports, "semrouter": gport}
     always_ports = {**ports, "semrouter": aport}
+    null_ports = {**ports, "semrouter": nport}
+    built_ports = {**ports, "semrouter": bport}
     chat = "/v1/chat/completions"
     rows: list[tuple[Target, WrkResult, WrkResult, float]] = []
     with contextlib.ExitStack() as stack:
@@ -150,6 +169,10 @@ def main() -> None:
         always = stack.enter_context(
             Proc(semrouter("extproc", "--config", str(always_path), "--port", str(aport), *worker_args))
         )
+        builtin = stack.enter_context(Proc(semrouter("extproc", "--port", str(bport), *worker_args)))
+        floor = stack.enter_context(
+            Proc([sys.executable, str(Path(__file__).parent / "null_extproc.py"), "--port", str(nport)])
+        )
         alone = stack.enter_context(
             envoy(binary, envoy_config(tmp / "plain.yaml", plain, plain_admin, ports, False), plain_admin)
         )
@@ -160,11 +183,23 @@ def main() -> None:
         seen_gw = stack.enter_context(
             envoy(binary, envoy_config(tmp / "seen.yaml", seen, seen_admin, always_ports, True), seen_admin)
         )
-        for port in (gw, old, seen):
+        null_gw = stack.enter_context(
+            envoy(binary, envoy_config(tmp / "null.yaml", null, null_admin, null_ports, True), null_admin)
+        )
+        built_gw = stack.enter_context(
+            envoy(binary, envoy_config(tmp / "built.yaml", built, built_admin, built_ports, True), built_admin)
+        )
+        for port in (gw, old, seen, null, built):
             wait_routed(f"http://127.0.0.1:{port}{chat}")
         targets = [
             Target("fake worker, direct", worker + chat, body("qwen3-8b"), []),
             Target("Envoy alone", f"http://127.0.0.1:{plain}{chat}", body("qwen3-8b"), [alone]),
+            Target(
+                "Envoy + null ext_proc (answers only: the floor)",
+                f"http://127.0.0.1:{null}{chat}",
+                body("qwen3-8b"),
+                [null_gw, floor],
+            ),
             Target(
                 "Envoy + semrouter ext_proc, auto", f"http://127.0.0.1:{gw}{chat}", body("auto"), [gateway, extproc]
             ),
@@ -198,14 +233,28 @@ def main() -> None:
                 body("qwen3-8b"),
                 [old_gw, grpcio],
             ),
+            Target(
+                "Envoy + ext_proc, built-in config, auto",
+                f"http://127.0.0.1:{built}{chat}",
+                prompts("auto"),
+                [built_gw, builtin],
+                NO_CACHE,
+            ),
+            Target(
+                "Envoy + ext_proc, built-in config, passthrough",
+                f"http://127.0.0.1:{built}{chat}",
+                prompts("qwen3-8b"),
+                [built_gw, builtin],
+                NO_CACHE,
+            ),
             Target("semrouter proxy, auto", f"http://127.0.0.1:{rport}{chat}", body("auto"), [proxy]),
             Target("semrouter proxy, passthrough", f"http://127.0.0.1:{rport}{chat}", body("qwen3-8b"), [proxy]),
         ]
         for t in targets:
-            wrk(t.url, t.payload, connections=4, seconds=2)  # warm up connections and caches
-            lat = wrk(t.url, t.payload, connections=1, seconds=max(3, args.seconds // 2))
+            wrk(t.url, t.payload, connections=4, seconds=2, headers=t.headers)  # warm up connections and caches
+            lat = wrk(t.url, t.payload, connections=1, seconds=max(3, args.seconds // 2), headers=t.headers)
             cpu0 = sum(p.cpu_seconds() for p in t.procs)
-            load = wrk(t.url, t.payload, connections=args.connections, seconds=args.seconds)
+            load = wrk(t.url, t.payload, connections=args.connections, seconds=args.seconds, headers=t.headers)
             cpu_us = (sum(p.cpu_seconds() for p in t.procs) - cpu0) / max(load.requests, 1) * 1e6
             rows.append((t, lat, load, cpu_us))
             print(
@@ -234,8 +283,14 @@ def main() -> None:
         f"`semrouter extproc` with its own gRPC server{workers}. The `response_phase: always` rows are "
         "the same with the answer's headers shown to semrouter (three messages, what shipped before), behind "
         "a third Envoy; the grpcio rows run grpcio's asyncio server (`--grpc-server grpcio`, what shipped "
-        "before issue 22) behind a second. `added to Envoy's` is the 1-connection p50 over Envoy alone's: "
-        "what ext_proc adds to the gateway. CPU/req "
+        "before issue 22) behind a second. The null row is an ext_proc service on the same gRPC server that "
+        "answers as semrouter does for a passthrough request but routes nothing (`bench/null_extproc.py`): the "
+        "floor of any Python ext_proc behind this Envoy config. The built-in config rows run `semrouter extproc` "
+        "without `--config` (its guards, signals and cache, so the answer's phases are watched) on 300 distinct "
+        "prompts, each request with `x-vsr-cache-control: no-cache, no-store` (no cache answers); passthrough "
+        "names the model, so the guards still run and only routing is skipped. `added to Envoy's` is the "
+        "1-connection p50 over "
+        "Envoy alone's: what ext_proc adds to the gateway. CPU/req "
         "counts the processes of the path (Envoy and semrouter), not the worker. Hosts differ 2-3x (and other "
         "jobs on this one would too): compare rows of one run.",
         "",
@@ -255,10 +310,14 @@ def main() -> None:
             f"| {t.name} | {lat.p50_ms:.3f} ms | {added} | {over} | {load.rps:,.0f} | {load.rps / alone_rps:.2f}x | "
             f"{load.p50_ms:.2f} ms | {load.p99_ms:.2f} ms | {cpu} | {lat.errors + load.errors} |"
         )
+    floor_rps = by_name["Envoy + null ext_proc (answers only: the floor)"].rps
+    built_auto = by_name["Envoy + ext_proc, built-in config, auto"].rps
+    built_pass = by_name["Envoy + ext_proc, built-in config, passthrough"].rps
     lines += [
         "",
-        f"Envoy + ext_proc passthrough: {passthrough / alone_rps:.2f}x Envoy alone's req/s; `auto` "
-        f"{(auto - passthrough) / passthrough:+.0%} against passthrough.",
+        f"Envoy + ext_proc passthrough: {passthrough / alone_rps:.2f}x Envoy alone's req/s (the null processor: "
+        f"{floor_rps / alone_rps:.2f}x); `auto` {(auto - passthrough) / passthrough:+.0%} against passthrough; "
+        f"with the built-in config, `auto` {(built_auto - built_pass) / built_pass:+.0%} against passthrough.",
         "",
         "What was tried for issue 22 (one ext_proc process, 64 connections, passthrough; CPU per request of "
         "semrouter's process and of Envoy's, measured apart; 2-core host shared with other jobs, so each "
@@ -288,12 +347,28 @@ def main() -> None:
         "x-vsr-* headers as dynamic metadata that the route config copies into the answer; 2 messages "
         "(host load ~6, `response_phase: always` beside it in each run) | 420 to 431 µs (always: 464 to 470) | "
         "293 to 320 µs (always: 402 to 426) | yes (shipped) |",
+        "| the worker's request gets only the routing header (the x-vsr-* headers went upstream too, 6 more "
+        "header mutations for Envoy and 6 more headers for the worker), the request headers parsed once per "
+        "client (a memo keyed by the message without its request id: ~3 µs instead of ~17), the answers' "
+        "header and metadata bytes kept per combination, an answer written at once when no other stream of the "
+        "connection is open (else with the loop turn's other writes), model lookups by dict (quiet host, 4 "
+        "alternating rounds; 1-connection added p50 879 → 717 µs) | 295 → 230 µs | 414 → 376 µs | yes |",
+        "| request body `FULL_DUPLEX_STREAMED` (Envoy sends headers and body without waiting: one round trip), "
+        "with null processors | — | no change | no: 1-connection p50 -0.18 ms, but Envoy then drops "
+        "`content-length` (chunked to the worker), requires trailers `SEND`, and the processor must send every "
+        "body back |",
+        "| request headers `SKIP`, body `BUFFERED`, rechecked on 1.40 with `request_attributes` | — | — | no: "
+        "the body's mutation applies (chunked), its header mutation does not: the route is not picked again |",
+        "| `send_body_without_waiting_for_header_response` with a `BUFFERED` body | — | — | no: the body still "
+        "waits for the headers' answer (a 200 ms headers answer delays it by 200 ms) |",
+        "| collector threshold 700 → 100,000 in the ext_proc process | no change | — | no |",
         "",
         "The rest of semrouter's share is the pipeline and the observer (metrics, decision log: ~15% of the "
-        "process), the same work the proxy does. Envoy's own ext_proc client costs about as much CPU as "
-        "semrouter per request. Two messages (request headers, request body) is the fewest that keep routing "
-        "(skipping the request headers lets Envoy send them upstream before the body's answer); the answer's "
-        "headers come back as a third only where something reads answers (the cache, bandit decisions).",
+        "process), the same work the proxy does; the null row shows what is left without it. Envoy's own "
+        "ext_proc client costs more CPU per request than semrouter does. Two messages (request headers, "
+        "request body) is the fewest that keep routing (skipping the request headers lets Envoy send them "
+        "upstream before the body's answer); the answer's headers come back as a third only where something "
+        "reads answers (the cache, bandit decisions).",
     ]
     write_section("extproc", "\n".join(lines))
     print("\n".join(lines))

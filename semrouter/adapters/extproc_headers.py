@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["METADATA_NAMESPACE", "RESPONSE_HEADERS", "envoy_response_headers"]
+__all__ = ["API_PATH_REGEX", "METADATA_NAMESPACE", "RESPONSE_HEADERS", "envoy_response_headers"]
 
 METADATA_NAMESPACE = "semrouter"
 """Dynamic-metadata namespace of the ``x-vsr-*`` headers sent with the request body's answer (Envoy's
@@ -48,10 +48,18 @@ that the pipeline sets no other on a forwarded request; answers semrouter makes 
 hits, errors) carry their headers directly."""
 
 
-def envoy_response_headers() -> dict[str, Any]:
+API_PATH_REGEX = "/v1/(chat/completions|completions|embeddings|responses|messages)"
+"""The paths semrouter serves (``API_PATHS`` and ``DIALECTS`` of :mod:`semrouter.adapters.intake`, a test
+checks) as an Envoy route regex: ext_proc runs on these routes and is turned off on every other one, so a
+models listing or a health probe costs no gRPC stream."""
+
+
+def envoy_response_headers(request_id_header: str = "x-request-id") -> dict[str, Any]:
     """The virtual host's answer-header settings that go with :data:`RESPONSE_HEADERS`: a worker's own
     ``x-vsr-*`` removed, then each copied from the metadata (an absent key adds nothing). Envoy removes
-    before it adds."""
+    before it adds. ``request_id_header`` is the config's ``server.request_id_header``: the request id goes
+    back under that name."""
+    names = [request_id_header, *(h for h in RESPONSE_HEADERS if h != "x-request-id")]
     return {
         "response_headers_to_remove": [h for h in RESPONSE_HEADERS if h.startswith("x-vsr-")],
         "response_headers_to_add": [
@@ -59,6 +67,6 @@ def envoy_response_headers() -> dict[str, Any]:
                 "header": {"key": h, "value": f"%DYNAMIC_METADATA({METADATA_NAMESPACE}:{h})%"},
                 "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
             }
-            for h in RESPONSE_HEADERS
+            for h in names
         ],
     }

@@ -6,6 +6,7 @@ forbids unknown keys so that a typo is an error with a line number, not a silent
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Literal
 
@@ -411,8 +412,18 @@ class RouterConfig(_Strict):
         """Built-in families are defaults; a config only lists the ones it adds or changes."""
         return {**default_families(), **value}
 
+    @functools.cached_property
+    def models_by_name(self) -> tuple[list[ModelConfig], dict[str, ModelConfig]]:
+        """``models`` by name, and the list it was built from (see :meth:`model`)."""
+        return self.models, {m.name: m for m in reversed(self.models)}  # the first of a name wins
+
     def model(self, name: str) -> ModelConfig | None:
-        return next((m for m in self.models if m.name == name), None)
+        """The model named ``name``: a dict lookup, since every request asks several times."""
+        built_from, by_name = self.models_by_name
+        if built_from is not self.models:  # a model_copy(update=...) carries its original's index
+            del self.__dict__["models_by_name"]
+            by_name = self.models_by_name[1]
+        return by_name.get(name)
 
     def decision(self, name: str) -> DecisionConfig | None:
         return next((d for d in self.decisions if d.name == name), None)

@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from semrouter.adapters.extproc_headers import METADATA_NAMESPACE, envoy_response_headers
+from semrouter.adapters.extproc_headers import API_PATH_REGEX, METADATA_NAMESPACE, envoy_response_headers
 from semrouter.config.loader import load_config
 from semrouter.config.schema import RouterConfig
 from semrouter.ports import free_port
@@ -214,7 +214,23 @@ def envoy_config(
             }
             for m in config.models
         ]
-        routes.append({"match": {"prefix": "/"}, "route": {"cluster": default_model, "timeout": "0s"}})
+        # the APIs semrouter serves, until it names a model (or when it is down): the default model; every
+        # other path (models listing, health) too, without asking semrouter (no gRPC stream for it)
+        routes.append(
+            {"match": {"safe_regex": {"regex": API_PATH_REGEX}}, "route": {"cluster": default_model, "timeout": "0s"}}
+        )
+        routes.append(
+            {
+                "match": {"prefix": "/"},
+                "route": {"cluster": default_model, "timeout": "0s"},
+                "typed_per_filter_config": {
+                    "envoy.filters.http.ext_proc": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute",
+                        "disabled": True,
+                    }
+                },
+            }
+        )
         filters.append(
             {
                 "name": "envoy.filters.http.ext_proc",
@@ -248,7 +264,7 @@ def envoy_config(
             }
         )
         clusters = [_replica_cluster("semrouter", replica_ports, mode), *_model_clusters(config)]
-        vhost = envoy_response_headers()
+        vhost = envoy_response_headers(config.server.request_id_header)
     hcm: dict[str, Any] = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
         "HttpConnectionManager",

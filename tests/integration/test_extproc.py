@@ -577,6 +577,9 @@ def test_router_headers_never_cross_envoy(gateway: Gateway) -> None:
     seen = (gateway.small.requests() + gateway.large.requests())[-1]["headers"]
     assert "client-forged" not in seen.values(), seen
     assert "x-vsr-forged" not in seen and "x-vsr-cache-control" not in seen, seen
+    # nor do the router's own: they describe routing to the client, as with the HTTP proxy
+    assert not [k for k in seen if k.lower().startswith("x-vsr-")], seen
+    assert seen.get("x-request-id") == got["x-request-id"], (seen, got)  # Envoy's id, one for both
 
 
 def test_worker_processes_share_the_ports_and_stop_together(stack: Callable[..., Any]) -> None:

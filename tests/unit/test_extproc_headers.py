@@ -16,7 +16,12 @@ import yaml
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from semrouter.adapters import extproc
-from semrouter.adapters.extproc_headers import METADATA_NAMESPACE, RESPONSE_HEADERS, envoy_response_headers
+from semrouter.adapters.extproc_headers import (
+    API_PATH_REGEX,
+    METADATA_NAMESPACE,
+    RESPONSE_HEADERS,
+    envoy_response_headers,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ["deploy/envoy/envoy.yaml", "deploy/envoy/envoy-production-stack.yaml"]
@@ -84,6 +89,34 @@ def test_the_fleet_gateway_copies_them_too() -> None:
     assert {k: _vhost(out)[k] for k in envoy_response_headers()} == envoy_response_headers()
     proxy = envoy_config("proxy", cfg, [8801], host="127.0.0.1", port=8080, admin=9901)
     assert "response_headers_to_add" not in _vhost(proxy)
+    # ext_proc only where semrouter serves: the API routes, not a models listing or a health probe
+    routes = _vhost(out)["routes"]
+    assert routes[-2]["match"] == {"safe_regex": {"regex": API_PATH_REGEX}}
+    assert routes[-1]["match"] == {"prefix": "/"}
+    assert routes[-1]["typed_per_filter_config"]["envoy.filters.http.ext_proc"]["disabled"] is True
+    assert not any("typed_per_filter_config" in r for r in routes[:-1])
+
+    # a renamed request id header goes back under its name
+    renamed = cfg.model_copy(update={"server": cfg.server.model_copy(update={"request_id_header": "x-correlation-id"})})
+    added = [
+        h["header"]["key"]
+        for h in _vhost(envoy_config("extproc", renamed, [50051], host="127.0.0.1", port=8080, admin=9901))[
+            "response_headers_to_add"
+        ]
+    ]
+    assert "x-correlation-id" in added and "x-request-id" not in added
+    assert len(added) == len(RESPONSE_HEADERS)
+
+
+def test_the_api_route_regex_is_the_paths_semrouter_serves() -> None:
+    from semrouter.adapters.intake import API_PATHS, DIALECTS
+
+    served = set(API_PATHS) | set(DIALECTS)
+    assert all(re.fullmatch(API_PATH_REGEX, p) for p in served)
+    alternatives = API_PATH_REGEX.split("(", 1)[1].rstrip(")").split("|")
+    assert {"/v1/" + a for a in alternatives} == served
+    for name in STATIC + TEMPLATED:  # the shipped configs route the same paths through ext_proc
+        assert f'safe_regex: {{regex: "{API_PATH_REGEX}"}}' in (ROOT / name).read_text(), name
 
 
 def test_the_metadata_bytes_are_the_struct_envoy_reads() -> None:

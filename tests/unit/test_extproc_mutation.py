@@ -27,11 +27,28 @@ def test_mutation_bytes_match_the_message_objects() -> None:
     for _ in range(2):  # the second time from the cache
         assert extproc._mutation(headers, remove) == reference(headers, remove)
     assert extproc._mutation({}, []) == pb.HeaderMutation()
-    assert ("x-request-id", "a" * 300) not in extproc._SET_FIELDS
-    assert ("x-vsr-selected-model", "qwen3-8b") in extproc._SET_FIELDS
+    kept = extproc._FIELDS[extproc._set_entry]
+    assert ("x-request-id", "a" * 300) not in kept
+    assert ("x-vsr-selected-model", "qwen3-8b") in kept
 
 
 def test_the_cache_stays_bounded() -> None:
     for i in range(5000):
         extproc._mutation({"x-request-id": f"id-{i}"})
-    assert len(extproc._SET_FIELDS) <= 4096
+    assert len(extproc._FIELDS[extproc._set_entry]) <= 4096
+    assert len(extproc._BLOCKS) <= 1024
+
+
+def test_a_request_id_is_built_each_time_and_never_kept() -> None:
+    """The request id is new on every request: kept, it would only push the repeating headers out."""
+    extproc._BLOCKS.clear()
+    extproc._FIELDS.clear()
+    shown = {"x-vsr-selected-model": "qwen3-8b", "x-vsr-selected-decision": "math"}
+    for i in range(3):
+        headers = {"x-request-id": f"req-{i}", **shown}
+        got = pb.HeaderMutation.FromString(extproc._mutation_bytes(headers, ["x-vsr-forged"], "x-request-id"))
+        assert got == reference(headers, ["x-vsr-forged"])
+        meta = pb.ProcessingResponse.FromString(extproc._metadata(headers, "x-request-id")).dynamic_metadata
+        assert dict(meta.fields["semrouter"].struct_value) == headers
+    assert len(extproc._BLOCKS) == 2  # one block per kind (mutation, metadata): the same for every request id
+    assert not any(name == "x-request-id" for name, _ in extproc._FIELDS[extproc._meta_entry])
