@@ -14,8 +14,6 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any, Literal
 
-import uvicorn
-
 Engine = Literal["granian", "uvicorn"]
 
 _UVICORN: dict[str, Any] = {
@@ -40,6 +38,8 @@ def configure_logging() -> None:
 
 def serve(app: Any, host: str, port: int, *, log_level: str = "warning") -> None:
     """One uvicorn process for an ASGI app object (the fake worker)."""
+    import uvicorn  # imported here: `semrouter serve` on granian (the default) never needs it (~40 ms)
+
     configure_logging()
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN)).run()
 
@@ -73,6 +73,8 @@ def metrics_dir() -> Iterator[None]:
 
 def _serve(config_path: str, host: str, port: int, workers: int, engine: Engine, log_level: str) -> None:
     if engine == "uvicorn":
+        import uvicorn
+
         uvicorn.run(
             "semrouter.adapters.asgi:create_app",
             factory=True,

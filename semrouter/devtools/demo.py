@@ -14,8 +14,9 @@ WORKERS = [  # (env var of the built-in config naming the URL, model it pretends
 ]
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Until ``url`` answers 200; with ``proc``, fail at once if that process (the server) has exited."""
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None, step: float = 0.1) -> None:
+    """Until ``url`` answers 200, asked every ``step`` seconds; with ``proc``, fail at once if that process
+    (the server) has exited."""
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -27,7 +28,7 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | N
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not come up in {timeout:.0f} s") from None
-            time.sleep(0.1)
+            time.sleep(step)
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 5) -> None:

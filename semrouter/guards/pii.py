@@ -11,7 +11,7 @@ cues and entities are. With ``min_score`` at or below a bare name's score (0.4) 
 Thread safety: the pattern recognizers share no mutable state; spaCy's ``Language`` mutates its string
 store while parsing, so NER calls are serialised by a process-wide lock (they hold the GIL most of the
 time anyway). ``detect`` is therefore safe to call concurrently from worker threads
-(``asyncio.to_thread``). The spaCy model is loaded once per process (about 3-5 s including imports) when
+(``asyncio.to_thread``). The spaCy model is loaded once per process (about 1-2 s including imports) when
 the first detector with NER is built: build it at startup with ``PiiDetector.shared(config)``.
 
 ``mask`` replaces spans with ``<TYPE>`` placeholders (``<TYPE_2>`` for a second distinct value), and
@@ -23,9 +23,12 @@ the first detector with NER is built: build it at startup with ``PiiDetector.sha
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+import types
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -55,6 +58,62 @@ class PiiEntity:
 
 
 _NER_EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+_NER_SKIP = ["tokenizer"]
+"""Parts of the package not deserialised. The tokenizer is built twice by default: first by the English
+language factory, then replaced by the one stored in the package, with the same rules (their ``to_bytes()``
+are identical for en_core_web_sm 3.8; ``tests/unit/test_pii_ner_load.py`` checks it). Skipping the second
+build saves ~0.2 s of start-up (2,700 special cases)."""
+
+
+def _spacy_info(*args: Any, **kwargs: Any) -> Any:
+    """``spacy.info`` when spaCy was imported without its command line: the real one, imported on use."""
+    from spacy.cli.info import info
+
+    return info(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _without_spacy_cli() -> Iterator[None]:
+    """Import spaCy without its command line: ``spacy/__init__`` imports ``spacy.cli`` only to re-export
+    ``spacy.info``, and that pulls in typer, requests, weasel, jinja2, httpx and rich (~0.4 s, a third of
+    spaCy's import; nothing NER uses). Placeholders stand in while spaCy imports and are removed after, so a
+    later ``import spacy.cli`` (``python -m spacy``) imports the real one."""
+    if "spacy" in sys.modules:
+        yield
+        return
+    cli, info = types.ModuleType("spacy.cli"), types.ModuleType("spacy.cli.info")
+    cli.__path__ = []
+    info.info = _spacy_info  # type: ignore[attr-defined]
+    cli.info = info  # type: ignore[attr-defined]
+    sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = cli, info
+    try:
+        yield
+    finally:
+        for name, placeholder in (("spacy.cli.info", info), ("spacy.cli", cli)):
+            if sys.modules.get(name) is placeholder:
+                del sys.modules[name]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None and getattr(spacy, "cli", None) is cli:
+            del spacy.cli
+
+
+def _index_entry_points() -> None:
+    """Let spaCy's registries find entry points by group in a dict. catalogue scans every installed entry
+    point on each registry lookup, ~130 lookups while a pipeline loads (~0.1 s of start-up); it accepts a
+    dict from group to entry points in place of the ``EntryPoints`` it snapshots at import (the form older
+    ``importlib.metadata`` returned), and the dict holds the same entry points."""
+    import catalogue  # type: ignore[import-untyped]
+
+    eps = catalogue.AVAILABLE_ENTRY_POINTS
+    if not hasattr(eps, "select"):  # a plain dict: indexed already
+        return
+    by_group: dict[str, list[Any]] = {}
+    if isinstance(eps, dict):  # SelectableGroups (Python 3.11): grouped, but select() flattens it on every call
+        by_group = {group: list(members) for group, members in dict.items(eps)}
+    else:  # EntryPoints (3.12+); grouped in order, as select(group=...) lists them
+        for ep in eps:
+            by_group.setdefault(ep.group, []).append(ep)
+    catalogue.AVAILABLE_ENTRY_POINTS = by_group
 
 
 class _Ner:
@@ -64,16 +123,18 @@ class _Ner:
     _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
-        import spacy  # heavy import (~1 s): only when NER is actually used
+        with _without_spacy_cli():
+            import spacy  # heavy import (~0.5 s): only when NER is actually used
         from spacy.util import registry
 
+        _index_entry_points()
         # spaCy's Language() imports every package that registers a spaCy factory by entry point, whether the
         # pipeline uses it or not: with presidio-analyzer installed that alone is 1.3 s of start-up (its
         # predefined recognizers compile ~170 regexes). Our pipeline uses only built-in factories.
         factories = registry._entry_point_factories
         factories.entry_points = False
         try:
-            self.nlp: Any = spacy.load(NER_MODEL, exclude=_NER_EXCLUDE)
+            self.nlp: Any = spacy.load(NER_MODEL, exclude=_NER_EXCLUDE + _NER_SKIP)
         finally:
             factories.entry_points = True
         self.lock = threading.Lock()
@@ -201,7 +262,7 @@ class PiiDetector:
     @property
     def ner(self) -> _Ner | None:
         """The NER pipeline, loaded on first use unless :meth:`warm_up` already did (the router does at start,
-        in a thread beside the other models, so its ~2 s load overlaps theirs instead of adding to it)."""
+        in a thread beside the other models, so its ~1 s load overlaps theirs instead of adding to it)."""
         if self._ner is None and self.wants_ner:
             self._ner = _Ner.get()
         return self._ner
