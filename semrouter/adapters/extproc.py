@@ -201,10 +201,32 @@ def _meta_entry(name: str, value: str) -> bytes:
 _NAMESPACE = _field(1, METADATA_NAMESPACE.encode())
 
 
+_META_HEADS: dict[tuple[tuple[tuple[str, str], ...], int], tuple[bytes, bytes]] = {}
+
+
 def _metadata(headers: dict[str, str], unique: str = "") -> bytes:
-    """``ProcessingResponse.dynamic_metadata`` (field 8) holding ``{"semrouter": {name: value, ...}}``."""
-    inner = _entries(_meta_entry, headers, unique)  # Value{5: struct_value}
-    return _field(8, _field(1, _NAMESPACE + _field(2, _field(5, inner))))
+    """``ProcessingResponse.dynamic_metadata`` (field 8) holding ``{"semrouter": {name: value, ...}}``.
+
+    Protobuf frames a field by its length, before it: the message is the same bytes for every request but
+    for the ``unique`` header's value (the request id), as long as that value has the same length. So it is
+    kept as the bytes before that value and the bytes after it (~7 µs to assemble, ~1.5 to join)."""
+    value = headers.get(unique)
+    if value is None:
+        inner = _entries(_meta_entry, headers, unique)  # Value{5: struct_value}
+        return _field(8, _field(1, _NAMESPACE + _field(2, _field(5, inner))))
+    raw = value.encode()
+    rest = tuple(item for item in headers.items() if item[0] != unique)
+    key = (rest, len(raw))
+    parts = _META_HEADS.get(key)
+    if parts is None:
+        block = _entries(_meta_entry, dict(rest), unique)
+        entry = _field(1, _field(1, unique.encode()) + _field(2, _field(3, b"\0" * len(raw))))
+        whole = _field(8, _field(1, _NAMESPACE + _field(2, _field(5, entry + block))))
+        parts = (whole[: len(whole) - len(block) - len(raw)], block)  # the value is the entry's last bytes
+        if len(_META_HEADS) >= 1024:
+            _META_HEADS.clear()
+        _META_HEADS[key] = parts
+    return parts[0] + raw + parts[1]
 
 
 def _set_entry(name: str, value: str) -> bytes:

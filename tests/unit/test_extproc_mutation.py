@@ -52,3 +52,16 @@ def test_a_request_id_is_built_each_time_and_never_kept() -> None:
         assert dict(meta.fields["semrouter"].struct_value) == headers
     assert len(extproc._BLOCKS) == 2  # one block per kind (mutation, metadata): the same for every request id
     assert not any(name == "x-request-id" for name, _ in extproc._FIELDS[extproc._meta_entry])
+
+
+def test_the_metadata_template_fits_every_request_id() -> None:
+    """The metadata is kept as the bytes around the request id: ids of other lengths (across the one- and
+    two-byte length boundary), non-ASCII ids and an empty one must still give exactly the Struct Envoy reads."""
+    extproc._META_HEADS.clear()
+    shown = {"x-vsr-selected-model": "qwen3-8b", "x-vsr-selected-decision": "math"}
+    for rid in ["a", "b" * 36, "c" * 36, "d" * 100, "e" * 127, "f" * 128, "g" * 300, "é" * 70, ""]:
+        headers = {"x-request-id": rid, **shown}
+        for _ in range(2):  # built, then from the template
+            meta = pb.ProcessingResponse.FromString(extproc._metadata(headers, "x-request-id")).dynamic_metadata
+            assert dict(meta.fields["semrouter"].struct_value) == headers, rid
+    assert len(extproc._META_HEADS) == 8  # one per length: the two 36-character ids share one
