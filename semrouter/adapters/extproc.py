@@ -300,7 +300,7 @@ def parse_request_headers(data: bytes, unique: str) -> Parsed | None:
     if parsed is None:
         msg = pb.ProcessingRequest.FromString(data).request_headers
         headers, pseudo = _header_map(msg)
-        kept = {k: v for k, v in headers.items() if k != unique} if at >= 0 else headers  # the key lacks the id
+        kept = {k: v for k, v in headers.items() if k != unique} if value is not None else headers  # key lacks it
         parsed = (kept, pseudo, msg.end_of_stream)
         if len(_PARSED) >= 256:
             _PARSED.clear()
@@ -544,8 +544,8 @@ class Exchange:
             self.outcome.error = "body_not_observed"
             self.finished = True
         # ProcessingResponse {2: response_headers {1: response {2: header_mutation}}}
-        shown = _mutation_bytes(ctx.routing_headers(), strip, ctx.config.server.request_id_header)
-        return _field(2, _field(1, _field(2, shown)))
+        mutation = _mutation_bytes(ctx.routing_headers(), strip, ctx.config.server.request_id_header)
+        return _field(2, _field(1, _field(2, mutation)))
 
     def _response_body(self, msg: Any) -> Any:
         if self.ctx is not None:
