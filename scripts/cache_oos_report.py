@@ -4,7 +4,8 @@
         [--png docs/img/cache_verifier_sweep.png]
 
 "Before" is the hit rule the cache had until issue 17 (cosine >= 0.80 and the lexical guard); "after" is the
-stage's rule with the verifier on (cosine >= ``cache.verifier.min_similarity``, then the verifier's score >=
+stage's rule with the configured verifier (``cache.verifier.model``) on (cosine >=
+``cache.verifier.min_similarity``, then the verifier's score >=
 its threshold). Pair by pair, each variant against its own original, partitions aside: routing's effect is
 what ``semrouter eval cache`` measures on top. Prints a JSON summary (overall, per family, per source) and
 draws the verifier's threshold sweep. Read-only on the data; trains and tunes nothing.
@@ -26,13 +27,16 @@ sys.path.insert(0, str(ROOT))
 
 from semrouter.cache.config import VerifierSettings  # noqa: E402
 from semrouter.cache.match import compatible, normalize  # noqa: E402
-from semrouter.cache.verify import Verifier  # noqa: E402
+from semrouter.cache.verify import Verifier, load_verifier  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT / "tests" / "data" / "oos" / "cache_pairs.jsonl"))
     ap.add_argument("--png", default=str(ROOT / "docs" / "img" / "cache_verifier_sweep.png"))
+    ap.add_argument(
+        "--compare", action="append", default=[], help="a lexical verifier asset (.npz) whose sweep is drawn beside"
+    )
     args = ap.parse_args()
     from semrouter.embed.service import EmbeddingService
 
@@ -44,8 +48,10 @@ def main() -> int:
     ]
     texts = sorted({t for q, s, *_ in pairs for t in (q, s)})
     vecs = dict(zip(texts, EmbeddingService.default().embed_many(texts), strict=True))
-    verifier = Verifier.default()
-    floor = VerifierSettings().min_similarity
+    settings = VerifierSettings()
+    verifier = load_verifier(settings.model)
+    others = {Path(p).name: Verifier.load(p) for p in args.compare}
+    floor = settings.min_similarity
     recs = []
     for q, s, kind, family, source in pairs:
         cos = float(np.dot(vecs[q], vecs[s]))
@@ -57,6 +63,7 @@ def main() -> int:
                 "source": source,
                 "cos": cos,
                 "score": score,
+                "others": {name: v.score(q, normalize(s), cos) for name, v in others.items()},
                 "before": cos >= 0.80 and compatible(q, normalize(s)),
                 "after": cos >= floor and score >= verifier.threshold,
             }
@@ -66,6 +73,7 @@ def main() -> int:
         return round(float(np.mean([r[key] for r in rs])), 4) if rs else float("nan")
 
     out: dict[str, Any] = {
+        "model": settings.model,
         "threshold": verifier.threshold,
         "min_similarity": floor,
         "overall": {},
@@ -98,13 +106,21 @@ def main() -> int:
             rs = [r for r in recs if r["kind"] == kind]
             sweep[key].append(float(np.mean([r["cos"] >= floor and r["score"] >= t for r in rs])))
     out["sweep"] = {k: [round(x, 4) for x in v] for k, v in sweep.items()}
+    out["sweep_others"] = {}
+    for name in others:
+        curve: dict[str, list[float]] = {"hit_rate": [], "false_hit_rate": []}
+        for t in grid:
+            for kind, key in (("paraphrase", "hit_rate"), ("near_miss", "false_hit_rate")):
+                rs = [r for r in recs if r["kind"] == kind]
+                curve[key].append(round(float(np.mean([r["cos"] >= floor and r["others"][name] >= t for r in rs])), 4))
+        out["sweep_others"][name] = curve
     print(json.dumps(out, indent=1))
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, roc) = plt.subplots(1, 2, figsize=(11, 4))
     ax.plot(grid, sweep["hit_rate"], label="paraphrases served (hit rate)")
     ax.plot(grid, sweep["false_hit_rate"], label="near misses served (false-hit rate)")
     ax.axvline(verifier.threshold, color="grey", linestyle="--", label=f"shipped threshold {verifier.threshold:.2f}")
@@ -112,9 +128,20 @@ def main() -> int:
     ax.scatter([0.01, 0.01], [b_hit, b_false], marker="x", color="black", label="before (cosine 0.80 + lexical guard)")
     ax.set_xlabel("verifier threshold (P same question)")
     ax.set_ylabel("share served from cache")
-    ax.set_title(f"Cache verifier on out-of-source pairs (cosine >= {floor:.2f})")
+    ax.set_title(f"Cache verifier ({settings.model}) on out-of-source pairs (cosine >= {floor:.2f})")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
+    # the trade-off itself: paraphrases served against near misses served, one point per threshold
+    roc.plot(sweep["false_hit_rate"], sweep["hit_rate"], marker=".", label=f"shipped verifier ({settings.model})")
+    for name, curve in out["sweep_others"].items():
+        roc.plot(curve["false_hit_rate"], curve["hit_rate"], marker=".", label=f"lexical, {name}")
+    roc.scatter([b_false], [b_hit], marker="x", color="black", label="before (cosine 0.80 + lexical guard)")
+    roc.set_xlabel("near misses served (false-hit rate)")
+    roc.set_ylabel("paraphrases served (hit rate)")
+    roc.set_xlim(0, 0.4)
+    roc.set_ylim(0, 1)
+    roc.set_title("Hits against false hits, every threshold")
+    roc.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.png, dpi=110)
     return 0

@@ -7,7 +7,7 @@ single cosine threshold separates them (issue 17: hit rate 0.44 with false-hit r
 written elsewhere). So the cache takes any candidate above a permissive cosine and asks this verifier,
 which reads both texts together.
 
-What it reads (:func:`pair_features`): the cosine of the two embeddings, the lexical guard's verdict
+What the lexical verifier reads (:func:`pair_features`): the cosine of the two embeddings, the lexical guard's verdict
 (:func:`semrouter.cache.match.compatible`), and how the two texts differ once both are reduced to their
 content words (lower case, light stemming, irregular forms and derived nouns folded: "wrote" / "written"
 / "write", "height" / "tall"; typos matched by edit distance): how many content words each side has that
@@ -18,19 +18,27 @@ antonym of a word on the other side (on / off, increase / decrease), a capitalis
 wh-question (who vs when: another attribute of the same subject), or relation words around the same
 numbers ("20% of" vs "increased by 20%"). A small MLP over those 22 features gives P(same question).
 
-Why this and not a cross-encoder: a transformer pair model costs 5-10 ms per candidate on 2 cores and none
-ships in a wheel here; the features cost ~0.25 ms on top of the lexical guard (p50 on a shared 2-core
-host, docs/benchmarks.md ``cache-oos``), reuse the cosine the lookup already computed, and only run on
-candidates (a miss with no candidate costs nothing). The weights are a small npz asset
-(``assets/verifier.npz``) trained by ``scripts/build_cache_verifier.py`` on generated pairs whose sources
-are disjoint from the out-of-source evaluation set (``tests/data/oos/cache_pairs.jsonl``); the threshold in
-the asset was chosen on a validation split of the training pairs.
+Two verifiers, chosen by ``cache.verifier.model``:
 
-How good it is, honestly: on the out-of-source pairs it serves 5% of near misses (the old rule: 32%) but
-only 43% of paraphrases (the old rule: 59%). Its inputs are lexical, and its training paraphrases are
-mostly generated, so it recognises "a content word was swapped" far better than "this swap is a
-synonym"; a reworded question is often refused. A miss costs one upstream call; a false hit serves a
-wrong answer, so the operating point leans strict (``cache.verifier.threshold`` moves it).
+* :class:`PairModel` (``pair``, the default): a cross-encoder, the shipped embedding model's first two
+  layers fine-tuned on hand-written paraphrase / near-miss groups (``scripts/train_cache_crossencoder.py``),
+  reading ``[CLS] stored [SEP] query [SEP]``. It sees whether a changed word is a synonym or another
+  question. ~3 ms per candidate on 2 cores (run off the event loop); an exact repeat skips the model
+  (:func:`same_content`).
+* :class:`Verifier` (``lexical``): a small MLP over :func:`pair_features`, ~0.25 ms on top of the lexical
+  guard. It reuses the cosine the lookup already computed, but its inputs are lexical, so it cannot tell a
+  synonym from a swapped word.
+
+Both run only on candidates (a miss with no candidate costs nothing), and both were trained on data none of
+which comes from the out-of-source evaluation set (``tests/data/oos/cache_pairs.jsonl``); their thresholds
+were chosen on another author's held-out groups. The lexical weights are a small npz asset
+(``assets/verifier.npz``, ``scripts/build_cache_verifier.py``).
+
+How good they are, honestly, on the out-of-source pairs (docs/benchmarks.md ``cache-oos``): the pair model
+serves no near miss and 36% of paraphrases at its threshold (64% at 1.3% false hits, threshold 0.30); the
+lexical one serves 1.3% of near misses and 29% of paraphrases; the first lexical verifier, trained on
+generated pairs only, 5.1% and 43%; no verifier, 32% and 59%. A miss costs one upstream call; a false hit
+serves a wrong answer, so the operating points lean strict (``cache.verifier.threshold`` moves them).
 
 Cost is bounded: each side is cut to :data:`MAX_TOKENS` tokens and typo matching compares at most
 :data:`MAX_FUZZY` unmatched words per side, so a check is linear in the (already bounded) normalised text.
@@ -43,16 +51,31 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from semrouter.cache.match import compatible
 
-__all__ = ["ASSET", "FEATURES", "MAX_TOKENS", "Verifier", "pair_features"]
+__all__ = [
+    "ASSET",
+    "CE_ASSET",
+    "CE_MAX_TOKENS",
+    "FEATURES",
+    "MAX_TOKENS",
+    "PairModel",
+    "PairVerifier",
+    "Verifier",
+    "load_verifier",
+    "pair_features",
+    "same_content",
+]
 
 ASSET = Path(__file__).parent / "assets" / "verifier.npz"
+CE_ASSET = Path(__file__).parent / "assets" / "pair_ce.int8.onnx"
+CE_MAX_TOKENS = 96
+_CE_MAX_CHARS = 1000  # ~200 word pieces per side: more than the cap, so truncation sees both sides
 MAX_TOKENS = 256
 MAX_FUZZY = 24
 
@@ -502,6 +525,24 @@ def pair_features(query: str, stored: str, cosine: float) -> npt.NDArray[np.floa
     return np.asarray(values, dtype=np.float32)
 
 
+def same_content(query: str, stored: str) -> bool:
+    """The two questions differ only in case, punctuation or function words: the same content words (after
+    light stemming) and numbers in the same order, no antonym or question word swapped, and the lexical guard
+    agrees. An exact repeat is the commonest case. Why the pair model needs this: it learnt from near misses
+    that keep every word but one, so a pair with *no* changed word lies outside what it was shown (it scores
+    an exact repeat low). Typos, derived forms and reorderings are left to the model: matched loosely, they
+    let "employee's / employer's share", "freeze / unfreeze" and "A to B / B to A" through."""
+    a, b = _analyse(query), _analyse(stored)
+    if a.content != b.content or a.numbers != b.numbers or a.relations != b.relations:
+        return False
+    if a.wh and b.wh and not (a.wh & b.wh):
+        return False
+    ta, tb = set(a.tokens), set(b.tokens)
+    if any((x, y) in _ANTONYMS for x in ta - tb for y in tb - ta):
+        return False
+    return compatible(query, stored)
+
+
 def _lcs_ratio(a: list[str], b: list[str]) -> float:
     """Share of the common words that appear in the same order on both sides (LCS over <= 64 words)."""
     if not a or not b:
@@ -515,12 +556,32 @@ def _lcs_ratio(a: list[str], b: list[str]) -> float:
     return prev[-1] / max(len(a), len(b))
 
 
+class PairVerifier(Protocol):
+    """What the cache stage asks of a verifier: P(same question) and the operating point it was tuned for."""
+
+    threshold: float
+    heavy: bool  # a model pass (milliseconds): run it off the event loop
+
+    def score(self, query: str, stored: str, cosine: float) -> float: ...
+
+
+def load_verifier(model: str) -> PairVerifier:
+    """The shipped verifier named by ``cache.verifier.model``, loaded once per process."""
+    if model == "pair":
+        return PairModel.default()
+    if model == "lexical":
+        return Verifier.default()
+    raise ValueError(f"unknown cache verifier model {model!r} (expected 'pair' or 'lexical')")
+
+
 class Verifier:
     """P(same question) from :func:`pair_features` with a one-hidden-layer MLP loaded from an npz asset.
 
     ``threshold`` is the asset's operating point (chosen on the training pairs' validation split) unless
     the config overrides it.
     """
+
+    heavy = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         names = tuple(str(n) for n in params["features"])
@@ -556,3 +617,60 @@ class Verifier:
     def score(self, query: str, stored: str, cosine: float) -> float:
         """P(the request ``query`` asks the same as the stored question ``stored``), given their cosine."""
         return float(self.score_features(pair_features(query, stored, cosine))[0])
+
+
+class PairModel:
+    """P(same question) from a cross-encoder that reads both questions together (``assets/pair_ce.int8.onnx``).
+
+    Why: the lexical features above see *that* a content word changed, not whether the change is a synonym
+    ("cancel" / "end my subscription") or another question ("cancel" / "pause"). A transformer reading
+    ``[CLS] stored [SEP] query [SEP]`` does. It is the shipped embedding model's own first layers, fine-tuned on
+    hand-written paraphrase / near-miss groups (``scripts/train_cache_crossencoder.py``), so it needs no new
+    vocabulary: it reuses the embedding's tokenizer. Its cost grows with the pair's tokens and is capped at
+    :data:`CE_MAX_TOKENS`; each text is cut to :data:`_CE_MAX_CHARS` characters before tokenising.
+    """
+
+    heavy = True
+
+    def __init__(self, path: Path | str = CE_ASSET, *, threads: int = 2) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from semrouter.embed.model import ASSETS_DIR, TOKENIZER_FILE
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.threshold = float(meta["semrouter.threshold"])
+            max_tokens = int(meta.get("semrouter.max_tokens", CE_MAX_TOKENS))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a semrouter pair model (metadata: {sorted(meta)})") from exc
+        self.tokenizer = Tokenizer.from_file(str(ASSETS_DIR / TOKENIZER_FILE))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_tokens, strategy="longest_first")
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def default(cls) -> PairModel:
+        """The shipped pair model, loaded once per process."""
+        return cls(CE_ASSET)
+
+    def logit(self, query: str, stored: str) -> float:
+        enc = self.tokenizer.encode(stored[:_CE_MAX_CHARS], query[:_CE_MAX_CHARS])
+        feeds = {
+            "input_ids": np.asarray([enc.ids], dtype=np.int64),
+            "attention_mask": np.ones((1, len(enc.ids)), dtype=np.int64),
+            "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
+        }
+        return float(self.session.run(None, feeds)[0].reshape(-1)[0])
+
+    def score(self, query: str, stored: str, cosine: float) -> float:
+        """P(``query`` asks the same as ``stored``); 1.0 without a model pass when only the form differs
+        (:func:`same_content`). The cosine is not an input: the encoder reads the texts."""
+        if same_content(query, stored):
+            return 1.0
+        return 1.0 / (1.0 + math.exp(-self.logit(query, stored)))

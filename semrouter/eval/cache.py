@@ -104,7 +104,7 @@ async def evaluate(
 
     from semrouter.cache.match import compatible, normalize
     from semrouter.cache.service import CacheService
-    from semrouter.cache.verify import Verifier
+    from semrouter.cache.verify import PairVerifier
     from semrouter.config.loader import DEFAULT_CONFIG, load_config
     from semrouter.context import ApiKind, RequestContext, ResponseOutcome
     from semrouter.errors import RouterError
@@ -124,7 +124,7 @@ async def evaluate(
     stage = next(s for s in pipeline.stages if isinstance(s, CacheStage))
     model = "auto" if "auto" in config.routing.virtual_models else config.routing.virtual_models[0]
     tenant_header = config.cache.tenant_header.lower()
-    verifier: Verifier | None = stage.verifier
+    verifier: PairVerifier | None = stage.verifier
 
     def context(text: str, tenant: str) -> RequestContext:
         body = {"model": model, "messages": [{"role": "user", "content": text}]}
@@ -219,7 +219,11 @@ async def evaluate(
     await service.aclose(drain_s=0)
     metrics = _metrics(results, cases, config.cache.threshold, source, data, notes)
     metrics["verifier"] = (
-        {"threshold": stage.verify_threshold, "min_similarity": config.cache.verifier.min_similarity}
+        {
+            "model": config.cache.verifier.model,
+            "threshold": stage.verify_threshold,
+            "min_similarity": config.cache.verifier.min_similarity,
+        }
         if verifier is not None
         else None
     )

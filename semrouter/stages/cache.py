@@ -55,7 +55,7 @@ from semrouter.cache.answer import Unstorable, iterate, parse_answer, to_json, t
 from semrouter.cache.keys import cacheability, partition_key, question_key
 from semrouter.cache.match import compatible, normalize
 from semrouter.cache.service import BackendUnavailable, CacheService
-from semrouter.cache.verify import Verifier
+from semrouter.cache.verify import PairVerifier, load_verifier
 from semrouter.context import ApiKind, LocalResponse, RequestContext, ResponseOutcome
 from semrouter.pipeline import Stage
 from semrouter.signals.result import SignalResult
@@ -115,11 +115,7 @@ class CacheStage(Stage):
         self.cfg = config.cache
         self.service = service
         self.finish_reasons = frozenset(config.cache.cache_finish_reasons)
-        vcfg = config.cache.verifier
-        self.verifier: Verifier | None = Verifier.default() if vcfg.enabled else None
-        self.verify_threshold = (
-            vcfg.threshold if vcfg.threshold is not None else self.verifier.threshold if self.verifier else 1.0
-        )
+        self._verifier: PairVerifier | None = None  # loaded by warm_up (or on first use): a model, for ``pair``
         self.config = config
         self.follow = config.cache.follow
         from semrouter.stages.guard import HARMFUL_SIGNAL, JAILBREAK_SIGNAL, PII_SIGNAL
@@ -388,6 +384,28 @@ class CacheStage(Stage):
         ctx.obs["cache_followed_from"] = was
         return was
 
+    @property
+    def verifier(self) -> PairVerifier | None:
+        """The configured pair verifier, or None with ``cache.verifier.enabled: false``."""
+        vcfg = self.cfg.verifier
+        if not vcfg.enabled:
+            return None
+        if self._verifier is None:
+            self._verifier = load_verifier(vcfg.model)
+        return self._verifier
+
+    @property
+    def verify_threshold(self) -> float:
+        """P(same question) a candidate needs: the config's, else the verifier's own operating point."""
+        if self.cfg.verifier.threshold is not None:
+            return self.cfg.verifier.threshold
+        verifier = self.verifier
+        return verifier.threshold if verifier is not None else 1.0
+
+    def warm_up(self) -> None:
+        """Load the verifier at start, in the router's warm-up threads (the pair model takes ~0.4 s)."""
+        _ = self.verifier
+
     def floor(self, policy: Policy) -> float:
         """The cosine a candidate needs: the policy's threshold, lowered to the verifier's floor when it is on
         (below the threshold, the verifier decides; above it, the verifier still must accept)."""
@@ -409,7 +427,8 @@ class CacheStage(Stage):
             ctx.obs["cache_refused_by"] = "lexical_guard"
             return None, None, "lexical_guard"
         verifier = self.verifier
-        score = await cpu.run(len(text), verifier.score, text, hit.answer.prompt, hit.similarity)
+        run = cpu.off_loop if verifier.heavy else cpu.run
+        score = await run(len(text), verifier.score, text, hit.answer.prompt, hit.similarity)
         ctx.obs["cache_verifier"] = round(score, 4)
         if score >= self.verify_threshold:
             ctx.obs.pop("cache_refused_by", None)

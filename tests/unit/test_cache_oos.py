@@ -3,17 +3,22 @@
 The set: 156 groups written by hand for this gate (an original, 2-4 paraphrases in terse, chatty,
 reordered and typo-ridden styles, and one near miss per group, 26 per family: operation, role,
 number_relation, entity_swap, qualifier, attribute). None of it is used to train the verifier or to choose
-its threshold (``scripts/build_cache_verifier.py`` never reads it). Measured with the shipped asset, as
-the stage decides a candidate (cosine >= ``min_similarity`` 0.70, then verifier score >= its threshold),
-pair by pair, partitions aside (``semrouter eval cache`` adds routing on top):
+its threshold (the trainers ``scripts/build_cache_verifier.py`` and ``scripts/train_cache_crossencoder.py``
+never read it; their hand-written training groups were filtered against it, see
+``data/cache_verifier/README.md``). Measured with the shipped assets, as the stage decides a candidate
+(cosine >= ``min_similarity`` 0.70, then the verifier's score >= its threshold), pair by pair, partitions aside
+(``semrouter eval cache`` adds routing on top):
 
-* paraphrases served 0.43 (before: cosine 0.80 + lexical guard served 0.59);
-* near misses served 0.051 overall (before: 0.32); per family operation 0.077 (before 0.15), role 0.038
-  (0.50), number_relation 0.077 (0.23), entity_swap 0.00 (0.04), qualifier 0.038 (0.65), attribute 0.077
-  (0.35).
+* ``pair`` (the default, a two-layer cross-encoder): paraphrases served 0.36, near misses 0.000 (every family);
+* ``lexical`` (the 22-feature MLP, retrained with the hand-written groups): 0.29 / 0.013 (number_relation
+  0.077, every other family 0);
+* the first verifier (lexical, generated pairs only): 0.43 / 0.051; no verifier (cosine 0.80 + lexical guard):
+  0.59 / 0.32.
 
-The issue's target (>= 0.90 / <= 0.01) is *not* met: this gate holds the line at what was measured, so a
-change that makes the verifier worse fails it. The bounds sit a little outside the measured numbers.
+Both shipped points are the strict ends of curves that dominate the first verifier's (docs/benchmarks.md);
+the thresholds were chosen on another author's held-out groups. The issue's target (>= 0.90 / <= 0.01) is
+*not* met for hits: this gate holds the line at what was measured, so a change that makes a verifier worse
+fails it. The bounds sit a little outside the measured numbers.
 """
 
 from __future__ import annotations
@@ -27,24 +32,27 @@ import pytest
 
 from semrouter.cache.config import VerifierSettings
 from semrouter.cache.match import normalize
-from semrouter.cache.verify import Verifier
+from semrouter.cache.verify import load_verifier
 
 DATA = Path(__file__).parent.parent / "data" / "oos" / "cache_pairs.jsonl"
 
-MIN_HIT_RATE = 0.39
-MAX_FALSE_HIT_RATE = 0.07
-MAX_FAMILY_FALSE_HIT_RATE = 0.16  # 26 pairs a family: 4 false hits pass (measured: 2 at most), 5 fail
+# model: (least hit rate, most false-hit rate, most false-hit rate of one family of 26)
+BOUNDS = {
+    "pair": (0.32, 0.02, 0.08),  # measured 0.358 / 0.000 / 0 of 26; 2 false hits in a family pass, 3 fail
+    "lexical": (0.26, 0.03, 0.12),  # measured 0.286 / 0.013 / 2 of 26; 3 pass, 4 fail
+}
 
 
-@pytest.fixture(scope="module")
-def served() -> dict[str, list[bool]]:
+@pytest.fixture(scope="module", params=sorted(BOUNDS))
+def served(request: pytest.FixtureRequest) -> tuple[str, dict[str, list[bool]]]:
     from semrouter.embed.service import EmbeddingService
 
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     pairs = [(v, r["original"], r["kind"], r.get("family")) for r in rows for v in r["variants"]]
     texts = sorted({t for q, s, *_ in pairs for t in (q, s)})
     vecs = dict(zip(texts, EmbeddingService.default().embed_many(texts), strict=True))
-    verifier = Verifier.default()
+    model = str(request.param)
+    verifier = load_verifier(model)
     floor = VerifierSettings().min_similarity
     out: dict[str, list[bool]] = defaultdict(list)
     for query, stored, kind, family in pairs:
@@ -53,7 +61,7 @@ def served() -> dict[str, list[bool]]:
         out[kind].append(ok)
         if family:
             out[f"family:{family}"].append(ok)
-    return out
+    return model, out
 
 
 def test_set_shape() -> None:
@@ -67,19 +75,26 @@ def test_set_shape() -> None:
 
 
 @pytest.mark.slow
-def test_paraphrase_hit_rate(served: dict[str, list[bool]]) -> None:
-    rate = float(np.mean(served["paraphrase"]))
-    assert rate >= MIN_HIT_RATE, rate
+def test_paraphrase_hit_rate(served: tuple[str, dict[str, list[bool]]]) -> None:
+    model, out = served
+    rate = float(np.mean(out["paraphrase"]))
+    assert rate >= BOUNDS[model][0], (model, rate)
 
 
 @pytest.mark.slow
-def test_near_miss_false_hit_rate(served: dict[str, list[bool]]) -> None:
-    rate = float(np.mean(served["near_miss"]))
-    assert rate <= MAX_FALSE_HIT_RATE, rate
+def test_near_miss_false_hit_rate(served: tuple[str, dict[str, list[bool]]]) -> None:
+    model, out = served
+    rate = float(np.mean(out["near_miss"]))
+    assert rate <= BOUNDS[model][1], (model, rate)
 
 
 @pytest.mark.slow
-def test_false_hit_rate_per_family(served: dict[str, list[bool]]) -> None:
-    rates = {k: float(np.mean(v)) for k, v in served.items() if k.startswith("family:")}
+def test_false_hit_rate_per_family(served: tuple[str, dict[str, list[bool]]]) -> None:
+    model, out = served
+    rates = {k: float(np.mean(v)) for k, v in out.items() if k.startswith("family:")}
     assert len(rates) == 6
-    assert max(rates.values()) <= MAX_FAMILY_FALSE_HIT_RATE, rates
+    assert max(rates.values()) <= BOUNDS[model][2], (model, rates)
+
+
+def test_the_default_verifier_is_gated() -> None:
+    assert VerifierSettings().model in BOUNDS

@@ -14,7 +14,16 @@ import numpy as np
 import pytest
 
 from semrouter.cache.match import normalize
-from semrouter.cache.verify import FEATURES, Verifier, pair_features
+from semrouter.cache.verify import (
+    CE_ASSET,
+    CE_MAX_TOKENS,
+    FEATURES,
+    PairModel,
+    Verifier,
+    load_verifier,
+    pair_features,
+    same_content,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +78,84 @@ def test_cost_is_bounded_on_huge_input(verifier: Verifier) -> None:
     t0 = time.perf_counter()
     score = verifier.score(huge + "one", normalize(huge + "two"), 0.99)
     assert time.perf_counter() - t0 < 5.0 and 0.0 <= score <= 1.0
+
+
+# --- the pair model (cross-encoder), the default ``cache.verifier.model`` -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair() -> PairModel:
+    return PairModel.default()
+
+
+def test_pair_model_carries_its_operating_point(pair: PairModel) -> None:
+    assert 0.0 < pair.threshold < 1.0
+    assert load_verifier("pair") is pair and load_verifier("lexical") is Verifier.default()
+    with pytest.raises(ValueError, match="unknown cache verifier"):
+        load_verifier("bm25")
+
+
+def test_a_model_without_semrouter_metadata_is_refused(tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(CE_ASSET))
+    del model.metadata_props[:]
+    path = tmp_path / "ce.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match="not a semrouter pair model"):
+        PairModel(path)
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("who painted the mona lisa", "mona lisa painter"),
+        ("hi! what's the boiling point of water in fahrenheit?", "at what temperature does water boil in fahrenheit"),
+        ("how do I take a screenshot on windows 11", "windows 11 screenshot shortcut"),
+    ],
+)
+def test_pair_model_serves_rewordings(pair: PairModel, query: str, stored: str) -> None:
+    """Rewordings the model itself serves (not through ``same_content``). It serves ~36% of the out-of-source
+    rewordings at its threshold (test_cache_oos.py): a strict verifier, so these pin its direction, not its
+    coverage. Two it refuses, for the record: "how to reset my router password" / "how do I reset the
+    password on my router" (0.02) and "difference between a crocodile and an alligator" / "alligator vs
+    crocodile difference" (0.09): reorderings look to it like the direction swaps it learnt to refuse."""
+    assert not same_content(query, normalize(stored))
+    assert pair.score(query, normalize(stored), 0.0) >= pair.threshold
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("how do I turn off dark mode in Outlook", "how do I turn on dark mode in Outlook"),
+        ("who was the runner-up of the 2018 World Cup", "who won the 2018 World Cup"),
+        ("what is 80 increased by 15%", "what is 15% of 80"),
+        ("how long to boil a soft-boiled egg", "how long to boil a hard-boiled egg"),
+    ],
+)
+def test_pair_model_refuses_near_misses(pair: PairModel, query: str, stored: str) -> None:
+    assert pair.score(query, normalize(stored), 0.99) < pair.threshold
+
+
+def test_an_exact_repeat_needs_no_model_pass(pair: PairModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model learnt from near misses that change one word; a pair that changes none is answered by
+    ``same_content`` (it would score an exact repeat low), and the model is not run."""
+
+    def boom(*_: object) -> float:
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr(pair, "logit", boom)
+    assert pair.score("What does cognitive dissonance mean?", "what does cognitive dissonance mean", 1.0) == 1.0
+    assert pair.score("hey quick q, how many ounces are in a cup?", "how many ounces in one cup", 0.9) == 1.0
+    assert not same_content("how do I turn off wifi", "how do I turn on wifi")
+    assert not same_content("convert km to miles", "convert miles to km")  # order is content
+    assert not same_content("what is 15% of 80", "what is 15% of 90")
+
+
+def test_pair_model_input_is_capped(pair: PairModel) -> None:
+    huge = "tell me about the history of the roman empire " * 20_000
+    t0 = time.perf_counter()
+    pair.score(huge, "history of the roman empire", 0.9)
+    assert time.perf_counter() - t0 < 2.0  # one pass over at most CE_MAX_TOKENS tokens, not 900k characters
+    enc = pair.tokenizer.encode(huge[:1000], "history of the roman empire")
+    assert len(enc.ids) <= CE_MAX_TOKENS

