@@ -409,7 +409,7 @@ class CacheStage(Stage):
     def floor(self, policy: Policy) -> float:
         """The cosine a candidate needs: the policy's threshold, lowered to the verifier's floor when it is on
         (below the threshold, the verifier decides; above it, the verifier still must accept)."""
-        if self.verifier is None:
+        if not self.cfg.verifier.enabled:  # the setting, not the model: asking must not load it
             return policy.threshold
         return min(policy.threshold, self.cfg.verifier.min_similarity)
 
