@@ -130,6 +130,7 @@ def test_chunked_upload_is_refused_at_the_limit_without_buffering_it(start_worke
         f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n".encode()
         + b"authorization: Bearer admin-secret\r\ntransfer-encoding: chunked\r\n\r\n"
     )
+    r.wait_started()  # models loaded: what they take must not be counted as the upload's (granian serves before)
     before = _tree_rss_kb(r)
     status, resp, sent = _raw_request(r.port, head, (frame for _ in range(total // len(piece))))
     assert status == want, resp[:300]
