@@ -478,6 +478,12 @@ FEATURES = (
 )
 
 
+def _antonym_tokens(a: _Text, b: _Text) -> bool:
+    """A word only one side has is an antonym of a word only the other has (on / off, increase / decrease)."""
+    ta, tb = set(a.tokens), set(b.tokens)
+    return any((x, y) in _ANTONYMS for x in ta - tb for y in tb - ta)
+
+
 def pair_features(query: str, stored: str, cosine: float) -> npt.NDArray[np.float32]:
     """The verifier's input for one (request, stored question) pair; names in :data:`FEATURES`."""
     a, b = _analyse(query), _analyse(stored)
@@ -485,9 +491,7 @@ def pair_features(query: str, stored: str, cosine: float) -> npt.NDArray[np.floa
     only_a, only_b = _unmatched(sa, sb), _unmatched(sb, sa)
     na, nb = len(only_a), len(only_b)
     union = len(sa | sb) or 1
-    antonym = any((x, y) in _ANTONYMS for x in only_a for y in only_b) or any(
-        (x, y) in _ANTONYMS for x in (set(a.tokens) - set(b.tokens)) for y in (set(b.tokens) - set(a.tokens))
-    )
+    antonym = any((x, y) in _ANTONYMS for x in only_a for y in only_b) or _antonym_tokens(a, b)
     modifier = sum(1 for w in only_a | only_b if w in _MODIFIER_STEMS)
     capital = sum(1 for w in (a.capitals - sb) | (b.capitals - sa) if w in only_a | only_b)
     numbers_differ = sorted(a.numbers) != sorted(b.numbers)
@@ -537,8 +541,7 @@ def same_content(query: str, stored: str) -> bool:
         return False
     if a.wh and b.wh and not (a.wh & b.wh):
         return False
-    ta, tb = set(a.tokens), set(b.tokens)
-    if any((x, y) in _ANTONYMS for x in ta - tb for y in tb - ta):
+    if _antonym_tokens(a, b):
         return False
     return compatible(query, stored)
 
