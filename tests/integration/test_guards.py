@@ -158,7 +158,9 @@ def test_pii_values_never_reach_logs_status_dry_runs_or_the_cache(
         {"pii": {"enabled": True, "action": "allow"}, "jailbreak": {"enabled": True}},
         cache={"enabled": True},
     )
-    router = start_router(cfg, env={"SEMROUTER_LOG_LEVEL": "DEBUG"})
+    # started (models loaded, the "ready" line written): requests served while it loads would race the stop
+    # below against that line
+    router = start_router(cfg, env={"SEMROUTER_LOG_LEVEL": "DEBUG"}).wait_started()
     for _ in range(2):
         status, headers, _ = chat(router, PII_PROMPT)
         assert status == 200 and headers["x-vsr-pii-action"] == "allow"
