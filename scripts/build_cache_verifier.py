@@ -727,11 +727,13 @@ def hand_groups(folder: Path = HAND) -> list[Group]:
 
 
 def held_out(groups: list[Group], val_source: str) -> set[int]:
-    """Validation groups: one hand-written file whole (another author), and a hash-chosen 20% of the generated."""
+    """Validation groups: whole hand-written files (other authors; ``val_source`` names them, comma-separated),
+    and a hash-chosen 20% of the generated."""
+    authors = set(val_source.split(","))
 
     def held(g: Group) -> bool:
         if g["source"].startswith("helper-"):
-            return bool(g["source"] == val_source)
+            return g["source"] in authors
         return int(hashlib.sha256(g["original"].encode()).hexdigest(), 16) % 5 == 0
 
     return {gi for gi, g in enumerate(groups) if held(g)}
@@ -841,7 +843,11 @@ def main() -> int:
     ap.add_argument("--target-fpr", type=float, default=0.02)
     ap.add_argument("--min-similarity", type=float, default=0.7, help="candidate floor the stage uses")
     ap.add_argument("--seed", type=int, default=17)
-    ap.add_argument("--val-source", default="helper-misc", help="hand-written file held out for the threshold")
+    ap.add_argument(
+        "--val-source",
+        default="helper-misc,helper-office",
+        help="hand-written files held out for the threshold (authors, comma-separated)",
+    )
     ap.add_argument("--dump-pairs", default=None, help="write the generated pairs as JSONL here")
     args = ap.parse_args()
     rng = random.Random(args.seed)

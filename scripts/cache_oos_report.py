@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from semrouter.cache.config import VerifierSettings  # noqa: E402
 from semrouter.cache.match import compatible, normalize  # noqa: E402
-from semrouter.cache.verify import Verifier, load_verifier  # noqa: E402
+from semrouter.cache.verify import PairModel, PairVerifier, Verifier, load_verifier  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,10 @@ def main() -> int:
     ap.add_argument("--data", default=str(ROOT / "tests" / "data" / "oos" / "cache_pairs.jsonl"))
     ap.add_argument("--png", default=str(ROOT / "docs" / "img" / "cache_verifier_sweep.png"))
     ap.add_argument(
-        "--compare", action="append", default=[], help="a lexical verifier asset (.npz) whose sweep is drawn beside"
+        "--compare",
+        action="append",
+        default=[],
+        help="another verifier whose sweep is drawn beside: a lexical asset (.npz) or a pair model (.onnx)",
     )
     args = ap.parse_args()
     from semrouter.embed.service import EmbeddingService
@@ -50,7 +53,9 @@ def main() -> int:
     vecs = dict(zip(texts, EmbeddingService.default().embed_many(texts), strict=True))
     settings = VerifierSettings()
     verifier = load_verifier(settings.model)
-    others = {Path(p).name: Verifier.load(p) for p in args.compare}
+    others: dict[str, PairVerifier] = {
+        Path(p).name: PairModel(p) if p.endswith(".onnx") else Verifier.load(p) for p in args.compare
+    }
     floor = settings.min_similarity
     recs = []
     for q, s, kind, family, source in pairs:
@@ -134,7 +139,8 @@ def main() -> int:
     # the trade-off itself: paraphrases served against near misses served, one point per threshold
     roc.plot(sweep["false_hit_rate"], sweep["hit_rate"], marker=".", label=f"shipped verifier ({settings.model})")
     for name, curve in out["sweep_others"].items():
-        roc.plot(curve["false_hit_rate"], curve["hit_rate"], marker=".", label=f"lexical, {name}")
+        kind = "pair" if name.endswith(".onnx") else "lexical"
+        roc.plot(curve["false_hit_rate"], curve["hit_rate"], marker=".", label=f"{kind}, {name}")
     roc.scatter([b_false], [b_hit], marker="x", color="black", label="before (cosine 0.80 + lexical guard)")
     roc.set_xlabel("near misses served (false-hit rate)")
     roc.set_ylabel("paraphrases served (hit rate)")

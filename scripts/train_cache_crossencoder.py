@@ -22,7 +22,7 @@ Pairs: original/paraphrase and paraphrase/paraphrase are "same"; original/near m
 are "different", as are nearest-neighbour originals of other groups (different questions the embedding calls
 close). Both orders of every pair are trained, so the score does not depend on which side was stored.
 
-Validation is *by author*: every group of ``--val-source`` (a whole hand-written file) and a hash-chosen 20%
+Validation is *by author*: every group of ``--val-source`` (whole hand-written files) and a hash-chosen 20%
 of the generated groups are held out. The threshold is chosen on those groups as the stage meets pairs (the
 group's original stored, a rewording or near miss asked, cosine >= ``--min-similarity``): the lowest score
 whose false-hit rate on the held-out near misses is at most ``--target-fpr`` (2%, the lexical verifier's
@@ -122,6 +122,20 @@ def build_model(layers: int) -> Any:
     return PairModel()
 
 
+def _batches(data: list[tuple[str, str, int]], batch: int, rng: random.Random) -> list[list[tuple[str, str, int]]]:
+    """Shuffled batches of pairs of similar length: a batch is padded to its longest pair, and one drawn at
+    random pads short pairs to long ones. Sorted by length within windows of 64 batches, so what meets what in a
+    batch still changes every epoch; training went from ~33 to ~58 pairs a second on 2 cores."""
+    rng.shuffle(data)
+    window = batch * 64
+    out: list[list[tuple[str, str, int]]] = []
+    for w in range(0, len(data), window):
+        part = sorted(data[w : w + window], key=lambda t: len(t[0]) + len(t[1]))
+        out += [part[i : i + batch] for i in range(0, len(part), batch)]
+    rng.shuffle(out)
+    return out
+
+
 def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float, seed: int, batch: int = 32) -> None:
     import torch
     from tqdm import tqdm
@@ -145,9 +159,7 @@ def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float
     model.train()
     bar = tqdm(total=steps, desc="train", unit="batch")
     for _ in range(epochs):
-        rng.shuffle(data)
-        for i in range(0, len(data), batch):
-            chunk = data[i : i + batch]
+        for chunk in _batches(data, batch, rng):
             x = {k: torch.from_numpy(v) for k, v in enc.batch([(q, s) for q, s, _ in chunk]).items()}
             y = torch.tensor([float(t[2]) for t in chunk])
             logit = model(**x)
@@ -238,7 +250,11 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1.5e-4)
     ap.add_argument("--mmlu-groups", type=int, default=700)
-    ap.add_argument("--val-source", default="helper-misc", help="hand-written file held out for the threshold")
+    ap.add_argument(
+        "--val-source",
+        default="helper-misc,helper-office",
+        help="hand-written files held out for the threshold (authors, comma-separated)",
+    )
     ap.add_argument("--target-fpr", type=float, default=0.02)
     ap.add_argument("--min-similarity", type=float, default=0.7, help="the stage's cosine floor for candidates")
     ap.add_argument("--seed", type=int, default=17)
@@ -282,9 +298,10 @@ def main() -> int:
     ok = [t for t in grid if (neg >= t).mean() <= args.target_fpr]
     threshold = float(min(ok)) if ok else 0.995
     report("validation (torch fp32)", sv, val, threshold)
-    hand_val = [i for i, p in enumerate(val) if groups[p[4]]["source"] == args.val_source]
-    if hand_val:
-        report(f"  of which {args.val_source}", sv[hand_val], [val[i] for i in hand_val], threshold)
+    for author in args.val_source.split(","):
+        hand_val = [i for i, p in enumerate(val) if groups[p[4]]["source"] == author]
+        if hand_val:
+            report(f"  of which {author}", sv[hand_val], [val[i] for i in hand_val], threshold)
     if args.no_export:
         torch.save(model.state_dict(), Path(args.work_dir) / "ce.pt")
         return 0

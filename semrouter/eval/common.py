@@ -207,9 +207,13 @@ def shown_paths(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def command_line() -> str:
+    """The command as a reader would type it: ``semrouter ...`` however it was started (the console script,
+    ``python -m semrouter`` or ``python -m semrouter.cli``, whose ``argv[0]`` is an absolute path on this
+    machine), with paths shown relative to the repository."""
     args = [shown_path(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
-    return (
-        " ".join(["semrouter", *args])
-        if Path(sys.argv[0]).name in ("semrouter", "__main__.py")
-        else (" ".join([sys.argv[0], *args]))
-    )
+    program = sys.argv[0]
+    if Path(program).name in ("semrouter", "__main__.py", "cli.py"):
+        program = "semrouter"
+    elif os.path.isabs(program):
+        program = shown_path(program)
+    return " ".join([program, *args])

@@ -111,15 +111,17 @@ def test_a_model_without_semrouter_metadata_is_refused(tmp_path: Path) -> None:
     [
         ("who painted the mona lisa", "mona lisa painter"),
         ("hi! what's the boiling point of water in fahrenheit?", "at what temperature does water boil in fahrenheit"),
-        ("how do I take a screenshot on windows 11", "windows 11 screenshot shortcut"),
+        ("green tea: how long to steep it", "how long should I steep green tea"),  # reordered
     ],
 )
 def test_pair_model_serves_rewordings(pair: PairModel, query: str, stored: str) -> None:
-    """Rewordings the model itself serves (not through ``same_content``). It serves ~36% of the out-of-source
+    """Rewordings the model itself serves (not through ``same_content``). It serves ~39% of the out-of-source
     rewordings at its threshold (test_cache_oos.py): a strict verifier, so these pin its direction, not its
-    coverage. Two it refuses, for the record: "how to reset my router password" / "how do I reset the
-    password on my router" (0.02) and "difference between a crocodile and an alligator" / "alligator vs
-    crocodile difference" (0.09): reorderings look to it like the direction swaps it learnt to refuse."""
+    coverage. Reorderings were its weakest style (the first release, trained on half the hand-written
+    groups, scored the green-tea pair 0.27); some it still refuses, for the record: "how to reset my router
+    password" / "how do I reset the password on my router" (0.07) and "difference between a crocodile and an
+    alligator" / "alligator vs crocodile difference" (0.48): reorderings can look like the direction swaps it
+    learnt to refuse ("convert km to miles" / "convert miles to km")."""
     assert not same_content(query, normalize(stored))
     assert pair.score(query, normalize(stored), 0.0) >= pair.threshold
 

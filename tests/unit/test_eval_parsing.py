@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from semrouter.eval.common import EvalError, load_eval_config, load_rows
+from semrouter.eval.common import EvalError, command_line, load_eval_config, load_rows
 from semrouter.eval.load import _quantile, make_target, parse_prometheus, parse_target, settings_from, stage_breakdown
 from semrouter.eval.reasoning import parse_letter, prompt_of
 
@@ -178,3 +178,19 @@ def test_shipped_multiple_choice_set_parses_and_covers_every_category() -> None:
     assert len(per_cat) == 14 and min(per_cat.values()) >= 20
     assert len({q["question"] for q in questions}) == len(questions)
     assert {q["answer"] for q in questions} == set("ABCD")
+
+
+@pytest.mark.parametrize(
+    ("argv0", "program"),
+    [
+        (str(Path("semrouter", "cli.py").resolve()), "semrouter"),  # python -m semrouter.cli
+        (str(Path("semrouter", "__main__.py").resolve()), "semrouter"),  # python -m semrouter
+        ("/usr/local/bin/semrouter", "semrouter"),  # the console script
+        (str(Path("scripts", "tool.py").resolve()), str(Path("scripts", "tool.py"))),  # any other program
+    ],
+)
+def test_command_line_names_no_machine_path(monkeypatch: pytest.MonkeyPatch, argv0: str, program: str) -> None:
+    """Reports quote the command that made them; an absolute ``argv[0]`` (``python -m``) must not leak into them."""
+    data = str(Path("tests", "data", "oos", "cache_pairs.jsonl").resolve())
+    monkeypatch.setattr("sys.argv", [argv0, "eval", "cache", "-d", data, "--json"])
+    assert command_line() == f"{program} eval cache -d {Path('tests', 'data', 'oos', 'cache_pairs.jsonl')} --json"
