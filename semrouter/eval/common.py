@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,10 +209,6 @@ def command_line() -> str:
     """The command as a reader would type it: ``semrouter ...`` however it was started (the console script,
     ``python -m semrouter`` or ``python -m semrouter.cli``, whose ``argv[0]`` is an absolute path on this
     machine), with paths shown relative to the repository."""
-    args = [shown_path(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
     program = sys.argv[0]
-    if Path(program).name in ("semrouter", "__main__.py", "cli.py"):
-        program = "semrouter"
-    elif os.path.isabs(program):
-        program = shown_path(program)
-    return " ".join([program, *args])
+    program = "semrouter" if Path(program).name in ("semrouter", "__main__.py", "cli.py") else shown_path(program)
+    return " ".join([program, *map(shown_path, sys.argv[1:])])
