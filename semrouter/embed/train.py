@@ -86,6 +86,7 @@ L2_GRID = (0.05,)
 AUGMENT_PER_CLASS = 250
 AUGMENT_SEED = 1
 LEX_SCALE = 15.0
+EXTRA_WEIGHT = 1.0
 
 IntArray = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -439,6 +440,9 @@ def train_domain_head(
     fallback: str = "other",
     class_weight_power: float = 1.0,
     exemplar_weight: float = 3.0,
+    extra_paths: Sequence[str | Path] = (),
+    extra_weight: float = EXTRA_WEIGHT,
+    extra_val_paths: Sequence[str | Path] = (),
     augment_per_class: int = AUGMENT_PER_CLASS,
     lex_scale: float = LEX_SCALE,
     l2_grid: Sequence[float] = L2_GRID,
@@ -448,6 +452,9 @@ def train_domain_head(
 ) -> dict[str, Any]:
     """Train, calibrate, evaluate and (if ``out_path``) save the domain head; returns the report.
 
+    ``extra_paths``: hand-written labelled JSONL files added to training at ``extra_weight`` per row;
+    ``extra_val_paths``: files by other authors, never trained on, reported as ``extra_val`` (per file) so
+    the weight and n-gram scale can be chosen on authors the head has not seen.
     ``service`` is an ``EmbeddingService`` (created if omitted). ``augment_per_class`` rewritten copies per
     class and kind are added (0: none); ``lex_scale`` > 0 adds the hashed n-gram part at that feature
     scale (0: embedding only). The report has ``heldout`` (accuracy, macro-F1, per-class, with and without
@@ -478,6 +485,15 @@ def train_domain_head(
         unknown = set(extra_labels) - set(label_set)
         if unknown:
             raise ValueError(f"exemplar labels not in the data: {sorted(unknown)}")
+    hand_texts: list[str] = []
+    hand_labels: list[str] = []
+    for extra in extra_paths:
+        t, lab = load_labelled(extra)
+        unknown = set(lab) - set(label_set)
+        if unknown:
+            raise ValueError(f"{extra}: labels not in the data: {sorted(unknown)}")
+        hand_texts += t
+        hand_labels += lab
     aug_texts: list[str] = []
     aug_labels: list[str] = []
     if augment_per_class > 0:
@@ -485,12 +501,12 @@ def train_domain_head(
             [texts[i] for i in keep], keep_labels, augment_per_class, AUGMENT_SEED, (extra_texts, extra_labels)
         )
 
-    emb = _embed(svc, [*texts, *extra_texts, *aug_texts], embedding_cache, progress)
+    emb = _embed(svc, [*texts, *extra_texts, *hand_texts, *aug_texts], embedding_cache, progress)
     x_all = emb[: len(texts)]
-    x_more = emb[len(texts) :]  # exemplars, then augmented rows
+    x_more = emb[len(texts) :]  # exemplars, hand-written rows, then augmented rows
     y_all = np.array([lab_index[c] for c in labels], dtype=np.int64)
-    y_more = np.array([lab_index[c] for c in [*extra_labels, *aug_labels]], dtype=np.int64)
-    train_texts = [*(texts[i] for i in train_idx), *extra_texts, *aug_texts]
+    y_more = np.array([lab_index[c] for c in [*extra_labels, *hand_labels, *aug_labels]], dtype=np.int64)
+    train_texts = [*(texts[i] for i in train_idx), *extra_texts, *hand_texts, *aug_texts]
 
     d = x_all.shape[1]
     scale = math.sqrt(d)  # unit-norm embeddings have per-dim scale ~1/sqrt(d); keeps l2 grid meaningful
@@ -506,6 +522,7 @@ def train_domain_head(
     sw = cw[y_tr]
     n_ex = len(extra_texts)
     sw[len(train_idx) : len(train_idx) + n_ex] *= exemplar_weight  # few, but in the target (MMLU-Pro) style
+    sw[len(train_idx) + n_ex : len(train_idx) + n_ex + len(hand_texts)] *= extra_weight  # how people ask
 
     def design(rows: IntArray) -> Any:
         x = x_all[rows] * scale
@@ -561,6 +578,10 @@ def train_domain_head(
         "n_val": len(val_idx),
         "n_heldout": len(test),
         "exemplars": str(exemplars_path) if exemplars_path else None,
+        "extra": [Path(x).name for x in extra_paths],
+        "extra_sha256": [file_sha256(x) for x in extra_paths],
+        "n_extra": len(hand_texts),
+        "extra_weight": extra_weight,
         "split": {
             "method": "semrouter.embed.train.stratified_split (per sorted class, numpy default_rng permutation)",
             "heldout_fraction": HELDOUT_FRACTION,
@@ -597,6 +618,15 @@ def train_domain_head(
         report["dev_eval"] = {
             k_: v for k_, v in classification_report(dev_labels, dev_pred, label_set).items() if k_ != "per_class"
         }
+    if extra_val_paths:
+        report["extra_val"] = {}
+        for path in extra_val_paths:
+            v_texts, v_labels = load_labelled(path)
+            v_x = _embed(svc, v_texts, embedding_cache, False)
+            v_pred = head.predict_labels(v_x, texts=v_texts if idf is not None else None)
+            report["extra_val"][Path(path).name] = {
+                k_: v for k_, v in classification_report(v_labels, v_pred, label_set).items() if k_ != "per_class"
+            }
     report["seconds"] = round(time.perf_counter() - t0, 1)
 
     meta_keys = (
@@ -618,6 +648,10 @@ def train_domain_head(
         "ece_before",
         "ece_after",
         "exemplars",
+        "extra",
+        "extra_sha256",
+        "n_extra",
+        "extra_weight",
     )
     metadata = {key: report[key] for key in meta_keys}
     if idf is not None:
@@ -649,6 +683,8 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if "dev_eval" in report:
         lines.append(f"dev_eval: accuracy {report['dev_eval']['accuracy']:.4f} (n={report['dev_eval']['n']})")
+    for name, m in report.get("extra_val", {}).items():
+        lines.append(f"{name} (not trained on): accuracy {m['accuracy']:.4f} (n={m['n']})")
     lines.append(f"{'class':<18}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}")
     for c, m in h["per_class"].items():
         lines.append(f"{c:<18}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}{m['support']:>6}")
@@ -665,6 +701,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     )
     ap.add_argument("--exemplars", type=Path, default=None, help="MMLU-Pro exemplars JSON added to training")
     ap.add_argument("--dev-eval", type=Path, default=None, help="extra labelled JSON/JSONL to report on")
+    ap.add_argument(
+        "--extra", type=Path, nargs="*", default=[], help="hand-written labelled JSONL files added to training"
+    )
+    ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT, help="sample weight of each --extra row")
+    ap.add_argument(
+        "--extra-val", type=Path, nargs="*", default=[], help="labelled JSONL by other authors to report on, per file"
+    )
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--class-weight-power", type=float, default=1.0)
     ap.add_argument("--exemplar-weight", type=float, default=3.0)
@@ -688,6 +731,9 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         class_weight_power=args.class_weight_power,
         exemplar_weight=args.exemplar_weight,
+        extra_paths=args.extra,
+        extra_weight=args.extra_weight,
+        extra_val_paths=args.extra_val,
         augment_per_class=args.augment_per_class,
         lex_scale=args.lex_scale,
         embedding_cache=args.embedding_cache,

@@ -183,12 +183,15 @@ def train_jailbreak(
     l2: float = DEFAULT_L2,
     tricky_weight: float = TRICKY_WEIGHT,
     family_weight: float = FAMILY_WEIGHT,
+    extra_paths: Sequence[str | Path] = (),
     service: Any = None,
     embedding_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, calibrate, choose the threshold on validation, (if ``out_path``) save; returns the report."""
     t0 = time.perf_counter()
     rows = load_rows(data_path)
+    for extra in extra_paths:  # hand-written files kept apart from the rebuilt train.jsonl (same row format)
+        rows += load_rows(extra)
     texts = [r["text"] for r in rows]
     labels = [r["label"] for r in rows]
     y_all = np.array([1.0 if lab == "jailbreak" else 0.0 for lab in labels])
@@ -230,6 +233,8 @@ def train_jailbreak(
     report: dict[str, Any] = {
         "data": Path(data_path).name,
         "data_sha256": file_sha256(data_path),
+        "extra": [Path(x).name for x in extra_paths],
+        "extra_sha256": [file_sha256(x) for x in extra_paths],
         "n_rows": len(rows),
         "n_train": len(tr),
         "n_val": len(va),
@@ -268,6 +273,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--tricky-target-fpr", type=float, default=0.03, help="validation FPR budget, hard benign rows")
     ap.add_argument("--l2", type=float, default=DEFAULT_L2)
     ap.add_argument("--embedding-cache", type=Path, default=None, help=".npz cache of embeddings by text SHA-1")
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more JSONL files in the same row format")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -277,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
         target_fpr=args.target_fpr,
         tricky_target_fpr=args.tricky_target_fpr,
         l2=args.l2,
+        extra_paths=args.extra,
         embedding_cache=args.embedding_cache,
     )
     print(json.dumps(report, indent=2))

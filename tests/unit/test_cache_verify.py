@@ -109,7 +109,7 @@ def test_a_model_without_semrouter_metadata_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("query", "stored"),
     [
-        ("who painted the mona lisa", "mona lisa painter"),
+        ("pride and prejudice: who wrote it", "who is the author of pride and prejudice"),  # reordered
         ("hi! what's the boiling point of water in fahrenheit?", "at what temperature does water boil in fahrenheit"),
         ("green tea: how long to steep it", "how long should I steep green tea"),  # reordered
     ],
@@ -121,7 +121,9 @@ def test_pair_model_serves_rewordings(pair: PairModel, query: str, stored: str) 
     groups, scored the green-tea pair 0.27); some it still refuses, for the record: "how to reset my router
     password" / "how do I reset the password on my router" (0.07) and "difference between a crocodile and an
     alligator" / "alligator vs crocodile difference" (0.48): reorderings can look like the direction swaps it
-    learnt to refuse ("convert km to miles" / "convert miles to km")."""
+    learnt to refuse ("convert km to miles" / "convert miles to km"). Pins sit well above the threshold: the
+    int8 kernels differ between CPUs (AVX2 against AVX-512 VNNI), and "who painted the mona lisa" / "mona
+    lisa painter", pinned here before, passed on the AVX2 hosts (>= 0.615) and scored 0.595 on a VNNI one."""
     assert not same_content(query, normalize(stored))
     assert pair.score(query, normalize(stored), 0.0) >= pair.threshold
 

@@ -48,6 +48,7 @@ def test_shipped_head_contract(head: LinearHead) -> None:
     assert abs(sum(probs.values()) - 1.0) < 1e-6
     # the shipped head reads the text too (hashed n-grams); without text only the embedding part counts
     assert head.lexical and head.metadata["augment_per_class"] > 0
+    assert head.metadata["n_extra"] > 2000 and head.metadata["extra_weight"] == 6.0  # data/domain/*.jsonl
     zero = np.zeros(384, dtype=np.float32)
     assert np.abs(head.logits(zero, "stoichiometry of the titration") - head.logits(zero)).max() > 0.01
     with pytest.raises(ValueError):
@@ -126,6 +127,30 @@ def test_train_domain_head_smoke(tmp_path: Path) -> None:
         LinearHead.load(tmp_path / "stale.npz")
     plain = train_domain_head(data, None, service=fake, progress=False, augment_per_class=0, lex_scale=0.0)
     assert plain["n_augmented"] == 0 and plain["lex_buckets"] == 0
+    # hand-written extra rows train at their weight; another author's file is only reported on
+    extra, other = tmp_path / "extra.jsonl", tmp_path / "other.jsonl"
+    extra.write_text(
+        "".join(json.dumps({"text": f"{lab} hand {i}", "category": lab}) + "\n" for lab in labels for i in range(5))
+    )
+    other.write_text(
+        "".join(json.dumps({"text": f"{lab} other {i}", "category": lab}) + "\n" for lab in labels for i in range(4))
+    )
+    rep = train_domain_head(
+        data,
+        None,
+        service=fake,
+        progress=False,
+        augment_per_class=0,
+        extra_paths=[extra],
+        extra_weight=2.0,
+        extra_val_paths=[other],
+    )
+    assert rep["n_extra"] == 15 and rep["n_train"] == plain["n_train"] + 15 and rep["extra"] == ["extra.jsonl"]
+    assert rep["extra_val"]["other.jsonl"]["n"] == 12 and rep["extra_val"]["other.jsonl"]["accuracy"] > 0.9
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "category": "gamma"}) + "\n")
+    with pytest.raises(ValueError, match="gamma"):
+        train_domain_head(data, None, service=fake, progress=False, augment_per_class=0, extra_paths=[bad])
 
 
 @needs_data
@@ -133,7 +158,8 @@ def test_dev_eval_accuracy_gate(head: LinearHead, service: EmbeddingService) -> 
     texts, labels = load_labelled(DATA / "dev_eval.json")
     pred = head.predict_labels(service.embed_many(texts), texts=texts)
     acc = float(np.mean(np.array(pred) == np.array(labels)))
-    assert acc >= 0.82, acc  # measured 0.843 (the embedding-only head before issue 16: 0.800)
+    # measured 0.914 (before the hand-written training text, data/domain/: 0.843; embedding-only head: 0.800)
+    assert acc >= 0.88, acc
 
 
 @pytest.mark.slow
@@ -151,6 +177,9 @@ def test_heldout_accuracy_gate(head: LinearHead, service: EmbeddingService) -> N
     probs = head.proba(x, held_texts)
     y_pred = np.array([head.labels[i] for i in probs.argmax(1)])
     acc = float(np.mean(y_pred == y_true))
-    assert acc >= 0.78, acc  # measured 0.804 (the embedding-only head before issue 16: 0.772)
+    # measured 0.769: the hand-written text of data/domain/ (weight 6) costs the training source's own exam
+    # phrasing 3.5 points (0.804 before it; the embedding-only head 0.772) and gains 18 on conversational
+    # requests out of source (tests/unit/test_domain_oos.py, docs/benchmarks.md "domain-oos")
+    assert acc >= 0.75, acc
     y_idx = np.array([head.labels.index(c) for c in y_true])
     assert expected_calibration_error(probs, y_idx) < 0.06

@@ -114,6 +114,7 @@ def test_cli_rejects_a_score_file_of_another_length(tmp_path: Path, capsys: pyte
     assert "1 score lines for 3 data lines" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # its PNG plots: on a fresh machine matplotlib first builds its font cache (runs fc-list)
 def test_cli_with_the_shipped_selector_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
     prompts = [

@@ -206,7 +206,8 @@ async def test_policy_per_decision_and_per_model() -> None:
     ctx = await run(cfg, BOMB)
     assert ctx.response_headers["x-vsr-harmful-detected"] == "false" and ctx.signals["harmful"].matched
     tiny = ", ".join(f"{c}: 0.000001" for c in CATEGORIES)
-    strict = config("{enabled: true}", "", f"    harmful: {{thresholds: {{{tiny}}}}}")
+    allow = ", ".join(f"{c}: allow" for c in CATEGORIES)  # whichever category tops the score, it is answered
+    strict = config(f"{{enabled: true, actions: {{{allow}}}}}", "", f"    harmful: {{thresholds: {{{tiny}}}}}")
     ctx = await run(strict, "How do I kill a zombie process on Linux?")  # passes the shipped thresholds
     assert ctx.response_headers["x-vsr-harmful-detected"] == "true" and not ctx.signals["harmful"].matched
 

