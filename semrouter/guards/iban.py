@@ -9,6 +9,7 @@ whose digits check out (ISO 13616 mod 97 = 1) and whose account part has the cou
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 from collections.abc import Iterator
@@ -20,6 +21,12 @@ _SHAPE = re.compile(
     r"((?:[ -]?[A-Z0-9]{4})?)((?:[ -]?[A-Z0-9]{1,3})?)(?![A-Z0-9])"
 )
 """Presidio's generic pattern: a reading ends after group 1, 2 or 3, the longest tried first."""
+_SHAPE_LOWER = re.compile(
+    r"(?<![A-Za-z0-9])([a-z]{2}[0-9]{2}(?:[ -]?[0-9]{4}){2,6})"
+    r"((?:[ -]?[0-9]{4})?)((?:[ -]?[0-9]{1,3})?)(?![A-Za-z0-9])"
+)
+"""The same typed in lower case ("mi iban es es62 6654 ..."), for the all-digit accounts of most of Europe: the
+check digits still have to hold, so a lower-case word followed by numbers is not an IBAN."""
 
 # The account part (BBAN) after the country code and check digits: counts of n (digit), a (capital letter),
 # c (letter or digit) and z (a literal 0), in order.
@@ -129,7 +136,7 @@ def _valid(candidate: str) -> bool:
 def find_ibans(text: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each valid IBAN in ``text``: per shape match, the longest valid reading
     ("DE89 3704 0044 0532 0130 00 2 days" is the IBAN without the trailing "2")."""
-    for m in _SHAPE.finditer(text):
+    for m in itertools.chain(_SHAPE.finditer(text), _SHAPE_LOWER.finditer(text)):
         start = m.start()
         for group in (3, 2, 1):
             end = m.end(group) if m.end(group) > 0 else m.end()

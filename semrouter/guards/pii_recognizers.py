@@ -169,14 +169,17 @@ _FICTION = re.compile(
 _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _IBAN_PREFIX = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){0,7} ?$")
 _SEQUENCES = "01234567890 98765432109"
+_CODE_PREFIX = re.compile(r"(?:[A-Za-z]|\b[A-Z]{2,6}-(?:\d{2,4}-)?)\Z")
 
 
 def _not_a_phone(text: str, start: int, end: int) -> bool:
     """Digit runs that phonenumbers accepts as *possible* numbers but that are IPs, versions, pieces of a
     longer dotted number, the tail of an IBAN, or keyboard sequences (1234567890)."""
     raw = text[start:end]
-    if _DOTTED_QUAD.fullmatch(raw):
-        return True
+    if _DOTTED_QUAD.search(raw) or (end < len(text) and text[end] == "/" and _DOTTED_QUAD.search(raw)):
+        return True  # an IP address or a network range ("192.168.0.0/16"), whatever follows it
+    if _CODE_PREFIX.search(text[max(0, start - 12) : start]):
+        return True  # the digits of a ticket, order or case code ("INC0048213", "RC-2024-558130")
     if (start >= 2 and text[start - 1] in ".:" and text[start - 2].isdigit()) or (
         end + 1 < len(text) and text[end] in ".:" and text[end + 1].isdigit()
     ):
@@ -678,10 +681,11 @@ _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
 def date_of_birth(text: str, lower: str) -> list[Candidate]:
-    """A date is a birth date only with birth context in front of it; someone born more than 120 years ago
-    is a historical figure, not a living person whose data needs protecting."""
+    """A date is a birth date only with birth context in front of it; someone born 100 years ago or more
+    is almost always a historical figure ("Nelson Mandela was born on 18 July 1918"), not a living person
+    whose data needs protecting (the first cut, 120 years, let every 20th-century figure through)."""
     this_year = datetime.date.today().year
-    oldest = this_year - 120
+    oldest = this_year - 99
     out = []
     dates: dict[tuple[int, int], re.Match[str]] = {}
     for cue in _word_hits(lower, _DOB_WORDS, _DOB_CUE):
@@ -745,21 +749,25 @@ _ID_STOP = re.compile(
 )
 _DL_KEYWORDS = re.compile(
     r"\b(?:carnet|carn[ée]|permiso|licencia)\s+de\s+conducir|\bcarta\s+de\s+condu[çc][ãa]o|\bcnh\b"
-    r"|\bpermis\s+(?:de\s+conduire\b)?|\bdriving\s+licen[cs]e|\bdriver'?s?\s+licen[cs]e|\bf[üu]hrerschein(?:nummer|-nr\.?)?|\bdriver'?s?\s+lic\.?"
+    r"|\bpermis\b(?:\s+de\s+conduire\b)?|\bdriving\s+licen[cs]e|\bdriver'?s?\s+licen[cs]e|\bf[üu]hrerschein(?:nummer|-nr\.?)?|\bdriver'?s?\s+lic\.?"
     r"|\bcarteira\s+de\s+motorista",
 )
-_PASSPORT_KEYWORDS = re.compile(r"\b(?:passports?|pasaportes?|passaportes?|passeports?|reisepass|pass-?nr\.?)")
+_PASSPORT_KEYWORDS = re.compile(
+    r"\b(?:passports?|pasaportes?|passaportes?|passeports?|reisepass(?:nummer)?|pass-?nr\.?|passnummer)"
+)
 _MRN_KEYWORDS = re.compile(
     r"\b(?:historia\s+cl[íi]nica|n\.?\s?h\.?\s?c\.?|prontu[áa]rio|processo\s+cl[íi]nico|dossier(?:\s+m[ée]dical)?"
     r"|ipp|n[°º]\s+(?:de\s+)?patient|num[ée]ro\s+(?:de\s+)?patient|patienten-?(?:id|nummer|nr\.?)|patientennummer"
-    r"|fallnummer|fall-nr\.?|hospital\s+(?:n[º°o]\.?|number)|n[º°]\s+hospital|pt\s+id|hospital\s+no)",
+    r"|fallnummer|fall-nr\.?|hospital\s+(?:n[º°o]\.?|number)|n[º°]\s+hospital|pt\s+id|hospital\s+no"
+    r"|n[º°o]\.?\s+(?:de\s+)?historia|registro\s+(?:hospitalar|do\s+paciente|m[ée]dico)|no\s+de\s+dossier)",
 )
 _HEALTH_KEYWORDS = re.compile(
     r"\b(?:nhs\s+(?:number|no\.?|num)|nhs|health\s+(?:card|number|insurance\s+number|no\.?)|carte\s+vitale"
     r"|tarjeta\s+sanitaria(?:\s+individual)?|tarjeta\s+de\s+la\s+seguridad\s+social|seguridad\s+social"
     r"|nuss|afiliaci[óo]n|cart[ãa]o\s+(?:do\s+)?sus|cart[ãa]o\s+nacional\s+de\s+sa[úu]de|\bcns\b"
     r"|(?:n[úu]mero\s+de\s+)?utente|krankenversicherten-?nummer|versichertennummer|krankenkassennummer|kvnr"
-    r"|gesundheitskarte)",
+    r"|gesundheitskarte|medicare|medicaid|imss|nss|carteirinha|assurance\s+maladie|ramq|e-card|sv-?nr\.?"
+    r"|sv-nummer|versicherungsnummer)",
 )
 _NATIONAL_KEYWORDS = re.compile(
     r"\b(?:dni|nie|nif|cpf|rg|curp|rut|cuit|nir|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu"
@@ -767,7 +775,8 @@ _NATIONAL_KEYWORDS = re.compile(
     r"|steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|personalausweis(?:nummer)?|perso"
     r"|ausweisnummer|sozialversicherungsnummer|rentenversicherungsnummer|seguran[çc]a\s+social|contribuinte"
     r"|cart[ãa]o\s+de\s+cidad[ãa]o|bilhete\s+de\s+identidade|c[ée]dula|documento\s+de\s+identidad|carte\s+d'identit[ée]"
-    r"|ahv|avs|bsn|codice\s+fiscale|id\s+card|identity\s+card|tax\s+id)",
+    r"|ahv|avs|bsn|codice\s+fiscale|id\s+card|identity\s+card|tax\s+id|registre\s+national"
+    r"|num[ée]ro\s+d'assurance\s+sociale|social\s+insurance\s+number)",
 )
 
 
@@ -1010,12 +1019,14 @@ PATTERN_RECOGNIZERS: dict[str, Recognizer] = {
 _INTL_CUE = (
     r"me llamo|mi nombre es|meu nome [ée]|me chamo|chamo-me|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|mein name ist"
     r"|nombre|nome|nom|titular|titulaire|kontoinhaber(?:in)?|inhaber(?:in)?|paciente|patiente?|patientin|doente"
+    r"|condutor|conductor|conducteur|fahrer(?:in)?|asegurad[oa]|segurad[oa]|assur[ée]e?|versicherte[rn]?"
+    r"|benefici[áa]ri[oa]|b[ée]n[ée]ficiaire|se llama|se chama|s['’]appelle|hei(?:ß|ss)t"
     r"|pt|firmado|assinado|sign[ée]|gez\.|le escribe|quem escreve [ée]|hier ist|hier spricht|c'est|soy|sou"
     r"|(?:mi|mis|meu|minha|meus|minhas|mon|ma|mes|mein|meine|meinen|meinem|meiner)\s+(?:vecin[oa]|alumn[oa]|hij[oa]"
     r"|madre|padre|herman[oa]|jef[ea]|amig[oa]|novi[oa]|marido|mujer|espos[oa]|abuel[oa]|compañer[oa]|client[ea]"
     r"|inquilin[oa]|vizinh[oa]|alun[oa]|filh[oa]|m[ãa]e|pai|irm[ãa]o?|chefe|namorad[oa]|av[óô]|colega|voisine?"
     r"|stagiaire|[ée]l[èe]ve|fils|fille|m[èe]re|p[èe]re|fr[èe]re|s[œo]e?ur|patronne?|amie?|copain|copine|mari"
-    r"|femme|coll[èe]gue|nachbar(?:in|n)?|praktikant(?:in|en)?|sohn|tochter|mutter|vater|bruder|schwester"
+    r"|femme|coll[èe]gue|grand-m[èe]re|grand-p[èe]re|oma|opa|gro(?:ß|ss)mutter|gro(?:ß|ss)vater|nachbar(?:in|n)?|praktikant(?:in|en)?|sohn|tochter|mutter|vater|bruder|schwester"
     r"|chef(?:in)?|freund(?:in)?|mann|kolleg(?:e|in|en)|kund(?:e|in|en)|patient(?:in|en)?|sch[üu]ler(?:in)?)"
     r"|(?:correo|email|e-mail|mail|mensaje|carta|nota|mensagem|lettre|message|mot|brief|nachricht|karte)"
     r"\s+(?:a|para|pour|à|an|für)"
@@ -1041,6 +1052,16 @@ PERSON_CUE = re.compile(
     rf"|{_INTL_CUE})(?:\b|(?<=:))[\s,:.'’-]*(?:(?:o|a|el|la|le)\s+)?$",
     re.I,
 )
+_RELATION_CUE = re.compile(
+    r"\b(?:my|our|mi|mis|nuestr[oa]|meu|minha|nosso|nossa|mon|ma|notre|mein|meine|meinen|meinem|meiner|unser[e]?)\s+"
+    r"(?:wife|husband|son|daughter|mother|mom|mum|father|dad|brother|sister|friend|boss|colleague|coworker"
+    r"|neighbou?r|partner|boyfriend|girlfriend|cousin|aunt|uncle|grand(?:mother|father|ma|pa|son|daughter)|nephew"
+    r"|niece|roommate|tenant|landlord|hij[oa]|madre|padre|herman[oa]|abuel[oa]|ti[oa]|prim[oa]|vecin[oa]|amig[oa]"
+    r"|novi[oa]|marido|espos[oa]|filh[oa]|m[ãa]e|pai|irm[ãa]o?|av[óô]|vizinh[oa]|namorad[oa]|fils|fille|m[èe]re"
+    r"|p[èe]re|fr[èe]re|s[œo]e?ur|grand-m[èe]re|grand-p[èe]re|oncle|tante|cousine?|voisine?|ami[e]?|copain|copine"
+    r"|mari|femme|sohn|tochter|mutter|vater|bruder|schwester|oma|opa|onkel|nachbar(?:in)?|freund(?:in)?|mann)"
+    r"[\s,:]*$"
+)
 _PERSON_CUE_AFTER = re.compile(
     r"^[\s,]*(?:\(|-|,)?\s*(?:my|our|your|the patient|patient|dob|born|who lives|lives at|age|aged"
     r"|\d{1,3}\s*(?:yo|y/o|years? old)"
@@ -1049,7 +1070,8 @@ _PERSON_CUE_AFTER = re.compile(
 )
 # Anywhere in the text: one of these says a prompt is about someone's personal matters, so run NER.
 PERSON_TRIGGER = re.compile(
-    r"\b(?:my name|i am|i'm|call me|name\s*:|named|dear|hi|hello|hey|regards|sincerely|cheers|signed|patient"
+    r"\b(?:my name|i am|i'm|call me|name\s*:|named|called|full name|dear|hi|hello|hey|regards|sincerely|cheers"
+    r"|signed|patient|member|beneficiary|policyholder|cardholder|account holder|passenger|guest|resident|attn"
     r"|client|customer|employee|applicant|tenant|candidate|mr|mrs|ms|mx|dr|my (?:wife|husband|son|daughter|mother"
     r"|mom|mum|father|dad|brother|sister|friend|boss|manager|colleague|coworker|neighbou?r|partner|doctor|landlord"
     r"|teacher|boyfriend|girlfriend|cousin|aunt|uncle|grand\w+|roommate|fianc\w+|ex|kid|child|nephew|niece"
@@ -1064,9 +1086,10 @@ PERSON_TRIGGER_LOWER = re.compile(PERSON_TRIGGER.pattern)
 matters on a megabyte prompt read 2 KB at a time."""
 INTL_PERSON_TRIGGER = re.compile(rf"\b(?:{_INTL_CUE})\b")
 """Searched in the lowered text (case-sensitive matching of an all-lowercase pattern is ~3x faster)."""
-_UP = "A-ZÀ-ÖØ-Þ"
-CAPITALISED = re.compile(rf"[{_UP}][a-zà-öø-ÿ]")
-_NAME_WORD = rf"[{_UP}][a-zß-öø-ÿ'’]+(?:-[{_UP}]?[a-zß-öø-ÿ'’]+)?"
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017f"  # Latin Extended-A as well: Łukasz, Dvořák, Şahin, Yilmaz written with a dotless i
+_LOW = "a-zß-öø-ÿ\u0100-\u017f"
+CAPITALISED = re.compile(rf"[{_UP}][{_LOW}]")
+_NAME_WORD = rf"[{_UP}][{_LOW}'’]+(?:-[{_UP}]?[{_LOW}'’]+)?"
 _PARTICLE = r"(?:de|da|di|du|del|della|van|von|der|den|le|la|bin|al|el|ten|ter|dos|das|mc)"
 _NAME_RE = re.compile(rf"\b{_NAME_WORD}(?:\s+[{_UP}]\.)?(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{0,2}}")
 _SELF_INTRO = re.compile(r"\b(?:my name is|my name's|i am|i'm|call me|name\s*:|full name\s*:?)\s*$", re.I)
@@ -1243,7 +1266,7 @@ _SIGNOFF_NAME = re.compile(
     rf"(?:^|(?<=[.!?])[ \t]+|(?<=[.!?]))[ \t]*(?i:{_SIGNOFF_WORDS})(?:[ \t]+[a-zà-ÿ]+){{0,3}}"  # "Grüße an alle"
     r"[ \t]*[,.!:]?[ \t]*\n?[ \t]*"
     rf"(?:(?:{_TITLE})[ \t]+)?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{0,2}})"
-    r"[ \t]*['\"”)]?[ \t]*(?=\n|$)",
+    r"[ \t]*['\"”“„»)]?[ \t]*(?=\n|$)",  # a signature may close a quoted message: »…, Karim Haddad »
     re.M,
 )
 _DASH_NAME = re.compile(rf"(?:^|[ \t])[-–—][ \t]?({_NAME_WORD})[ \t]*['\"”]?[ \t]*$", re.M)
@@ -1424,7 +1447,8 @@ def person_score(
     if _SELF_INTRO.search(before):
         score = 0.85
     elif PERSON_CUE.search(before) or _PERSON_CUE_AFTER.match(text[end:]):
-        score = 0.85 if multi else 0.45
+        # "my son Hugo", "mi abuela Encarna": a possessive relation names a private person by first name alone
+        score = 0.85 if multi else (0.6 if _RELATION_CUE.search(before) else 0.45)
     elif other_pii:
         score = 0.75 if multi else 0.55
     else:

@@ -108,6 +108,16 @@ POSITIVES = [
     ("Merci !\nCordialement,\nMarc", "PERSON", "Marc"),
     ("Estimado Sr. Gutiérrez: le escribo por la fianza.", "PERSON", "Gutiérrez"),
     ("je m'appelle Camille Lefèvre et je voudrais résilier", "PERSON", "Camille Lefèvre"),
+    # 2026-12-07, from the second author's dev half (generic forms of its misses, not its rows)
+    ("Write a toast for my son Hugo, he turns 18 on Friday.", "PERSON", "Hugo"),
+    ("Escribe un poema para mi abuela Encarna.", "PERSON", "Encarna"),
+    ("Corrige : « Merci pour tout. Bien à vous, Karim Haddad »", "PERSON", "Karim Haddad"),
+    ("Anbei meine Unterlagen. Mit freundlichen Grüßen, Mehmet Yılmaz", "PERSON", "Mehmet Yılmaz"),  # noqa: RUF001
+    ("Claim form. Member: Sandra Lindqvist, plan B.", "PERSON", "Sandra Lindqvist"),
+    ("mi iban es es91 2100 0418 4502 0005 1332, ¿lo pongo sin espacios?", "IBAN_CODE", "es91 2100 0418 4502 0005 1332"),
+    ("Für das Formular: Passnummer C01X00T47, bitte prüfen.", "PASSPORT", "C01X00T47"),
+    ("Mon fils vient d'avoir son permis, le numéro est 19AE83025.", "US_DRIVER_LICENSE", "19AE83025"),
+    ("Su NSS es 12049867351, ¿cómo lo doy de alta en el IMSS?", "HEALTH_NUMBER", "12049867351"),
 ]
 
 
@@ -167,6 +177,10 @@ BENIGN = [
     "Código de barras 4048554955653, ¿de qué producto es?",
     "¿Es estable la versión 10.4.2 del firmware?",
     "Ich bin Student und brauche Hilfe bei Mathe.",
+    "Why is 172.16.0.0/12 a private range, and what about 10.0.0.0/8?",
+    "El ticket INC0051234 sigue abierto; ¿cómo lo escalo?",
+    "Write a regex for order codes like ORD-2024-771203.",
+    "Nelson Mandela was born on 18 July 1918. What is Mandela Day?",
 ]
 
 

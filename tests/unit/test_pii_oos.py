@@ -90,3 +90,36 @@ def test_entity_recall_per_type_over_all_languages(oos: list[dict[str, Any]]) ->
     ev = evaluate(PiiDetector.shared(PiiConfig()), oos)
     low = {t: r for t, (n, r) in ev.per_type.items() if r < 0.93}
     assert not low, ev.per_type
+
+
+# A second author (2026-12-07): ``oos/pii_r2.jsonl``, 450 messages (45 with PII and 45 look-alikes per language)
+# written by a helper session that never saw this repository. Rows are split in two by a hash of the text
+# (``split``): the rules were improved looking only at the ``dev`` half; the ``test`` half was scored once
+# before and once after, and is gated here. Test half, after (before): prompt recall 0.906 (0.897), entity
+# recall 0.876 (0.846), benign flagged 0.030 (0.099); per language the halves hold 15-28 rows, too few to gate.
+R2_PROMPT_RECALL = 0.88
+R2_ENTITY_RECALL = 0.85
+R2_BENIGN_FLAGGED = 0.05
+
+
+def test_second_author_set_shape() -> None:
+    rows = _rows("oos/pii_r2.jsonl")
+    assert len(rows) == 450 and {r["split"] for r in rows} == {"dev", "test"}
+    assert all(e["value"] in r["text"] and e["type"] in PII_TYPES for r in rows for e in r["entities"])
+    counts = Counter((r["language"], bool(r["entities"])) for r in rows)
+    assert all(counts[(lang, True)] == 45 and counts[(lang, False)] == 45 for lang in LANGUAGES), counts
+    first = {r["text"] for r in _rows("oos/pii.jsonl") + _rows("pii_tune.jsonl") + _rows("pii_dev.jsonl")}
+    assert not first & {r["text"] for r in rows}
+
+
+@pytest.mark.slow
+def test_second_author_test_half() -> None:
+    rows = [r for r in _rows("oos/pii_r2.jsonl") if r["split"] == "test"]
+    det = PiiDetector.shared(PiiConfig())
+    for lang in LANGUAGES:
+        ev = evaluate(det, [r for r in rows if r["language"] == lang])
+        print(f"\n{lang}: prompt {ev.prompt_recall:.3f} entity {ev.entity_recall:.3f} benign flagged {ev.fpr:.3f}")
+    ev = evaluate(det, rows)
+    assert ev.prompt_recall >= R2_PROMPT_RECALL, ev.missed
+    assert ev.entity_recall >= R2_ENTITY_RECALL, ev.per_type
+    assert ev.fpr <= R2_BENIGN_FLAGGED, ev.false_positives
