@@ -24,8 +24,8 @@ Recipe, and why:
   raised held-out 0.777 -> 0.802, held-out rewritten as chat 0.656 -> 0.733, dev_eval 0.814 -> 0.857;
   scale 40 gained more on MMLU but lost 10 points on dev_eval (another source), so 15 ships
   (docs/benchmarks.md, "domain-oos", has the table and the out-of-source results).
-- Hand-written text (issue 16, ``--extra``): MMLU has no request phrased the way people type, so six helper
-  authors wrote some (``data/domain/README.md``); added at ``--extra-weight`` 6 per row, chosen by leaving two
+- Hand-written text (issue 16, ``--extra``): MMLU has no request phrased the way people type, so ten helper
+  authors wrote some (``data/domain/README.md``); added at ``--extra-weight`` 4 per row, chosen by leaving two
   authors out at a time (``--extra-val``), never on the out-of-source sets.
 - ``--embedding-cache`` keeps embeddings by text SHA-1, so retraining does not re-embed ~22k texts.
 
@@ -35,7 +35,7 @@ Reproduce the shipped head::
 
     semrouter train domain --data ../shared/data/domain/mmlu_train.jsonl \
         --exemplars ../shared/data/domain/mmlu_pro_exemplars.json \
-        --dev-eval ../shared/data/domain/dev_eval.json --extra data/domain/*.jsonl --extra-weight 6 \
+        --dev-eval ../shared/data/domain/dev_eval.json --extra data/domain/*.jsonl --extra-weight 4 \
         --out semrouter/embed/assets/domain_head.npz
 """
 
