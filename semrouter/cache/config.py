@@ -103,8 +103,9 @@ class VerifierSettings(Strict):
     )
     model: Literal["pair", "lexical"] = Field(
         "pair",
-        description="pair: a two-layer cross-encoder reads both questions together (semrouter.cache.verify.PairModel; "
-        "~3.2 ms per candidate at p50 on a 2-core AVX2 host, off the event loop); lexical: the 22-feature MLP "
+        description="pair: a three-layer cross-encoder reads both questions together "
+        "(semrouter.cache.verify.PairModel; ~1.4 ms per candidate at p50 on a 2-core AVX-512 VNNI host, off the event "
+        "loop); lexical: the 22-feature MLP "
         "(~0.3 ms, but it cannot tell a synonym from a swapped word). docs/benchmarks.md compares the two.",
     )
     threshold: float | None = Field(

@@ -115,15 +115,16 @@ def test_a_model_without_semrouter_metadata_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_pair_model_serves_rewordings(pair: PairModel, query: str, stored: str) -> None:
-    """Rewordings the model itself serves (not through ``same_content``). It serves ~39% of the out-of-source
+    """Rewordings the model itself serves (not through ``same_content``). It serves ~63% of the out-of-source
     rewordings at its threshold (test_cache_oos.py): a strict verifier, so these pin its direction, not its
-    coverage. Reorderings were its weakest style (the first release, trained on half the hand-written
-    groups, scored the green-tea pair 0.27); some it still refuses, for the record: "how to reset my router
-    password" / "how do I reset the password on my router" (0.07) and "difference between a crocodile and an
-    alligator" / "alligator vs crocodile difference" (0.48): reorderings can look like the direction swaps it
-    learnt to refuse ("convert km to miles" / "convert miles to km"). Pins sit well above the threshold: the
-    int8 kernels differ between CPUs (AVX2 against AVX-512 VNNI), and "who painted the mona lisa" / "mona
-    lisa painter", pinned here before, passed on the AVX2 hosts (>= 0.615) and scored 0.595 on a VNNI one."""
+    coverage. Reorderings were the weakest style of the two-layer models (the first release scored the
+    green-tea pair 0.27; the second refused "how to reset my router password" / "how do I reset the password on
+    my router" at 0.07 and "difference between a crocodile and an alligator" / "alligator vs crocodile
+    difference" at 0.48, which the three-layer model scores 0.91 and 0.94): reorderings can look like the
+    direction swaps it learnt to refuse ("convert km to miles" / "convert miles to km"). Pins sit well above
+    the threshold: the int8 kernels differ between CPUs (AVX2 against AVX-512 VNNI), and "who painted the mona
+    lisa" / "mona lisa painter", pinned for the two-layer model, passed on the AVX2 hosts (>= 0.615) and scored
+    0.595 on a VNNI one."""
     assert not same_content(query, normalize(stored))
     assert pair.score(query, normalize(stored), 0.0) >= pair.threshold
 
