@@ -615,22 +615,17 @@ def train_domain_head(
         "ece_before": round(expected_calibration_error(p_before, y_test), 4),
         "ece_after": round(expected_calibration_error(p_after, y_test), 4),
     }
+
+    def scored(path: str | Path) -> dict[str, Any]:
+        """The head (with its fallback) on a labelled file it was not trained on, without the per-class table."""
+        t, lab = load_labelled(path)
+        pred = head.predict_labels(_embed(svc, t, embedding_cache, False), texts=t if idf is not None else None)
+        return {k_: v for k_, v in classification_report(lab, pred, label_set).items() if k_ != "per_class"}
+
     if dev_eval_path is not None:
-        dev_texts, dev_labels = load_labelled(dev_eval_path)
-        dev_x = _embed(svc, dev_texts, embedding_cache, False)
-        dev_pred = head.predict_labels(dev_x, texts=dev_texts if idf is not None else None)
-        report["dev_eval"] = {
-            k_: v for k_, v in classification_report(dev_labels, dev_pred, label_set).items() if k_ != "per_class"
-        }
+        report["dev_eval"] = scored(dev_eval_path)
     if extra_val_paths:
-        report["extra_val"] = {}
-        for path in extra_val_paths:
-            v_texts, v_labels = load_labelled(path)
-            v_x = _embed(svc, v_texts, embedding_cache, False)
-            v_pred = head.predict_labels(v_x, texts=v_texts if idf is not None else None)
-            report["extra_val"][Path(path).name] = {
-                k_: v for k_, v in classification_report(v_labels, v_pred, label_set).items() if k_ != "per_class"
-            }
+        report["extra_val"] = {Path(path).name: scored(path) for path in extra_val_paths}
     report["seconds"] = round(time.perf_counter() - t0, 1)
 
     meta_keys = (

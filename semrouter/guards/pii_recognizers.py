@@ -176,8 +176,8 @@ def _not_a_phone(text: str, start: int, end: int) -> bool:
     """Digit runs that phonenumbers accepts as *possible* numbers but that are IPs, versions, pieces of a
     longer dotted number, the tail of an IBAN, or keyboard sequences (1234567890)."""
     raw = text[start:end]
-    if _DOTTED_QUAD.search(raw) or (end < len(text) and text[end] == "/" and _DOTTED_QUAD.search(raw)):
-        return True  # an IP address or a network range ("192.168.0.0/16"), whatever follows it
+    if _DOTTED_QUAD.search(raw):
+        return True  # an IP address, or the address part of a network range ("192.168.0.0/16")
     if _CODE_PREFIX.search(text[max(0, start - 12) : start]):
         return True  # the digits of a ticket, order or case code ("INC0048213", "RC-2024-558130")
     if (start >= 2 and text[start - 1] in ".:" and text[start - 2].isdigit()) or (
