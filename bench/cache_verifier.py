@@ -10,6 +10,8 @@ interleaved per pair so a noisy neighbour hits all of them alike:
 * ``lexical``: the 22-feature MLP (``cache.verifier.model: lexical``), guard included;
 * ``pair``: the three-layer cross-encoder (``model: pair``, the default), on one ORT thread as served, with
   its exact-content shortcut (an exact repeat costs no model pass);
+* ``pair without folding``: the same without :func:`semrouter.cache.verify.fold_typos` (slips spelt as the
+  other side spells them; a folded pair with the same content needs no model pass);
 * ``pair 2 threads``: the same on two threads (the served setting until 2026-12-07).
 
 Memos are cleared before every round, so the lexical features are computed, not looked up. Prints p50 / p90 /
@@ -51,10 +53,12 @@ def main() -> int:
     lexical = Verifier.default()
     pair2 = PairModel(CE_ASSET, threads=2)
     pair1 = PairModel(CE_ASSET, threads=1)
+    unfolded = PairModel(CE_ASSET, threads=1, fold=False)
     cases: dict[str, Callable[[str, str], object]] = {
         "guard": lambda q, s: compatible(q, s),
         "lexical": lambda q, s: lexical.score(q, s, 0.9),
         "pair": lambda q, s: pair1.score(q, s, 0.9),
+        "pair without folding": lambda q, s: unfolded.score(q, s, 0.9),
         "pair 2 threads": lambda q, s: pair2.score(q, s, 0.9),
     }
     for fn in cases.values():  # warm-up: sessions, allocators

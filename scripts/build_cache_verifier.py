@@ -526,19 +526,32 @@ def chatty(text: str, rng: random.Random) -> str:
     return f"{rng.choice(CHATTY_PRE)} {body} {rng.choice(CHATTY_POST)}"
 
 
-def typo(text: str, rng: random.Random) -> str:
+_KEYS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+_NEIGHBOUR = {
+    c: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row)) for row in _KEYS for i, c in enumerate(row)
+}
+
+
+def typo(
+    text: str, rng: random.Random, *, min_len: int = 5, counts: tuple[int, ...] = (1, 2), neighbour: bool = False
+) -> str:
+    """One slip in each of ``rng.choice(counts)`` words of ``min_len`` or more letters: two letters swapped,
+    one dropped, one doubled, or (``neighbour``) a neighbouring key, never the first or last letter."""
     words = text.split(" ")
-    idx = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
-    for i in rng.sample(idx, min(len(idx), rng.choice([1, 2]))):
+    idx = [i for i, w in enumerate(words) if len(w) >= min_len and w.isalpha()]
+    for i in rng.sample(idx, min(len(idx), rng.choice(counts))):
         w = words[i]
         j = rng.randrange(1, len(w) - 1)
-        kind = rng.randrange(3)
+        kind = rng.randrange(4 if neighbour else 3)
         if kind == 0:
             w = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
         elif kind == 1:
             w = w[:j] + w[j + 1 :]
-        else:
+        elif kind == 2:
             w = w[:j] + w[j] + w[j:]
+        else:
+            near = _NEIGHBOUR.get(w[j].lower(), "")
+            w = w[:j] + (rng.choice(near) if near else w[j]) + w[j + 1 :]
         words[i] = w
     return " ".join(words)
 

@@ -20,6 +20,8 @@ from semrouter.cache.verify import (
     FEATURES,
     PairModel,
     Verifier,
+    _edit_close,
+    fold_typos,
     load_verifier,
     pair_features,
     same_content,
@@ -164,3 +166,55 @@ def test_pair_model_input_is_capped(pair: PairModel) -> None:
     assert time.perf_counter() - t0 < 2.0  # one pass over at most CE_MAX_TOKENS tokens, not 900k characters
     enc = pair.tokenizer.encode(huge[:1000], "history of the roman empire")
     assert len(enc.ids) <= CE_MAX_TOKENS
+
+
+# the real words of these cases (the model's own vocabulary holds ~30k)
+KNOWN = frozenset(
+    {"how", "do", "enable", "dark", "mode", "outlook", "much", "will", "prices", "increase", "decrease"}
+    | {"the", "share", "employer", "employee", "rates", "for", "house", "horse"}
+)
+
+
+def test_slips_are_spelt_as_the_other_side_spells_them() -> None:
+    known = KNOWN.__contains__
+    q, s = fold_typos("how do i enabel dark mode in outlok", "How do I enable dark mode in Outlook?", known)
+    assert q == "how do i enable dark mode in outlook" and s == "How do I enable dark mode in Outlook?"
+    # the stored side's slip is folded onto the query's word the same way
+    q, s = fold_typos("how do i enable dark mode in outlook", "how do i enabel dark mode in outlok", known)
+    assert s == "how do i enable dark mode in outlook"
+    # two unknown spellings of one word: one side takes the other's, they are not swapped
+    q, s = fold_typos("70 farenheit in celcius", "70 fahrenheit in celsius", known)
+    assert q == s == "70 fahrenheit in celsius"
+
+
+def test_real_words_and_ambiguous_slips_are_left_to_the_model() -> None:
+    known = KNOWN.__contains__
+    for pair in [
+        ("how much will prices decrease", "how much will prices increase"),  # distance 2, both real words
+        ("the employer share", "the employee share"),
+        ("rates for a hoose", "rates for a house or a horse"),  # "hoose" is one slip from two words
+    ]:
+        assert fold_typos(*pair, known) == pair
+    assert _edit_close("enabel", "enable") and _edit_close("recieve", "receive")  # a swap is one slip
+    assert not _edit_close("abcdef", "badcfe")  # three swaps are not
+
+
+def test_folding_is_bounded_on_huge_input() -> None:
+    junk = " ".join(f"wordx{i:05d}" for i in range(50_000))
+    t0 = time.perf_counter()
+    fold_typos(junk, junk[::-1], KNOWN.__contains__)
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_pair_model_reads_slips_as_the_word_they_miss(pair: PairModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of source, the shipped model scored "how do i enabel dark mode in outlok on my mac" 0.01 against the
+    question spelt right: folded, the two have the same content and need no model pass; a real word changed
+    ("disable") is still the model's to judge, and without folding the slip goes to the model as it was typed."""
+    stored = "how do I enable dark mode in Outlook on my Mac"
+    assert pair.score("how do i enabel dark mode in outlok on my mac", normalize(stored), 0.8) == 1.0
+    assert pair.score("how do i disable dark mode in outlok on my mac", normalize(stored), 0.9) < pair.threshold
+    seen: list[str] = []
+    monkeypatch.setattr(pair, "fold", False)
+    monkeypatch.setattr(pair, "logit", lambda q, s: seen.append(q) or 0.0)
+    pair.score("how do i enabel dark mode in outlok on my mac", normalize(stored), 0.8)
+    assert seen == ["how do i enabel dark mode in outlok on my mac"]
