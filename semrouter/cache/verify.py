@@ -23,8 +23,8 @@ Two verifiers, chosen by ``cache.verifier.model``:
 * :class:`PairModel` (``pair``, the default): a cross-encoder, the shipped embedding model's first three
   layers fine-tuned on hand-written paraphrase / near-miss groups (``scripts/train_cache_crossencoder.py``),
   reading ``[CLS] stored [SEP] query [SEP]``. It sees whether a changed word is a synonym or another
-  question. ~1-1.4 ms per candidate on one core of an AVX-512 VNNI host (run off the event loop); an exact
-  repeat skips the model (:func:`same_content`).
+  question. ~1-1.8 ms per candidate on one core of the AVX-512 VNNI hosts measured (run off the event loop);
+  an exact repeat skips the model (:func:`same_content`).
 * :class:`Verifier` (``lexical``): a small MLP over :func:`pair_features`, ~0.25 ms on top of the lexical
   guard. It reuses the cosine the lookup already computed, but its inputs are lexical, so it cannot tell a
   synonym from a swapped word.
@@ -694,7 +694,8 @@ class PairModel:
     :data:`CE_MAX_TOKENS`; each text is cut to :data:`_CE_MAX_CHARS` characters before tokenising. Before the
     model reads a pair, slips are spelt as the other side spells them (:func:`fold_typos`; ``fold=False``
     turns it off): on held-out authors' groups with generated slips, it halved the mistyped near misses the
-    model served (0.21 -> 0.11 of them) at the same false-hit rate on clean ones.
+    model served (0.21 -> 0.10 of them) and served more mistyped rewordings (0.64 -> 0.82), with the clean
+    near misses served unchanged (docs/benchmarks.md, "Slips").
 
     One ORT thread by default: a pair is ~25 word pieces, too little work to split. On the 2-core AVX-512 VNNI
     host, over 600 out-of-source pairs, the shipped three-layer model takes 1.38 ms at p50 on one thread and
