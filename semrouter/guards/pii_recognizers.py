@@ -170,6 +170,18 @@ _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _IBAN_PREFIX = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){0,7} ?$")
 _SEQUENCES = "01234567890 98765432109"
 _CODE_PREFIX = re.compile(r"(?:[A-Za-z]|\b[A-Z]{2,6}-(?:\d{2,4}-)?)\Z")
+# An order, invoice, ticket, booking or complaint named just before the digits (same sentence): a reference
+# number, unless a phone word sits between the two ("my order ... my mobile is ...").
+_REFERENCE_BEFORE = re.compile(
+    r"\b(?:order|invoice|ticket|case|booking|tracking|confirmation|commande|facture|r[ée]clamation|suivi"
+    r"|r[ée]servation|pedido|factura|reclamaci[óo]n|reserva|seguimiento|encomenda|fatura|reclama[çc][ãa]o"
+    r"|rastreio|protocolo|bestellung|bestellnummer|rechnung|reklamation|buchung|sendungsnummer|vorgang)\b"
+    r"[^.!?\n]{0,40}\Z"
+)
+_STRONG_PHONE = re.compile(
+    r"\b(?:phone|tel|telephone|mobile|cell|whatsapp|call|tel[ée]fono|m[óo]vil|celular|telefone|t[ée]l[ée]phone"
+    r"|portable|handy|telefon|festnetz|ll[áa]m\w*|lig\w*|appel\w*|anruf\w*)\b"
+)
 
 
 def _not_a_phone(text: str, start: int, end: int) -> bool:
@@ -186,6 +198,9 @@ def _not_a_phone(text: str, start: int, end: int) -> bool:
         return True
     if _IBAN_PREFIX.search(text[max(0, start - 40) : start]):
         return True
+    ref = _REFERENCE_BEFORE.search(text[max(0, start - 48) : start].lower())
+    if ref and not _STRONG_PHONE.search(ref.group(0)):
+        return True  # "Ma commande n° 1097-553-8812", "mi reclamación ... tiene el número 1-38841275903"
     digits = re.sub(r"\D", "", raw)
     return digits in _SEQUENCES
 
@@ -541,6 +556,9 @@ _GERMAN_RE = re.compile(  # "Hauptstraße 12, 10115 Berlin"
     r"|[Rr]ing|[Dd]amm)\s+\d{1,4}[a-z]?(?:[-/]\d{1,4})?"
     r"(?:,\s*\d{5}\s+[A-ZÄÖÜ][a-zäöüß\-]+)?"
 )
+# The same typed in lower case ("bei lena, bergmannstr. 102"): only the unmistakable suffixes, after a name of
+# three or more letters ("weg", "ring" or "platz" with a number are too often something else in lower case).
+_GERMAN_LOWER_RE = re.compile(r"\b[a-zäöü][a-zäöüß]{2,}(?:straße|strasse|str\.)\s?\d{1,4}[a-z]?(?:[-/]\d{1,4})?\b")
 _FRENCH_RE = re.compile(  # "85, chemin Olivier", "12 bis rue de la Paix"
     r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|chemin|allée|place|impasse|route|quai|cours"
     r"|passage|square)\s+(?:(?:de|du|des|la|le|l'|d')\s*){0,2}[A-ZÀ-Þ][\w'’\-]+(?:\s+[A-ZÀ-Þ][\w'’\-]+){0,3}"
@@ -597,6 +615,7 @@ def street_address(text: str, lower: str) -> list[Candidate]:
         _UNIT_FIRST_RE,
         _STREET_RE,
         _GERMAN_RE,
+        _GERMAN_LOWER_RE,
         _FRENCH_RE,
         _PO_BOX_RE,
         _MILITARY_RE,
@@ -654,11 +673,28 @@ _DAY_WORDS = (
 )
 _DAY = r"(?:[0-2]?\d|3[01])(?:st|nd|rd|th)?"
 _DAY_INTL = rf"(?:(?:[0-2]?\d|3[01])(?:\.|er|º|°|o)?|{_DAY_WORDS})"
+# A year of this century or the last written in words ("nineteen ninety-five", "mille neuf cent
+# quatre-vingt-quinze", "neunzehnhundertachtundfünfzig", "mil novecientos noventa y cinco", "dois mil e três"):
+# the century's words, then at most six number words, so the span ends where the number does.
+_NUMBER_WORD = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen"
+    r"|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|oh"
+    r"|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingts?"
+    r"|trente|quarante|cinquante|soixante"
+    r"|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|trece|catorce|quince|dieci\w+|veinte"
+    r"|veinti\w+|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|noventa"
+    r"|um|dois|tr[êe]s|quatro|sete|oito|nove|dez|doze|treze|dez[ae]sseis|dez[ae]ssete|dezoito|dez[ae]nove|vinte"
+    r"|trinta|quarenta|sessenta|oitenta"
+)
+_YEAR_WORDS = (
+    r"(?:nineteen|two[\s-]thousand|mil(?:le)?\s+neuf\s+cents?|deux\s+mille?|mil\s+noveci?ent[oa]s|dos\s+mil"
+    rf"|dois\s+mil)(?:[\s-](?:(?:and|et|y|e)\s+)?(?:{_NUMBER_WORD})\b){{0,6}}|neunzehnhundert\w*|zweitausend\w*"
+)
 _DATE_RE = re.compile(
     rf"\b(?:\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})|\d{{4}}[/.\-]\d{{1,2}}[/.\-]\d{{1,2}}"
-    rf"|{_MONTHS}\s+{_DAY},?\s+\d{{4}}|{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}"
-    rf"|(?:the\s+)?(?:{_DAY_WORDS})\s+of\s+{_MONTHS},?\s+\d{{4}}"
-    rf"|{_DAY_INTL}\s+(?:de\s+)?{_MONTHS_INTL}\.?,?\s+(?:de\s+|del\s+)?\d{{4}})\b",
+    rf"|{_MONTHS}\s+{_DAY},?\s+(?:\d{{4}}|{_YEAR_WORDS})|{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+(?:\d{{4}}|{_YEAR_WORDS})"
+    rf"|(?:the\s+)?(?:{_DAY_WORDS})\s+of\s+{_MONTHS},?\s+(?:\d{{4}}|{_YEAR_WORDS})"
+    rf"|{_DAY_INTL}\s+(?:de\s+)?{_MONTHS_INTL}\.?,?\s+(?:de\s+|del\s+)?(?:\d{{4}}|{_YEAR_WORDS}))\b",
     re.I,
 )
 _DOB_CONTEXT = re.compile(
@@ -720,7 +756,8 @@ _PASSPORT_RE = re.compile(
     re.I,
 )
 _MRN_RE = re.compile(
-    r"(?:\bmrn\b|\bmedical\s+record(?:s)?(?:\s+number)?|\bpatient\s+(?:id|identifier|number|no\.?)|\bchart\s+(?:number|no\.?|#)"
+    r"(?:\bmrn\b|\bmedical\s+record(?:s)?(?:\s+number)?|\bpatient\s+(?:id|identifier|number|no\.?)"
+    r"|\bpatient\s+record(?:\s+(?:number|no\.?))?|\bchart\s+(?:number|no\.?|#)"
     r"|\bhealth\s+record(?:\s+number)?|\bhospital\s+(?:number|no\.?|id)|\bmed\s+rec\b)"
     + _ID_SEP
     + r"((?:[a-z]{1,4}[\-]?)?\d[\d\-]{4,14}\d)(?![\w-])",
@@ -743,7 +780,12 @@ def _id_with_context(rx: re.Pattern[str], kind: str, text: str) -> list[Candidat
 # sentence end in between) the first token shaped like an identifier. The shape allows one separator
 # (- . / or a space before a digit) between characters and at most 22 characters, so every try is bounded.
 _KW_WINDOW = 40
-_ID_SHAPE = re.compile(r"(?<![\w/-])[A-Z0-9](?:[A-Z0-9]|[-./](?=[A-Z0-9])|[ ](?=\d)){4,22}(?![\w-]|[./]\w)")
+# Letters of either case (an ID typed in lower case, "np603214d", is the same ID), so a digit must come
+# within the first seven characters: the first *word* after a keyword is never taken for the identifier.
+_ID_SHAPE = re.compile(
+    r"(?<![\w/-])(?=[A-Za-z]{0,6}[-./]?\d)"
+    r"[A-Za-z0-9](?:[A-Za-z0-9]|[-./](?=[A-Za-z0-9])|[ ](?=\d)){4,22}(?![\w-]|[./]\w)"
+)
 _ID_STOP = re.compile(
     r"(?<!\b[Nn][ro])(?<!\b[Nn][º°])(?<!\bnum)(?<!\bnúm)[.!?;]\s|\n|\b(?:and|y|e|et|und|or|o|ou|oder)\b"
 )
@@ -767,11 +809,12 @@ _HEALTH_KEYWORDS = re.compile(
     r"|nuss|afiliaci[óo]n|cart[ãa]o\s+(?:do\s+)?sus|cart[ãa]o\s+nacional\s+de\s+sa[úu]de|\bcns\b"
     r"|(?:n[úu]mero\s+de\s+)?utente|krankenversicherten-?nummer|versichertennummer|krankenkassennummer|kvnr"
     r"|gesundheitskarte|medicare|medicaid|imss|nss|carteirinha|assurance\s+maladie|ramq|e-card|sv-?nr\.?"
-    r"|sv-nummer|versicherungsnummer)",
+    r"|sv-nummer|versicherungsnummer|(?:num[ée]ro|n[°º])\s+d'adh[ée]rent)",
 )
 _NATIONAL_KEYWORDS = re.compile(
     r"\b(?:dni|nie|nif|cpf|rg|curp|rut|cuit|nir|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu"
     r"|num[ée]ro\s+fiscal|spi|num[ée]ro\s+national|national\s+(?:insurance|id)(?:\s+(?:number|no\.?))?|nino"
+    r"|ni\s+(?:number|no\.|num)"
     r"|steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|personalausweis(?:nummer)?|perso"
     r"|ausweisnummer|sozialversicherungsnummer|rentenversicherungsnummer|seguran[çc]a\s+social|contribuinte"
     r"|cart[ãa]o\s+de\s+cidad[ãa]o|bilhete\s+de\s+identidade|c[ée]dula|documento\s+de\s+identidad|carte\s+d'identit[ée]"

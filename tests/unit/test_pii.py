@@ -118,7 +118,23 @@ POSITIVES = [
     ("Für das Formular: Passnummer C01X00T47, bitte prüfen.", "PASSPORT", "C01X00T47"),
     ("Mon fils vient d'avoir son permis, le numéro est 19AE83025.", "US_DRIVER_LICENSE", "19AE83025"),
     ("Su NSS es 12049867351, ¿cómo lo doy de alta en el IMSS?", "HEALTH_NUMBER", "12049867351"),
-]
+    # 2026-12-07, second round from the second author's set (generic forms of its misses, not its rows)
+    ("Ich, Karl Brandt, geboren am fünften Juli neunzehnhunderteinundsechzig, erkläre", "DATE_OF_BIRTH",
+     "fünften Juli neunzehnhunderteinundsechzig"),
+    ("Je soussigné, né le douze avril mille neuf cent quatre-vingt-huit à Lyon", "DATE_OF_BIRTH",
+     "douze avril mille neuf cent quatre-vingt-huit"),
+    ("My gran was born on the ninth of October nineteen fifty-one and", "DATE_OF_BIRTH",
+     "the ninth of October nineteen fifty-one"),
+    ("Nací el cuatro de julio de mil novecientos setenta y seis en Vigo.", "DATE_OF_BIRTH",
+     "cuatro de julio de mil novecientos setenta y seis"),
+    ("nasci em sete de maio de dois mil e dois, em Braga", "DATE_OF_BIRTH", "sete de maio de dois mil e dois"),
+    ("the letter gives my patient record no. 31-208845, is that private?", "MEDICAL_RECORD", "31-208845"),
+    ("payroll form: ni number qq123456c, start monday", "NATIONAL_ID", "qq123456c"),
+    ("numero de passeport 18xb44120 pour le visa", "PASSPORT", "18xb44120"),
+    ("carta de condução n.º L-552108 7, serve em Espanha?", "US_DRIVER_LICENSE", "L-552108 7"),
+    ("Remplis le formulaire, n° d'adhérent 55120934, merci", "HEALTH_NUMBER", "55120934"),
+    ("on se voit chez tom, schillerstr. 14, zweiter stock", "STREET_ADDRESS", "schillerstr. 14"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "kind", "value"), POSITIVES, ids=[f"{k}:{v}" for _, k, v in POSITIVES])
@@ -181,6 +197,10 @@ BENIGN = [
     "El ticket INC0051234 sigue abierto; ¿cómo lo escalo?",
     "Write a regex for order codes like ORD-2024-771203.",
     "Nelson Mandela was born on 18 July 1918. What is Mandela Day?",
+    # reference numbers are not phones (2026-12-07)
+    "Ma commande n° 2231-884-1093 n'est toujours pas livrée, aide-moi à écrire au vendeur.",
+    "La factura número 3-99120455871 tiene un error en el IVA.",
+    "Meine Reklamation hat die Vorgangsnummer 0176 44829133, wie lange dauert das?",
 ]
 
 
