@@ -125,3 +125,37 @@ def test_second_author_test_half() -> None:
     assert ev.prompt_recall >= R2_PROMPT_RECALL, ev.missed
     assert ev.entity_recall >= R2_ENTITY_RECALL, ev.per_type
     assert ev.fpr <= R2_BENIGN_FLAGGED, ev.false_positives
+
+
+# A third author (2026-12-07): ``oos/pii_r3.jsonl``, 450 messages (45 with PII and 45 hard look-alikes per
+# language), written by a helper session that never saw this repository, with a brief that asked for keywords far
+# from their values or missing. Scored once with the rules before the second round and once after; its misses
+# have not been read, so it is the honest figure. After (before): prompt recall 0.973 (0.964), entity recall
+# 0.864 (0.855), benign flagged 0.076 (0.089); weakest types NATIONAL_ID 0.63, US_DRIVER_LICENSE 0.61,
+# MEDICAL_RECORD 0.67, HEALTH_NUMBER 0.69. Issue 16 asks >= 0.97 / >= 0.95 per type / <= 0.02.
+R3_PROMPT_RECALL = 0.95
+R3_ENTITY_RECALL = 0.84
+R3_BENIGN_FLAGGED = 0.10
+
+
+def test_third_author_set_shape() -> None:
+    rows = _rows("oos/pii_r3.jsonl")
+    assert len(rows) == 450 and {r["source"] for r in rows} == {"handwritten-r3"}
+    assert all(e["value"] in r["text"] and e["type"] in PII_TYPES for r in rows for e in r["entities"])
+    counts = Counter((r["language"], bool(r["entities"])) for r in rows)
+    assert all(counts[(lang, True)] == 45 and counts[(lang, False)] == 45 for lang in LANGUAGES), counts
+    earlier = _rows("oos/pii.jsonl") + _rows("oos/pii_r2.jsonl") + _rows("pii_tune.jsonl") + _rows("pii_dev.jsonl")
+    assert not {r["text"] for r in earlier} & {r["text"] for r in rows}
+
+
+@pytest.mark.slow
+def test_third_author_set() -> None:
+    rows = _rows("oos/pii_r3.jsonl")
+    det = PiiDetector.shared(PiiConfig())
+    for lang in LANGUAGES:
+        ev = evaluate(det, [r for r in rows if r["language"] == lang])
+        print(f"\n{lang}: prompt {ev.prompt_recall:.3f} entity {ev.entity_recall:.3f} benign flagged {ev.fpr:.3f}")
+    ev = evaluate(det, rows)
+    assert ev.prompt_recall >= R3_PROMPT_RECALL, len(ev.missed)
+    assert ev.entity_recall >= R3_ENTITY_RECALL, ev.per_type
+    assert ev.fpr <= R3_BENIGN_FLAGGED, len(ev.false_positives)
