@@ -173,13 +173,14 @@ _CODE_PREFIX = re.compile(r"(?:[A-Za-z]|\b[A-Z]{2,6}-(?:\d{2,4}-)?)\Z")
 # An order, invoice, ticket, booking or complaint named just before the digits (same sentence): a reference
 # number, unless a phone word sits between the two ("my order ... my mobile is ...").
 _REFERENCE_BEFORE = re.compile(
-    r"\b(?:order|invoice|ticket|case|booking|tracking|confirmation|commande|facture|r[ée]clamation|suivi"
+    r"\b(?:order|invoice|ticket|booking|tracking|confirmation|commande|facture|r[ée]clamation|suivi"
     r"|r[ée]servation|pedido|factura|reclamaci[óo]n|reserva|seguimiento|encomenda|fatura|reclama[çc][ãa]o"
     r"|rastreio|protocolo|bestellung|bestellnummer|rechnung|reklamation|buchung|sendungsnummer|vorgang)\b"
     r"[^.!?\n]{0,40}\Z"
 )
 _STRONG_PHONE = re.compile(
-    r"\b(?:phone|tel|telephone|mobile|cell|whatsapp|call|tel[ée]fono|m[óo]vil|celular|telefone|t[ée]l[ée]phone"
+    r"\b(?:phone|tel|telephone|mobile|cell|whatsapp|call|reach|contact|text|sms|dial|ring|tel[ée]fono|m[óo]vil"
+    r"|celular|telefone|t[ée]l[ée]phone"
     r"|portable|handy|telefon|festnetz|ll[áa]m\w*|lig\w*|appel\w*|anruf\w*)\b"
 )
 

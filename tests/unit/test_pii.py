@@ -134,6 +134,7 @@ POSITIVES = [
     ("carta de condução n.º L-552108 7, serve em Espanha?", "US_DRIVER_LICENSE", "L-552108 7"),
     ("Remplis le formulaire, n° d'adhérent 55120934, merci", "HEALTH_NUMBER", "55120934"),
     ("on se voit chez tom, schillerstr. 14, zweiter stock", "STREET_ADDRESS", "schillerstr. 14"),
+    ("About my order: you can reach me on 07700 900461 after six.", "PHONE_NUMBER", "07700 900461"),
 ]  # fmt: skip
 
 
