@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_cache_verifier as gen  # noqa: E402
 
-from semrouter.cache.verify import CE_ASSET, CE_MAX_TOKENS  # noqa: E402
+from semrouter.cache.verify import CE_ASSET, CE_MAX_TOKENS, PairModel  # noqa: E402
 
 TOKENIZER = ROOT / "semrouter" / "embed" / "assets" / "tokenizer.json"
 
@@ -98,9 +98,10 @@ def augmented(groups: list[gen.Group], rng: random.Random, styles: frozenset[str
         if not g["source"].startswith("helper-"):
             continue
         original = g["original"]
-        q = noisy(rng.choice([original, *g["paraphrases"]]), rng)
-        if "typo" in styles and q != original:
-            out.append((q, original, 1, "paraphrase+typo", gi))
+        if "typo" in styles:
+            q = noisy(rng.choice([original, *g["paraphrases"]]), rng)
+            if q != original:
+                out.append((q, original, 1, "paraphrase+typo", gi))
         short = gen.terse(original)
         if "terse" in styles and rng.random() < 0.5 and short != original.lower():
             out.append((short, original, 1, "paraphrase+terse", gi))
@@ -271,13 +272,6 @@ def score_onnx(path: Path, enc: Encoder, pairs: list[tuple[str, str]]) -> np.nda
     return np.asarray(1 / (1 + np.exp(-np.asarray(out, np.float64))))
 
 
-def onnx_threshold(path: Path) -> float:
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return float(meta["semrouter.threshold"])
-
-
 def report(name: str, sv: np.ndarray, val: list[Pair], threshold: float) -> None:
     y = np.array([p[2] for p in val])
     print(
@@ -369,7 +363,7 @@ def main() -> int:
         if hand_val:
             report(f"  of which {author}", sv[hand_val], [val[i] for i in hand_val], threshold)
     if args.baseline:  # another pair model on the same pairs at its own threshold: a before/after in one run
-        base_thr = float(onnx_threshold(Path(args.baseline)))
+        base_thr = PairModel(args.baseline).threshold  # from the model's metadata, as the cache reads it
         report(
             f"baseline {Path(args.baseline).name} (int8 onnx)", score_onnx(Path(args.baseline), enc, vq), val, base_thr
         )

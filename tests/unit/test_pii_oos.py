@@ -104,24 +104,34 @@ R2_ENTITY_RECALL = 0.90
 R2_BENIGN_FLAGGED = 0.03
 
 
-def test_second_author_set_shape() -> None:
-    rows = _rows("oos/pii_r2.jsonl")
-    assert len(rows) == 450 and {r["split"] for r in rows} == {"dev", "test"}
+def _check_later_author(rows: list[dict[str, Any]], earlier: list[str]) -> None:
+    """A later author's set: 45 messages with PII and 45 look-alikes per language, every value in its text,
+    no message taken from the ``earlier`` files."""
+    assert len(rows) == 450
     assert all(e["value"] in r["text"] and e["type"] in PII_TYPES for r in rows for e in r["entities"])
     counts = Counter((r["language"], bool(r["entities"])) for r in rows)
     assert all(counts[(lang, True)] == 45 and counts[(lang, False)] == 45 for lang in LANGUAGES), counts
-    first = {r["text"] for r in _rows("oos/pii.jsonl") + _rows("pii_tune.jsonl") + _rows("pii_dev.jsonl")}
-    assert not first & {r["text"] for r in rows}
+    assert not {r["text"] for name in earlier for r in _rows(name)} & {r["text"] for r in rows}
 
 
-@pytest.mark.slow
-def test_second_author_test_half() -> None:
-    rows = [r for r in _rows("oos/pii_r2.jsonl") if r["split"] == "test"]
+def _evaluate_per_language(rows: list[dict[str, Any]]) -> PiiEvaluation:
+    """Print each language's figures (too few rows each to gate), return the whole set's."""
     det = PiiDetector.shared(PiiConfig())
     for lang in LANGUAGES:
         ev = evaluate(det, [r for r in rows if r["language"] == lang])
         print(f"\n{lang}: prompt {ev.prompt_recall:.3f} entity {ev.entity_recall:.3f} benign flagged {ev.fpr:.3f}")
-    ev = evaluate(det, rows)
+    return evaluate(det, rows)
+
+
+def test_second_author_set_shape() -> None:
+    rows = _rows("oos/pii_r2.jsonl")
+    assert {r["split"] for r in rows} == {"dev", "test"}
+    _check_later_author(rows, ["oos/pii.jsonl", "pii_tune.jsonl", "pii_dev.jsonl"])
+
+
+@pytest.mark.slow
+def test_second_author_test_half() -> None:
+    ev = _evaluate_per_language([r for r in _rows("oos/pii_r2.jsonl") if r["split"] == "test"])
     assert ev.prompt_recall >= R2_PROMPT_RECALL, ev.missed
     assert ev.entity_recall >= R2_ENTITY_RECALL, ev.per_type
     assert ev.fpr <= R2_BENIGN_FLAGGED, ev.false_positives
@@ -140,22 +150,13 @@ R3_BENIGN_FLAGGED = 0.10
 
 def test_third_author_set_shape() -> None:
     rows = _rows("oos/pii_r3.jsonl")
-    assert len(rows) == 450 and {r["source"] for r in rows} == {"handwritten-r3"}
-    assert all(e["value"] in r["text"] and e["type"] in PII_TYPES for r in rows for e in r["entities"])
-    counts = Counter((r["language"], bool(r["entities"])) for r in rows)
-    assert all(counts[(lang, True)] == 45 and counts[(lang, False)] == 45 for lang in LANGUAGES), counts
-    earlier = _rows("oos/pii.jsonl") + _rows("oos/pii_r2.jsonl") + _rows("pii_tune.jsonl") + _rows("pii_dev.jsonl")
-    assert not {r["text"] for r in earlier} & {r["text"] for r in rows}
+    assert {r["source"] for r in rows} == {"handwritten-r3"}
+    _check_later_author(rows, ["oos/pii.jsonl", "oos/pii_r2.jsonl", "pii_tune.jsonl", "pii_dev.jsonl"])
 
 
 @pytest.mark.slow
 def test_third_author_set() -> None:
-    rows = _rows("oos/pii_r3.jsonl")
-    det = PiiDetector.shared(PiiConfig())
-    for lang in LANGUAGES:
-        ev = evaluate(det, [r for r in rows if r["language"] == lang])
-        print(f"\n{lang}: prompt {ev.prompt_recall:.3f} entity {ev.entity_recall:.3f} benign flagged {ev.fpr:.3f}")
-    ev = evaluate(det, rows)
+    ev = _evaluate_per_language(_rows("oos/pii_r3.jsonl"))
     assert ev.prompt_recall >= R3_PROMPT_RECALL, len(ev.missed)
     assert ev.entity_recall >= R3_ENTITY_RECALL, ev.per_type
     assert ev.fpr <= R3_BENIGN_FLAGGED, len(ev.false_positives)
