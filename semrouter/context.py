@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from semrouter.signals.result import SignalResult
     from semrouter.tenancy import TenantAccess
     from semrouter.upstream.cascade import CascadeNote
+
+_T = TypeVar("_T")
 
 
 class ApiKind(StrEnum):
@@ -265,6 +267,16 @@ class RequestContext:
 
     def _embedded(self, _: object) -> None:
         self.timings.embed_end = time.perf_counter()
+
+    async def once(self, key: str, compute: Callable[[], Awaitable[_T]]) -> _T:
+        """``compute()`` for the first stage that asks for ``key`` in this request; concurrent and later callers
+        share its result (a second look both guards use runs once). ``compute`` handles its own faults: an
+        exception reaches every caller."""
+        fut: asyncio.Future[_T] | None = self.stage_state.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(compute())
+            self.stage_state[key] = fut
+        return await asyncio.shield(fut)
 
     async def language(self) -> Language:
         """The request text's language (:mod:`semrouter.lang`): computed on first use, then shared.

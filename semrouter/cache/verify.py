@@ -707,16 +707,11 @@ class PairModel:
     heavy = True
 
     def __init__(self, path: Path | str = CE_ASSET, *, threads: int = 1, fold: bool = True) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from semrouter.embed.model import ASSETS_DIR, TOKENIZER_FILE
+        from semrouter.embed.model import ASSETS_DIR, TOKENIZER_FILE, cpu_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
             self.threshold = float(meta["semrouter.threshold"])
@@ -736,13 +731,10 @@ class PairModel:
         return cls(CE_ASSET)
 
     def logit(self, query: str, stored: str) -> float:
+        from semrouter.embed.model import padded_feeds
+
         enc = self.tokenizer.encode(stored[:_CE_MAX_CHARS], query[:_CE_MAX_CHARS])
-        feeds = {
-            "input_ids": np.asarray([enc.ids], dtype=np.int64),
-            "attention_mask": np.ones((1, len(enc.ids)), dtype=np.int64),
-            "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
-        }
-        return float(self.session.run(None, feeds)[0].reshape(-1)[0])
+        return float(self.session.run(None, padded_feeds([enc]))[0].reshape(-1)[0])
 
     def score(self, query: str, stored: str, cosine: float) -> float:
         """P(``query`` asks the same as ``stored``); 1.0 without a model pass when only the form differs

@@ -66,6 +66,35 @@ def select_token_ids(ids: Sequence[int], cls_id: int, sep_id: int, max_tokens: i
     return [cls_id, *ids, sep_id]
 
 
+def cpu_session(path: Path | str, threads: int, *, spin: bool = False) -> Any:
+    """An ONNX Runtime CPU session as every shipped model runs: ``threads`` intra-op threads (at least one), one
+    inter-op thread, sequential, every graph optimisation; idle workers sleep unless ``spin`` (a spinning worker
+    holds a core the request beside it needs)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def padded_feeds(encodings: Sequence[Any]) -> dict[str, npt.NDArray[np.int64]]:
+    """``input_ids`` / ``attention_mask`` / ``token_type_ids`` of ``tokenizers`` encodings (one text or a
+    pair each), zero-padded to the longest: the inputs of the pair model and the guards' reader."""
+    n = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), n), np.int64)
+    mask = np.zeros((len(encodings), n), np.int64)
+    types = np.zeros((len(encodings), n), np.int64)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+        types[i, : len(e.type_ids)] = e.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
 def _clip_chars(text: str) -> str:
     if len(text) <= 2 * _CHAR_WINDOW:
         return text
@@ -147,16 +176,8 @@ class EmbeddingModel:
         self.info = EmbeddingModelInfo(MODEL_ID, self.model_path.name, EMBEDDING_DIM, max_tokens)
 
     def _new_session(self, threads: int, *, spin: bool = False) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ORT workers busy-wait by default; only the lone-text session may (see the class docstring).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        return ort.InferenceSession(str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return cpu_session(self.model_path, threads, spin=spin)
 
     def token_ids(self, text: str) -> list[int]:
         """The exact ids fed to the model for ``text`` (specials included, at most ``max_tokens``)."""

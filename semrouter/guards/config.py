@@ -175,8 +175,17 @@ class MultilingualConfig(Strict):
     )
 
 
+class ReaderConfig(Strict):
+    """The attack and harmful guards' cascade (``semrouter.guards.reader_stage``): a fine-tuned three-layer
+    encoder and the linear head decide together where the head is unsure (a few percent of ordinary prompts). It
+    ships in the wheel; off, the linear heads decide alone."""
+
+    enabled: bool = Field(True, description="Blend in the reader where a linear guard head is unsure.")
+
+
 class GuardsConfig(Strict):
     pii: PiiConfig = Field(default_factory=PiiConfig)
     jailbreak: JailbreakConfig = Field(default_factory=JailbreakConfig)
     harmful: HarmfulConfig = Field(default_factory=HarmfulConfig)
     multilingual: MultilingualConfig = Field(default_factory=MultilingualConfig)
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)

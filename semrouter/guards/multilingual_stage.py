@@ -90,22 +90,19 @@ class MultilingualLook:
         return MultilingualEncoder.shared(self.cfg.threads).embed(text)
 
     async def embedding(self, ctx: RequestContext) -> tuple[str, np.ndarray] | None:
-        """(language, multilingual embedding of the request text) when the language is gated, else None."""
-        fut: asyncio.Future[tuple[str, np.ndarray] | None] | None = ctx.stage_state.get(_STATE_KEY)
-        if fut is None:
-            fut = asyncio.get_running_loop().create_future()
-            ctx.stage_state[_STATE_KEY] = fut
+        """(language, multilingual embedding of the request text) when the language is gated, else None;
+        computed once per request for both heads."""
+
+        async def compute() -> tuple[str, np.ndarray] | None:
             try:
-                fut.set_result(await self._compute(ctx))
+                return await self._compute(ctx)
             except Exception as exc:
                 self.faults += 1
                 ctx.faults.append(_STATE_KEY)
                 log.warning("multilingual guard failed for request %s: %s", ctx.request_id, type(exc).__name__)
-                fut.set_result(None)
-            finally:
-                if not fut.done():  # the first caller was cancelled: so is the request's second look
-                    fut.cancel()
-        return await fut
+                return None
+
+        return await ctx.once(_STATE_KEY, compute)
 
     async def _compute(self, ctx: RequestContext) -> tuple[str, np.ndarray] | None:
         lang = await ctx.language()

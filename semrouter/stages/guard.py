@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from semrouter.guards.jailbreak import JailbreakDetector
     from semrouter.guards.multilingual_stage import MultilingualLook
     from semrouter.guards.pii import PiiDetector, PiiEntity, Restorer
+    from semrouter.guards.reader_stage import ReaderLook
 
 log = logging.getLogger("semrouter.guards")
 
@@ -107,7 +108,8 @@ class _Masker:
 
 class GuardStage(Stage):
     """Detection: PII entities (regex, validators, NER), the jailbreak probability and the harmful-request
-    category and score (both on the shared embedding)."""
+    category and score (both on the shared embedding; where a head is unsure, blended with the reader's,
+    :mod:`semrouter.guards.reader_stage`)."""
 
     name = "guard"
 
@@ -139,12 +141,19 @@ class GuardStage(Stage):
             self.multilingual = MultilingualLook.create(
                 config.guards.multilingual, self.jailbreak is not None, self.harmful is not None
             )
+        self.reader: ReaderLook | None = None
+        if self.uses_embedding:
+            from semrouter.guards.reader_stage import ReaderLook
+
+            self.reader = ReaderLook.create(config.guards.reader)
 
     def warm_up(self) -> None:
         if self.pii is not None:
             self.pii.warm_up()
         if self.multilingual is not None:
             self.multilingual.warm_up()
+        if self.reader is not None:
+            self.reader.warm_up()
 
     @property
     def jailbreak_threshold(self) -> float:
@@ -207,10 +216,13 @@ class GuardStage(Stage):
     async def _detect_jailbreak(self, ctx: RequestContext) -> None:
         assert self.jailbreak is not None
         detector = self.jailbreak
+        reader = None
         if self.jb_cfg.scan == "last_user":  # the last turn, read with the few user turns before it
             from semrouter.guards.jailbreak import earlier_user_turns
 
-            scored = [detector.score(ctx.text, await ctx.embedding(), earlier_user_turns(ctx.body))]
+            context = earlier_user_turns(ctx.body)
+            scored = [detector.score(ctx.text, await ctx.embedding(), context)]
+            reader = self.reader
         else:
             from semrouter.embed.service import EmbeddingService
 
@@ -221,6 +233,9 @@ class GuardStage(Stage):
         prob, kind = max(scored, default=(0.0, "none"))
         threshold = self.jailbreak_threshold
         detail: dict[str, Any] = {"threshold": round(threshold, 4)}
+        if reader is not None:  # unsure prompts: the reader decides
+            prob = await reader.attack(ctx, prob, threshold, context, detail)
+            kind = kind if kind != "none" or prob < threshold else "other"
         if self.multilingual is not None:  # non-English prompts: the multilingual head's verdict, OR-ed in
             prob, kind = await self.multilingual.attack(ctx, prob, kind, threshold, detail)
         ctx.signals[JAILBREAK_SIGNAL] = SignalResult(
@@ -244,8 +259,10 @@ class GuardStage(Stage):
         policy stage re-decides with the route's)."""
         assert self.harmful is not None
         detector = self.harmful
+        reader = None
         if self.harm_cfg.scan == "last_user":
             results = [detector.detect(ctx.text, await ctx.embedding())]
+            reader = self.reader
         else:
             from semrouter.embed.service import EmbeddingService
 
@@ -256,6 +273,11 @@ class GuardStage(Stage):
             return
         top: HarmfulResult = max(results, key=lambda r: r.score)
         extra: dict[str, Any] = {}
+        if reader is not None:  # unsure prompts: the reader decides
+            from semrouter.guards.jailbreak import earlier_user_turns
+
+            threshold = self.harmful_thresholds[top.category]
+            top = await reader.harmful(ctx, top, threshold, earlier_user_turns(ctx.body), extra)
         if self.multilingual is not None:  # non-English prompts: the multilingual head's verdict, OR-ed in
             top = await self.multilingual.harmful(ctx, top, self.harmful_thresholds, extra)
         threshold = self.harmful_thresholds[top.category]
