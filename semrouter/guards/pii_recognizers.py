@@ -94,6 +94,11 @@ _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 _PLACEHOLDER_DOMAINS = frozenset({"example.com", "example.org", "example.net", "example.edu", "localhost"})
 _PLACEHOLDER_TLDS = frozenset({"example", "test", "invalid", "localhost", "local", "internal"})
 _SERVICE_ADDRESSES = frozenset({"git@github.com", "git@gitlab.com", "git@bitbucket.org", "noreply@github.com"})
+_NO_REPLY = re.compile(
+    r"(?:no|do[-_.]?not|dont|ne[-_.]?pas|n[ãa]o|nicht|keine|no[-_.]?se)[-_.]?"
+    r"(?:reply|replies|respond|responder|responda|r[ée]pondre|antworten|antwort|contestar)"
+    r"|mailer[-_.]?daemon|postmaster|bounces?"
+)
 
 
 def _email_domain_placeholder(domain: str) -> bool:
@@ -132,6 +137,8 @@ def email(text: str, lower: str) -> list[Candidate]:
         domain = value.rsplit("@", 1)[1]
         if value.lower() in _SERVICE_ADDRESSES or _email_domain_placeholder(domain):
             continue
+        if _NO_REPLY.fullmatch(value.rsplit("@", 1)[0].lower()):
+            continue  # a sender that takes no mail ("noreply@hmrc.gov.uk") is a service's, never a person's
         if not _TLD(domain).suffix:  # "a@b.c" or a made-up TLD: not an address anyone receives mail at
             continue
         out.append(Candidate("EMAIL_ADDRESS", m.start(), m.end(), 0.9))
@@ -172,12 +179,19 @@ _SEQUENCES = "01234567890 98765432109"
 _CODE_PREFIX = re.compile(r"(?:[A-Za-z]|\b[A-Z]{2,6}-(?:\d{2,4}-)?)\Z")
 # An order, invoice, ticket, booking or complaint named just before the digits (same sentence): a reference
 # number, unless a phone word sits between the two ("my order ... my mobile is ...").
-_REFERENCE_BEFORE = re.compile(
+_REFERENCE_WORDS = (
     r"\b(?:order|invoice|ticket|booking|tracking|confirmation|commande|facture|r[ée]clamation|suivi"
     r"|r[ée]servation|pedido|factura|reclamaci[óo]n|reserva|seguimiento|encomenda|fatura|reclama[çc][ãa]o"
-    r"|rastreio|protocolo|bestellung|bestellnummer|rechnung|reklamation|buchung|sendungsnummer|vorgang)\b"
-    r"[^.!?\n]{0,40}\Z"
+    r"|rastreio|protocolo|bestellung|bestellnummer|rechnung|reklamation|buchung|sendungsnummer|vorgang"
+    r"|ref|reference|r[ée]f[ée]rence|referencia|refer[êe]ncia|aktenzeichen)\b"
 )
+_REFERENCE_BEFORE = re.compile(_REFERENCE_WORDS + r"[^.!?\n]{0,40}\Z")
+_PUBLIC_LINE = re.compile(
+    r"\b(?:switchboard|helpline|customer\s+service|service\s+(?:number|line)|sac|ouvidoria|central\s+de\s+atendimento"
+    r"|atenci[óo]n\s+al\s+cliente|service\s+client|standard\s+t[ée]l[ée]phonique|zentrale|kundenservice|servicenummer"
+    r"|servicehotline)\b[^.!?\n]{0,30}\Z"
+)
+_REFERENCE_WORD = re.compile(_REFERENCE_WORDS)
 _STRONG_PHONE = re.compile(
     r"\b(?:phone|tel|telephone|mobile|cell|whatsapp|call|reach|contact|text|sms|dial|ring|tel[ée]fono|m[óo]vil"
     r"|celular|telefone|t[ée]l[ée]phone"
@@ -199,6 +213,8 @@ def _not_a_phone(text: str, start: int, end: int) -> bool:
         return True
     if _IBAN_PREFIX.search(text[max(0, start - 40) : start]):
         return True
+    if _PUBLIC_LINE.search(text[max(0, start - 48) : start].lower()):
+        return True  # "the main switchboard is 020 ...", "o SAC do Banco do Brasil é ...": an organisation's line
     ref = _REFERENCE_BEFORE.search(text[max(0, start - 48) : start].lower())
     if ref and not _STRONG_PHONE.search(ref.group(0)):
         return True  # "Ma commande n° 1097-553-8812", "mi reclamación ... tiene el número 1-38841275903"
@@ -210,6 +226,9 @@ _BUSINESS_NUMBERS = frozenset(
     {phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE,
      phonenumbers.PhoneNumberType.SHARED_COST, phonenumbers.PhoneNumberType.UAN}
 )  # fmt: skip
+
+
+_FREEPHONE = frozenset({phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE})
 
 
 _MAX_PHONE_REJECTS = 16
@@ -325,7 +344,12 @@ def _national_phones(text: str, lower: str, taken: list[Candidate]) -> list[Cand
                 num = phonenumbers.parse(raw, region)
             except phonenumbers.NumberParseException:
                 continue
-            if phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in _PERSONAL_LINES:
+            if not phonenumbers.is_valid_number(num):
+                continue
+            kind = phonenumbers.number_type(num)
+            if kind in _FREEPHONE:
+                break  # a free-phone or premium line in the first region that dials it ("0800 ...") is a business's
+            if kind in _PERSONAL_LINES:
                 out.append(Candidate("PHONE_NUMBER", start, end, 0.85 if context else 0.7))
                 break
     return out
@@ -334,6 +358,7 @@ def _national_phones(text: str, lower: str, taken: list[Candidate]) -> list[Cand
 # ---------------------------------------------------------------------------------------------- credit card
 
 _CARD_RE = re.compile(r"(?<![\d.\-])\d{4}(?:[ \-]?\d{2,6}){2,4}(?![\d\-]|\.\d)")
+_TEST_CUE = re.compile(r"\b(?:test|testing|sandbox|prueba|pruebas|teste|testes|testmodus)\b|testkarte|test-?card")
 _CARD_CONTEXT = re.compile(
     r"\b(?:credit|debit|card|visa|mastercard|master card|amex|american express|discover|jcb|diners|maestro"
     r"|cc|pan|payment|pay|charge|billing)\b"
@@ -392,6 +417,8 @@ def credit_card(text: str, lower: str) -> list[Candidate]:
             continue  # cards are written 4-4-4-4, 4-6-5 (AmEx) or 4-6-4 (Diners); other splits are something else
         if not (_luhn_ok(digits) and _card_brand_ok(digits)) or _vetoed(lower, m.start()):
             continue
+        if _TEST_CUE.search(_before(lower, m.start(), 60)):
+            continue  # a payment provider's test card ("la tarjeta de pruebas 4548 ...", "Testkarte 4000 ...")
         score = 0.95 if _CARD_CONTEXT.search(_before(lower, m.start(), 50)) else 0.8
         out.append(Candidate("CREDIT_CARD", m.start(), m.end(), score))
     return out
@@ -701,7 +728,7 @@ _DATE_RE = re.compile(
 _DOB_CONTEXT = re.compile(
     r"(?:\bborn\b|\bbirth(?:date)?\b|\bdob\b|\bd\.o\.b\b\.?|\bb\.\s*$|\bbirthday\s*(?:is|was|:|-|=)|\bdate of birth\b"
     r"|\bnacid[oa]s?\b|\bnac[íi]\b|\bnaci[óo]\b|\bnacimiento\b|\bf(?:echa)?\.? de nac\b|\bnascid[oa]s?\b|\bnasci\b"
-    r"|\bnasceu\b|\bnascimento\b|\bdata (?:de )?nasc\b|\bgeboren\b|\bgeb\.|\bgeburtsdatum\b|\bgeburtstag\b"
+    r"|\bnasceu\b|\bnascimento\b|\bdata (?:de )?nasc\b|\bnasc\.|\bgeboren\b|\bgeb\.|\bgeburtsdatum\b|\bgeburtstag\b"
     r"|\bné\b|\bnée\b|\bnés\b|\bnaissance\b)"
 )
 # Birth words anywhere (lowered text): the date pattern is then read only in a window after each of them
@@ -738,8 +765,55 @@ def date_of_birth(text: str, lower: str) -> list[Candidate]:
         year = _YEAR.search(m.group(0))
         if year and not oldest <= int(year.group(1)) < this_year:
             continue  # historical figure, or this year's date (a birthday *party*, not a birth date)
+        if _public_figure_birth(text, lower, m.start(), m.end()):
+            continue
         out.append(Candidate("DATE_OF_BIRTH", m.start(), m.end(), 0.9))
     return out
+
+
+# Whose birth: a question about a named person with nobody of the user's own around ("Zinedine Zidane est né
+# le 23 juin 1972 ?", "Quando nasceu o Eusébio? 25 de janeiro de 1942, certo?") asks about a public figure;
+# "mi padre Joan nació el ...", "Nació el 3 de febrero de 1940" (no name: someone the user is talking about), a
+# form field ("DOB: ...") and a statement ("Mr Aldous Fairweather, born 2 September 1948": a record) stay
+# personal.
+_PERSONAL_CUE = re.compile(
+    r"\b(?:i|i'm|i've|me|my|mine|we|our|us|you|your|his|her|their|him|them|dad|mum|mom|father|mother|son|daughter"
+    r"|wife|husband|grand\w*|brother|sister|aunt|uncle|cousin|nephew|niece|friend|colleague|boss|employee|patient"
+    r"|client|tenant|baby|kid|child|partner|yo|mi|mis|nos|nuestr[oa]s?|tu|tus|su|sus|padre|madre|pap[áa]|mam[áa]"
+    r"|hij[oa]|espos[oa]|marido|mujer|abuel[oa]|herman[oa]|t[íi][oa]|amig[oa]|emplead[oa]|paciente|cliente|beb[ée]"
+    r"|nac[íi]|eu|meu|minha|meus|minhas|n[óo]s|noss[oa]|seu|sua|dele|dela|pai|m[ãa]e|filh[oa]|av[ôó]|irm[ãa]o?"
+    r"|funcion[áa]ri[oa]|nasci|je|j'|moi|mon|ma|mes|notre|ton|ta|tes|vous|votre|vos|sa|ses|leur|p[èe]re|m[èe]re"
+    r"|papa|maman|fils|fille|femme|mari|fr[èe]re|s[œo]eur|oncle|tante|ami|amie|employ[ée]e?|patiente|ich|mich|mir"
+    r"|mein\w*|wir|uns|unser\w*|du|dein\w*|ihr|ihre|sein\w*|vater|mutter|mama|sohn|tochter|frau|mann|oma|opa"
+    r"|bruder|schwester|onkel|freund\w*|mitarbeiter\w*|patientin|kund\w*|kind|sie|er|ihr\w*|aprendiz|trabajador\w*"
+    r"|staff|hire|starter|azubi|lehrling|apprenti\w*|stagiaire|estagi[áa]ri[oa]|he|she|ele|ela|él|ella|il|elle|te|toi|dich|dir|voc[êe])\b"
+)
+_DOB_FIELD = re.compile(
+    r"(?:\bdob|\bd\.o\.b\.?|date of birth|birth ?date|geburtsdatum|\bgeb\.|fecha de nacimiento|f\. ?nac\.?"
+    r"|data de nascimento|\bnasc\.|date de naissance|n[ée]\(e\) le)\s*[:\-=/]?\s*['\"]?\s*\Z"
+)
+_NAME_PAIR = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+ (?:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+|I{1,3}\b)")
+_NAME_BY_VERB = re.compile(
+    r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+['\"’]? ['\"‘]?(?:naci[óo]|nasceu|est n[ée]e?|was born|wurde)\b"
+    r"|\b(?:naci[óo]|nasceu|n[ée]e?|born)\s+(?:o|a|el|la|le|der|die)?\s*[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
+)
+
+
+def _public_figure_birth(text: str, lower: str, start: int, end: int) -> bool:
+    """A birth date whose subject is named and nobody of the user's own is near (see ``_PERSONAL_CUE``)."""
+    lead = max(0, start - 100)
+    if _DOB_FIELD.search(lower, lead, start):
+        return False
+    stop = re.search(r"[.!?\n]", lower[end : end + 200])
+    if stop is None or stop.group(0) != "?":
+        return False  # a statement ("Mr Aldous Fairweather, born 2 September 1948"): a form, a record, a summary
+    if _PERSONAL_CUE.search(lower, lead, end + stop.start()):
+        return False
+    # a name: two capitalised words in a row ("Zinedine Zidane", "Juan Carlos"; one alone is a German noun or
+    # a sentence's first word), or one right next to the birth word ("Quando nasceu o Eusébio?")
+    if _NAME_PAIR.search(text, max(0, start - 60), start):
+        return True
+    return _NAME_BY_VERB.search(text, max(0, start - 60), start) is not None
 
 
 # ---------------------------------------------------------------------------------------------- context-bound ids
@@ -791,7 +865,9 @@ _ID_STOP = re.compile(
     r"(?<!\b[Nn][ro])(?<!\b[Nn][º°])(?<!\bnum)(?<!\bnúm)[.!?;]\s|\n|\b(?:and|y|e|et|und|or|o|ou|oder)\b"
 )
 _DL_KEYWORDS = re.compile(
-    r"\b(?:carnet|carn[ée]|permiso|licencia)\s+de\s+conducir|\bcarta\s+de\s+condu[çc][ãa]o|\bcnh\b"
+    r"\b(?:carnet|carn[ée]|permiso|licencia)\s+de\s+(?:conducir|conducci[óo]n|manejo)|\bcarta\s+de\s+condu[çc][ãa]o|\bcnh\b"
+    r"|\blicencia\b|\blicen[cs]e\s*(?:#|no\b|number|num\b|n[º°]|is\b|:)|\bdl\b|\bf[üu]hrerscheinnummer"
+    r"|\b(?:my|his|her|their|your|our|dad'?s|mom'?s|mum'?s)\s+(?:[a-z]+\s+){0,2}licen[cs]e\b"
     r"|\bpermis\b(?:\s+de\s+conduire\b)?|\bdriving\s+licen[cs]e|\bdriver'?s?\s+licen[cs]e|\bf[üu]hrerschein(?:nummer|-nr\.?)?|\bdriver'?s?\s+lic\.?"
     r"|\bcarteira\s+de\s+motorista",
 )
@@ -802,7 +878,9 @@ _MRN_KEYWORDS = re.compile(
     r"\b(?:historia\s+cl[íi]nica|n\.?\s?h\.?\s?c\.?|prontu[áa]rio|processo\s+cl[íi]nico|dossier(?:\s+m[ée]dical)?"
     r"|ipp|n[°º]\s+(?:de\s+)?patient|num[ée]ro\s+(?:de\s+)?patient|patienten-?(?:id|nummer|nr\.?)|patientennummer"
     r"|fallnummer|fall-nr\.?|hospital\s+(?:n[º°o]\.?|number)|n[º°]\s+hospital|pt\s+id|hospital\s+no"
-    r"|n[º°o]\.?\s+(?:de\s+)?historia|registro\s+(?:hospitalar|do\s+paciente|m[ée]dico)|no\s+de\s+dossier)",
+    r"|n[º°o]\.?\s+(?:de\s+)?historia|registro\s+(?:hospitalar|do\s+paciente|m[ée]dico)|no\s+de\s+dossier"
+    r"|n[úu]mero\s+de\s+historia|expediente|processo\b|medical\s+record(?:\s+number)?|mrn|patient\s+(?:id|number)"
+    r"|pid\b|patientenzahl|n[úu]mero\s+(?:do|de)\s+(?:registro|atendimento|prontu[áa]rio))",
 )
 _HEALTH_KEYWORDS = re.compile(
     r"\b(?:nhs\s+(?:number|no\.?|num)|nhs|health\s+(?:card|number|insurance\s+number|no\.?)|carte\s+vitale"
@@ -810,7 +888,11 @@ _HEALTH_KEYWORDS = re.compile(
     r"|nuss|afiliaci[óo]n|cart[ãa]o\s+(?:do\s+)?sus|cart[ãa]o\s+nacional\s+de\s+sa[úu]de|\bcns\b"
     r"|(?:n[úu]mero\s+de\s+)?utente|krankenversicherten-?nummer|versichertennummer|krankenkassennummer|kvnr"
     r"|gesundheitskarte|medicare|medicaid|imss|nss|carteirinha|assurance\s+maladie|ramq|e-card|sv-?nr\.?"
-    r"|sv-nummer|versicherungsnummer|(?:num[ée]ro|n[°º])\s+d'adh[ée]rent)",
+    r"|sv-nummer|versicherungsnummer|(?:num[ée]ro|n[°º])\s+d'adh[ée]rent"
+    r"|member\s+(?:id|number|no\.?)|membership\s+(?:id|number)|(?:num[ée]ro|n[°º])\s*d'affili[ée]e?|socio\b"
+    r"|(?:n[úu]mero\s+de\s+)?(?:beneficiario|afiliado|asegurado)|nusha\b|cip\b|sip\b|c[óo]d\.?\s*sns|vers\.?-?nr\.?"
+    r"|health\s+card|carte\s+d'assurance(?:\s+maladie)?|versichertenkarte|credencial|carteirinha\s+do\s+plano"
+    r"|krankenkasse)",
 )
 _NATIONAL_KEYWORDS = re.compile(
     r"\b(?:dni|nie|nif|cpf|rg|curp|rut|cuit|nir|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu"
@@ -820,8 +902,46 @@ _NATIONAL_KEYWORDS = re.compile(
     r"|ausweisnummer|sozialversicherungsnummer|rentenversicherungsnummer|seguran[çc]a\s+social|contribuinte"
     r"|cart[ãa]o\s+de\s+cidad[ãa]o|bilhete\s+de\s+identidade|c[ée]dula|documento\s+de\s+identidad|carte\s+d'identit[ée]"
     r"|ahv|avs|bsn|codice\s+fiscale|id\s+card|identity\s+card|tax\s+id|registre\s+national"
-    r"|num[ée]ro\s+d'assurance\s+sociale|social\s+insurance\s+number)",
+    r"|num[ée]ro\s+d'assurance\s+sociale|social\s+insurance\s+number|steuernummer|steuer-?nr\.?|cuil\b"
+    r"|n[úu]mero\s+de\s+identificaci[óo]n(?:\s+fiscal)?|carte\s+d'identit[ée]|cart[ãa]o\s+de\s+cidad[ãa]o)",
 )
+
+
+_NATIONAL_ACRONYMS = re.compile(r"\b(?:SIN|NAS|TFN|PPSN|PPS|PIS|NIS|NISS|NSS|RFC|CUIL|CUIT|NIF|NIE|DNI|CPF|BSN)\b")
+# Every identifier keyword of every type: a far search stops at the next one (it names another number).
+_ANY_ID_KEYWORD = re.compile(
+    "|".join(f"(?:{k.pattern})" for k in (_DL_KEYWORDS, _PASSPORT_KEYWORDS, _MRN_KEYWORDS, _HEALTH_KEYWORDS))
+    + "|"
+    + _NATIONAL_KEYWORDS.pattern
+)
+# A keyword named in one sentence, the value given later: only after a cue that introduces a value ("the
+# number is", "it says", ":", "Nº"), at most ``_KW_FAR`` characters on, and never past another identifier
+# keyword or a reference word (an order or ticket number is not the ID).
+_KW_FAR = 180
+_FAR_SCORE = 0.72  # a far value is a weaker reading: a card, SSN or phone with its own cue wins over it
+_FAR_CUE = re.compile(
+    r"(?:\b(?:is|it'?s|es|é|est|ist|lautet|number|num[ée]ro|n[úu]mero|nummer|nr|no|says|dice|diz|dit|steht|pone"
+    r"|reads|shows|leu|ler|lee|lit|indique|zeigt|il\s+y\s+a)\b\.?|[:#]|n[º°o]\.?)[\s,]*['\"«„“‘]?\s*"
+)
+
+
+def _placeholder_digits(value: str) -> bool:
+    """One digit repeated ("000.000.000-00"), or only a keyboard run ("123456789"; "EH123456" is an ID)."""
+    digits = re.sub(r"\D", "", value)
+    return len(set(digits)) <= 1 or (digits in _SEQUENCES and not re.search(r"[A-Za-z]", value))
+
+
+def _far_id(text: str, lower: str, start: int) -> re.Match[str] | None:
+    """The first identifier introduced by a value cue within ``_KW_FAR`` characters of ``start``."""
+    limit = min(len(text), start + _KW_FAR)
+    stop = _ANY_ID_KEYWORD.search(lower, start, limit)
+    ref = _REFERENCE_WORD.search(lower, start, limit)
+    end = min(stop.start() if stop else limit, ref.start() if ref else limit)
+    for cue in _FAR_CUE.finditer(lower, start, end):
+        m = _ID_SHAPE.match(text, cue.end())
+        if m is not None and m.end() <= limit:
+            return m
+    return None
 
 
 def _keyword_ids(
@@ -830,17 +950,29 @@ def _keyword_ids(
     """The keyword patterns are all-lowercase and matched case-sensitively against the lowered text (3x
     faster than ``re.I``); the identifier shape is matched in the original text (upper-case letters)."""
     out = []
-    for k in kw.finditer(lower):
+    keys = list(kw.finditer(lower))
+    if kind == "NATIONAL_ID":
+        keys += list(_NATIONAL_ACRONYMS.finditer(text))
+    for k in keys:
         limit = min(len(text), k.end() + _KW_WINDOW)
         stop = _ID_STOP.search(text, k.end(), limit)
         m = _ID_SHAPE.search(text, k.end(), stop.start() if stop else limit)
-        if m is None:
-            continue
-        value = m.group(0)
-        if sum(c.isdigit() for c in value) < min_digits or _DOTTED_QUAD.fullmatch(value):
-            continue
-        out.append(Candidate(kind, m.start(), m.end(), score))
+        near = m is not None and _id_value_ok(m.group(0), min_digits)
+        if not near:
+            m = _far_id(text, lower, k.end())
+            if m is None or not _id_value_ok(m.group(0), min_digits):
+                continue
+        assert m is not None
+        out.append(Candidate(kind, m.start(), m.end(), score if near else _FAR_SCORE))
     return out
+
+
+def _id_value_ok(value: str, min_digits: int) -> bool:
+    return (
+        sum(c.isdigit() for c in value) >= min_digits
+        and not _DOTTED_QUAD.fullmatch(value)
+        and not _placeholder_digits(value)
+    )
 
 
 def us_driver_license(text: str, lower: str) -> list[Candidate]:
@@ -981,7 +1113,7 @@ def national_id(text: str, lower: str) -> list[Candidate]:
             out.append(Candidate("NATIONAL_ID", m.start(), m.end(), 0.9))
     for m in _NIR_RE.finditer(text):
         if _nir_ok(m.groups()):
-            kind = "HEALTH_NUMBER" if _SECU_CONTEXT.search(_before(lower, m.start(), 50)) else "NATIONAL_ID"
+            kind = "HEALTH_NUMBER" if _SECU_CONTEXT.search(_before(lower, m.start(), 160)) else "NATIONAL_ID"
             out.append(Candidate(kind, m.start(), m.end(), 0.9))
     for rx in (_NINO_RE, _CURP_RE, _DE_SVNR_RE, _AVS_RE):  # a keyword in front: the full format beats its prefix
         out += [

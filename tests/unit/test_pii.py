@@ -258,6 +258,55 @@ def test_context_bound_types_need_their_context(det: PiiDetector) -> None:
     assert found(det, "Record 00482913 was archived.") == []
 
 
+def _types(det: PiiDetector, text: str) -> set[tuple[str, str]]:
+    return {(t, v) for t, v in found(det, text) if t != "PERSON"}
+
+
+def test_an_identifier_named_sentences_before_its_value(det: PiiDetector) -> None:
+    """Issue 16, third round: the keyword in one sentence, the value later after a cue that introduces it."""
+    assert ("US_DRIVER_LICENSE", "Q7731904") in _types(
+        det, "My son needs his driving licence for the rental desk. He only has a photo of it. It says Q7731904."
+    )
+    assert ("PASSPORT", "YB2290417") in _types(
+        det, "Mi pasaporte venció en mayo. Lo renové ayer y el número nuevo es YB2290417, ¿cambia el visado?"
+    )
+    assert ("MEDICAL_RECORD", "5519043") in _types(
+        det, "O hospital perguntou pelo processo da minha mãe. Encontrei na pulseira: 5519043."
+    )
+    # an order or ticket number between the keyword and the value is not the identifier
+    assert _types(det, "I renewed my passport last week. My order number is 88120453 and it has not shipped.") == set()
+    # nor is a keyboard run or one digit repeated typed as a placeholder
+    assert _types(det, "The CPF field wants the format 000.000.000-00, is that right?") == set()
+
+
+def test_identifier_acronyms_that_are_words_in_lower_case(det: PiiDetector) -> None:
+    assert ("NATIONAL_ID", "318 204 967") in _types(det, "For the payroll form my SIN is 318 204 967.")
+    assert _types(det, "Il est parti sin 20 euros, nas poches rien.") == set()  # "sin" / "nas" as words
+
+
+def test_service_senders_and_lines_are_not_a_persons(det: PiiDetector) -> None:
+    assert _types(det, "I got a mail from no-reply@tax.gov.example.org.uk about a refund, is it real?") == set()
+    assert _types(det, "A mensagem veio de naoresponda@banco.com.br, posso confiar?") == set()
+    assert _types(det, "The helpline of the council is 0800 112 3344, is it free?") == set()
+    assert _types(det, "O SAC da operadora é 0800 771 2040, funciona no domingo?") == set()
+    assert _types(det, "Our main switchboard is 020 7946 0321, can you put it in the footer?") == set()
+    # a person's number stays one
+    assert ("PHONE_NUMBER", "07700 912 345") in _types(det, "text me on 07700 912 345 when you land")
+
+
+def test_a_payment_providers_test_card_is_not_a_card(det: PiiDetector) -> None:
+    assert _types(det, "In the sandbox the test card 4000 0566 5566 5556 keeps failing") == set()
+    assert ("CREDIT_CARD", "4532 0151 1283 0366") in _types(det, "my card 4532 0151 1283 0366 was charged twice")
+
+
+def test_a_question_about_a_named_persons_birth_is_trivia(det: PiiDetector) -> None:
+    assert _types(det, "Quando nasceu a Hortênsia Marques? 12 de março de 1961, certo?") == set()
+    assert _types(det, "Est-ce que Paulette Verdier est née le 4 mai 1958 ?") == set()
+    # a statement (a record, a form) and someone of the user's own stay personal
+    assert ("DATE_OF_BIRTH", "4 May 1958") in _types(det, "Summary: Paulette Verdier, born 4 May 1958, lives in Lyon.")
+    assert ("DATE_OF_BIRTH", "4 de mayo de 1958") in _types(det, "¿Mi madre Paulette nació el 4 de mayo de 1958?")
+
+
 def test_config_filters_types_and_scores() -> None:
     only_email = PiiDetector(types=["EMAIL_ADDRESS"], ner=False)
     text = "mail jane.roe42@gmail.com, SSN 536-22-1234"
@@ -362,6 +411,7 @@ ADVERSARIAL = {
     "upper alnum": "A1" * (MB // 2),
     "cues": "Hola María y Sr. Gutiérrez, pasaporte nº Saludos,\nLucía nacido el 3 de mayo de Calle de Toledo "
     * (MB // 98),
+    "far keywords": "permis de conduire. numéro : is SIN passport # nº it says " * (MB // 58),
 }
 
 

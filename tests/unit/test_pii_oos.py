@@ -139,13 +139,14 @@ def test_second_author_test_half() -> None:
 
 # A third author (2026-12-07): ``oos/pii_r3.jsonl``, 450 messages (45 with PII and 45 hard look-alikes per
 # language), written by a helper session that never saw this repository, with a brief that asked for keywords far
-# from their values or missing. Scored once with the rules before the second round and once after; its misses
-# have not been read, so it is the honest figure. After (before): prompt recall 0.973 (0.964), entity recall
-# 0.864 (0.855), benign flagged 0.076 (0.089); weakest types NATIONAL_ID 0.63, US_DRIVER_LICENSE 0.61,
-# MEDICAL_RECORD 0.67, HEALTH_NUMBER 0.69. Issue 16 asks >= 0.97 / >= 0.95 per type / <= 0.02.
-R3_PROMPT_RECALL = 0.95
-R3_ENTITY_RECALL = 0.84
-R3_BENIGN_FLAGGED = 0.10
+# from their values or missing. Its misses have not been read, so it is the honest figure. Scored once before
+# and once after each round of rules (second round 2026-12-07, third 2026-12-08, the latter read on the fourth
+# author's set below): prompt recall 0.964 -> 0.973 -> 0.987, entity recall 0.855 -> 0.864 -> 0.910, benign
+# flagged 0.089 -> 0.076 -> 0.031; after the third round NATIONAL_ID 0.80, HEALTH_NUMBER 0.81,
+# US_DRIVER_LICENSE 0.83, PASSPORT 0.84 are the weakest types. Issue 16 asks >= 0.97 / >= 0.95 per type / <= 0.02.
+R3_PROMPT_RECALL = 0.97
+R3_ENTITY_RECALL = 0.88
+R3_BENIGN_FLAGGED = 0.05
 
 
 def test_third_author_set_shape() -> None:
@@ -160,3 +161,29 @@ def test_third_author_set() -> None:
     assert ev.prompt_recall >= R3_PROMPT_RECALL, len(ev.missed)
     assert ev.entity_recall >= R3_ENTITY_RECALL, ev.per_type
     assert ev.fpr <= R3_BENIGN_FLAGGED, len(ev.false_positives)
+
+
+# A fourth author (2026-12-08): ``oos/pii_r4.jsonl``, 450 messages in the same shape, by a helper session that
+# never saw this repository, whose brief asked for at least 25 of each identifier type and a voice of people
+# doing paperwork for relatives (identifiers named sentences before their values, OCR-like slips). Its misses
+# *were* read for the third round of rules (far keywords, more keywords, no-reply senders, free-phone and
+# named public lines, test cards, trivia about a named person's birth), so it only holds the line: before the
+# round 0.907 / 0.788 / 0.120, after 0.969 / 0.916 / 0.049.
+R4_PROMPT_RECALL = 0.95
+R4_ENTITY_RECALL = 0.89
+R4_BENIGN_FLAGGED = 0.06
+
+
+def test_fourth_author_set_shape() -> None:
+    rows = _rows("oos/pii_r4.jsonl")
+    assert {r["source"] for r in rows} == {"handwritten-r4"}
+    earlier = ["oos/pii.jsonl", "oos/pii_r2.jsonl", "oos/pii_r3.jsonl", "pii_tune.jsonl", "pii_dev.jsonl"]
+    _check_later_author(rows, earlier)
+
+
+@pytest.mark.slow
+def test_fourth_author_set() -> None:
+    ev = _evaluate_per_language(_rows("oos/pii_r4.jsonl"))
+    assert ev.prompt_recall >= R4_PROMPT_RECALL, ev.missed
+    assert ev.entity_recall >= R4_ENTITY_RECALL, ev.per_type
+    assert ev.fpr <= R4_BENIGN_FLAGGED, ev.false_positives
