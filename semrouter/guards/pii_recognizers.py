@@ -185,7 +185,7 @@ _REFERENCE_WORDS = (
     r"|rastreio|protocolo|bestellung|bestellnummer|rechnung|reklamation|buchung|sendungsnummer|vorgang"
     r"|ref|reference|r[ée]f[ée]rence|referencia|refer[êe]ncia|aktenzeichen)\b"
 )
-_REFERENCE_BEFORE = re.compile(_REFERENCE_WORDS + r"[^.!?\n]{0,40}\Z")
+_REFERENCE_BEFORE = re.compile(_REFERENCE_WORDS + r"(?:[^.!?\n]|(?<=\bnr)\.|(?<=\bno)\.|(?<=n[º°])\.){0,40}\Z")
 _PUBLIC_LINE = re.compile(
     r"\b(?:switchboard|helpline|customer\s+service|service\s+(?:number|line)|sac|ouvidoria|central\s+de\s+atendimento"
     r"|atenci[óo]n\s+al\s+cliente|service\s+client|standard\s+t[ée]l[ée]phonique|zentrale|kundenservice|servicenummer"
@@ -213,6 +213,11 @@ def _not_a_phone(text: str, start: int, end: int) -> bool:
         return True
     if _IBAN_PREFIX.search(text[max(0, start - 40) : start]):
         return True
+    card = _CARD_RE.search(text, max(0, start - 15), min(len(text), end + 15))
+    if card and card.start() < start and card.end() >= end:
+        digits = re.sub(r"\D", "", card.group(0))
+        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+            return True  # the tail of a card number ("4000 0027 6000 3184"), not a number of its own
     if _PUBLIC_LINE.search(text[max(0, start - 48) : start].lower()):
         return True  # "the main switchboard is 020 ...", "o SAC do Banco do Brasil é ...": an organisation's line
     ref = _REFERENCE_BEFORE.search(text[max(0, start - 48) : start].lower())
@@ -636,6 +641,18 @@ _FAMOUS_ADDRESSES = re.compile(
 _ADDRESS_VETO_AFTER = re.compile(r"^\s*(?:of|in|and|to)\s+(?:the\s+)?(?:[A-Z][a-z]+\s+)?(?:war|battle|treaty|act)\b")
 
 
+def _public_place(lower: str, start: int, end: int) -> bool:
+    """An address in a question that names nobody of the user's own and no address field ("O MASP fica na
+    Avenida Paulista 1578, né?", "Das Schloss Bellevue, Spreeweg 1, kann man das besichtigen?"): a place
+    people visit, not where someone lives."""
+    stop = re.search(r"[.!?\n]", lower[end : end + 200])
+    if stop is None or stop.group(0) != "?" or _ADDRESS_CONTEXT.search(_before(lower, start, 40)):
+        return False
+    lead = max(0, start - 80)
+    sentence = max(lower.rfind(c, lead, start) for c in ".!?\n") + 1 or lead
+    return _PERSONAL_CUE.search(lower, max(sentence, lead), end + stop.start()) is None
+
+
 def street_address(text: str, lower: str) -> list[Candidate]:
     out = []
     iberian = _word_hits(text, _IBERIAN_WORDS, _IBERIAN_RE)  # str.find for the street words, then a match
@@ -653,6 +670,8 @@ def street_address(text: str, lower: str) -> list[Candidate]:
         for m in iberian if rx is _IBERIAN_RE else rx.finditer(text):
             value = m.group(0).rstrip(",")
             if _FAMOUS_ADDRESSES.match(value) or _ADDRESS_VETO_AFTER.match(text[m.end() :]):
+                continue
+            if _public_place(lower, m.start(), m.start() + len(value)):
                 continue
             house = re.match(r"\d+", value)
             if house and rx is _STREET_RE and 1000 <= int(house.group(0)) <= 2100 and value.count(" ") < 3:
@@ -880,7 +899,7 @@ _MRN_KEYWORDS = re.compile(
     r"|fallnummer|fall-nr\.?|hospital\s+(?:n[º°o]\.?|number)|n[º°]\s+hospital|pt\s+id|hospital\s+no"
     r"|n[º°o]\.?\s+(?:de\s+)?historia|registro\s+(?:hospitalar|do\s+paciente|m[ée]dico)|no\s+de\s+dossier"
     r"|n[úu]mero\s+de\s+historia|expediente|processo\b|medical\s+record(?:\s+number)?|mrn|patient\s+(?:id|number)"
-    r"|pid\b|patientenzahl|n[úu]mero\s+(?:do|de)\s+(?:registro|atendimento|prontu[áa]rio))",
+    r"|pid\b|patientenzahl|n[úu]mero\s+(?:do|de)\s+(?:registro|atendimento|prontu[áa]rio))\b",
 )
 _HEALTH_KEYWORDS = re.compile(
     r"\b(?:nhs\s+(?:number|no\.?|num)|nhs|health\s+(?:card|number|insurance\s+number|no\.?)|carte\s+vitale"
@@ -892,18 +911,18 @@ _HEALTH_KEYWORDS = re.compile(
     r"|member\s+(?:id|number|no\.?)|membership\s+(?:id|number)|(?:num[ée]ro|n[°º])\s*d'affili[ée]e?|socio\b"
     r"|(?:n[úu]mero\s+de\s+)?(?:beneficiario|afiliado|asegurado)|nusha\b|cip\b|sip\b|c[óo]d\.?\s*sns|vers\.?-?nr\.?"
     r"|health\s+card|carte\s+d'assurance(?:\s+maladie)?|versichertenkarte|credencial|carteirinha\s+do\s+plano"
-    r"|krankenkasse)",
+    r"|krankenkasse)\b",
 )
 _NATIONAL_KEYWORDS = re.compile(
-    r"\b(?:dni|nie|nif|cpf|rg|curp|rut|cuit|nir|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu"
-    r"|num[ée]ro\s+fiscal|spi|num[ée]ro\s+national|national\s+(?:insurance|id)(?:\s+(?:number|no\.?))?|nino"
+    r"\b(?:dni|nie\b|nif|cpf|rg\b|curp|rut\b|cuit|nir\b|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu\b"
+    r"|num[ée]ro\s+fiscal|spi\b|num[ée]ro\s+national|national\s+(?:insurance|id)(?:\s+(?:number|no\.?))?|nino\b"
     r"|ni\s+(?:number|no\.|num)"
-    r"|steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|personalausweis(?:nummer)?|perso"
+    r"|steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|personalausweis(?:nummer)?|perso\b"
     r"|ausweisnummer|sozialversicherungsnummer|rentenversicherungsnummer|seguran[çc]a\s+social|contribuinte"
     r"|cart[ãa]o\s+de\s+cidad[ãa]o|bilhete\s+de\s+identidade|c[ée]dula|documento\s+de\s+identidad|carte\s+d'identit[ée]"
-    r"|ahv|avs|bsn|codice\s+fiscale|id\s+card|identity\s+card|tax\s+id|registre\s+national"
+    r"|ahv\b|avs\b|bsn\b|codice\s+fiscale|id\s+card|identity\s+card|tax\s+id|registre\s+national"
     r"|num[ée]ro\s+d'assurance\s+sociale|social\s+insurance\s+number|steuernummer|steuer-?nr\.?|cuil\b"
-    r"|n[úu]mero\s+de\s+identificaci[óo]n(?:\s+fiscal)?|carte\s+d'identit[ée]|cart[ãa]o\s+de\s+cidad[ãa]o)",
+    r"|n[úu]mero\s+de\s+identificaci[óo]n(?:\s+fiscal)?)",
 )
 
 
