@@ -101,6 +101,13 @@ class Metrics:
             ["guard", "type"],
             registry=r,
         )
+        self.guard_second_looks = Counter(
+            "semrouter_guard_second_looks",
+            "Requests the attack and harmful guards read a second time, by look: reader (a linear head was unsure; "
+            "its share is the cascade's cost) or multilingual (a non-English prompt, with the extra installed).",
+            ["look"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "semrouter_upstream_errors",
             "Failed upstream exchanges by model and reason (status_5xx, timeout, no_endpoint, stream_broken, ...).",
@@ -321,6 +328,10 @@ class Metrics:
             self.guard_detections.labels("harmful", harm.value or "unknown").inc()
             if blocked_by == "harmful":
                 self.guard_blocks.labels("harmful", harm.value or "unknown").inc()
+        for look in ("reader", "multilingual"):  # a second look that ran leaves its result in the stage state
+            fut = ctx.stage_state.get(f"guard.{look}")
+            if fut is not None and fut.done() and not fut.cancelled() and fut.result() is not None:
+                self.guard_second_looks.labels(look).inc()
         if upstream_error is not None:
             self.upstream_errors.labels(model, upstream_error).inc()
         retries = ctx.upstream.retries

@@ -309,6 +309,8 @@ def test_cache_and_guard_metrics(
     assert m.get("semrouter_guard_detections_total", guard="jailbreak") == 1
     assert m.get("semrouter_guard_blocks_total", guard="jailbreak", type=kind) == 1
     assert m.get("semrouter_guard_detections_total", guard="jailbreak", type=kind) == 1
+    # the attack is one the heads score high, so the reader confirms it; the plain questions never reach it
+    assert m.get("semrouter_guard_second_looks_total", look="reader") == 1
     # a hit skips enrichment, so it reports reasoning off, as its x-vsr-selected-reasoning header does
     assert m.get("semrouter_requests_total", decision="math", model="m-large", path="cache", reasoning="off") == 1
     assert m.get("semrouter_requests_total", path="blocked") == 2  # the PII and the jailbreak request
