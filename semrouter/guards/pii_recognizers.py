@@ -597,6 +597,13 @@ _FRENCH_RE = re.compile(  # "85, chemin Olivier", "12 bis rue de la Paix"
     r"|passage|square)\s+(?:(?:de|du|des|la|le|l'|d')\s*){0,2}[A-ZÀ-Þ][\w'’\-]+(?:\s+[A-ZÀ-Þ][\w'’\-]+){0,3}"
     r"(?:,?\s+\d{5}\s+[A-ZÀ-Þ][\w'’\-]+)?"
 )
+# Swiss and Belgian French put the number after the name: "Rue de Carouge 54, 1205 Genève" (with its postcode
+# and town only: "rue de la Paix 3" alone is as often a board-game square as an address)
+_FRENCH_NAME_FIRST_RE = re.compile(
+    r"\b(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]hemin|[Rr]oute|[Pp]lace|[Qq]uai|[Aa]llée|[Ii]mpasse)\s+"
+    r"(?:(?:de|du|des|la|le|l'|d')\s*){0,2}[A-ZÀ-Þ][\w'’\-]+(?:\s+[A-ZÀ-Þ][\w'’\-]+){0,3}"
+    r"\s+\d{1,4}[a-z]?,?\s+\d{4,5}\s+[A-ZÀ-Þ][\w'’\-]+"
+)
 _IB_UP = "A-ZÁÉÍÓÚÑÂÊÔÃÕÇÀÜ"
 _IB_WORD = rf"(?:[{_IB_UP}][\wáéíóúñâêôãõçàü'’.\-]*|[IVX]{{1,4}}|\d{{1,2}} de [{_IB_UP}][a-záéíóúñâêôãõçàü]+)"
 _IB_CONN = r"(?:de|del|la|las|los|el|da|do|das|dos|e|y|d'|l')"
@@ -604,7 +611,7 @@ _IBERIAN_RE = re.compile(  # "Calle de Toledo 84, 3º izq., 28005 Madrid", "Rua 
     r"(?<![\w/])(?:[Cc]alle|C/|[Aa]venida|[Aa]vda\.|Av\.|[Pp]aseo|Pº|[Pp]laza|[Pp]za\.|[Cc]amino|[Cc]arretera|Ctra\."
     r"|[Rr]onda|[Rr]ambla|[Tt]ravesía|[Gg]lorieta|[Rr]ua|R\.|[Tt]ravessa|Largo|[Pp]raça|[Aa]lameda|[Ee]strada"
     r"|[Rr]odovia|[Cc]alçada|[Qq]uadra|SQN|SHIS|Vila|Ladeira|Viela|Beco|Conjunto|Jardim|Loteamento|Residencial"
-    r"|[Pp]asaje|Vía|Via)"
+    r"|[Pp]asaje|Vía|Via|[Cc]arrer|[Aa]vinguda|[Pp]asseig|[Pp]laça|[Tt]ravessera)"
     rf"\s+(?:{_IB_CONN}\s+){{0,2}}{_IB_WORD}(?:\s+(?:{_IB_CONN}\s+){{0,2}}{_IB_WORD}){{0,4}}"
     r",?\s+(?:n\.?[º°o]\.?\s*)?\d{1,5}[A-Za-z]?\b"
     r"(?:,?\s*(?:\d{1,2}\s?[º°ª]\.?\s?(?:[A-Z]\b|izq(?:da)?\.?|dcha\.?|dch[ao]\.?|esq\.?|dto\.?)?|apto\.?\s*\d+|ap\.?\s*\d+"
@@ -617,7 +624,8 @@ _IBERIAN_WORDS = (
     "Travesía", "travesía", "Glorieta", "glorieta", "Rua", "rua", "R.", "Travessa", "travessa", "Largo", "Praça",
     "praça", "Alameda", "alameda", "Estrada", "estrada", "Rodovia", "rodovia", "Calçada", "calçada", "Quadra",
     "quadra", "SQN", "SHIS", "Vila", "Ladeira", "Viela", "Beco", "Conjunto", "Jardim", "Loteamento", "Residencial",
-    "Pasaje", "pasaje", "Vía", "Via",
+    "Pasaje", "pasaje", "Vía", "Via", "Carrer", "carrer", "Avinguda", "avinguda", "Passeig", "passeig", "Plaça",
+    "plaça", "Travessera", "travessera",
 )  # fmt: skip
 _GERMAN_PREP_RE = re.compile(  # "Am Rosengarten 8, 45127 Essen" (needs the postcode: "Am Ende 3" is a phrase)
     r"\b(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur|Unter den)\s+[A-ZÄÖÜ][a-zäöüß\-]+\s+\d{1,4}[a-z]?"
@@ -662,6 +670,7 @@ def street_address(text: str, lower: str) -> list[Candidate]:
         _GERMAN_RE,
         _GERMAN_LOWER_RE,
         _FRENCH_RE,
+        _FRENCH_NAME_FIRST_RE,
         _PO_BOX_RE,
         _MILITARY_RE,
         _IBERIAN_RE,

@@ -316,6 +316,14 @@ def test_a_place_people_visit_is_not_an_address_someone_lives_at(det: PiiDetecto
     assert {t for t, _ in _types(det, "Adresse : 12 rue des Archives, c'est bon ?")} == {"STREET_ADDRESS"}
 
 
+def test_catalan_streets_and_swiss_french_number_after_the_name(det: PiiDetector) -> None:
+    assert ("STREET_ADDRESS", "Carrer de Provença 318") in _types(det, "Envia-ho a casa meva, Carrer de Provença 318.")
+    assert ("STREET_ADDRESS", "Avenue de Beaulieu 12, 1004 Lausanne") in _types(
+        det, "Mon adresse a changé : Avenue de Beaulieu 12, 1004 Lausanne."
+    )
+    assert _types(det, "Sur le plateau de Monopoly, la rue de la Paix 3 fois de suite ?") == set()
+
+
 def test_numbers_that_belong_to_something_else(det: PiiDetector) -> None:
     assert _types(det, "Bestellung Nr. 204-7719302-5512874 kam nie an, was tun?") == set()  # an order, "Nr." and all
     assert _types(det, "Der 3-D-Secure-Test mit 4000 0027 6000 3184 schlägt fehl") == set()  # a test card, not a phone
