@@ -220,6 +220,7 @@ def oos(
                     "all caught",
                     f"lang {r.get('language', 'en')}",
                     f"family {r.get('family') or r.get('category')}",
+                    f"source {str(r.get('source', '')).split('/')[0]}",
                 ]
                 if r.get("language", "en") != "en":
                     keys.append("all non-English caught")
