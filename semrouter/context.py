@@ -275,6 +275,8 @@ class RequestContext:
         fut: asyncio.Future[_T] | None = self.stage_state.get(key)
         if fut is None:
             fut = asyncio.ensure_future(compute())
+            # retrieved here, so one that fails after every caller was cancelled is not logged as never retrieved
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             self.stage_state[key] = fut
         return await asyncio.shield(fut)
 

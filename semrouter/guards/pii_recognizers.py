@@ -187,7 +187,7 @@ _REFERENCE_WORDS = (
 )
 _REFERENCE_BEFORE = re.compile(_REFERENCE_WORDS + r"(?:[^.!?\n]|(?<=\bnr)\.|(?<=\bno)\.|(?<=n[º°])\.){0,40}\Z")
 _PUBLIC_LINE = re.compile(
-    r"\b(?:switchboard|helpline|customer\s+service|service\s+(?:number|line)|sac|ouvidoria|central\s+de\s+atendimento"
+    r"\b(?:switchboard|helpline|customer\s+service|service\s+(?:number|line)|sac\s+d[aoe]|ouvidoria|central\s+de\s+atendimento"
     r"|atenci[óo]n\s+al\s+cliente|service\s+client|standard\s+t[ée]l[ée]phonique|zentrale|kundenservice|servicenummer"
     r"|servicehotline)\b[^.!?\n]{0,30}\Z"
 )
@@ -218,7 +218,8 @@ def _not_a_phone(text: str, start: int, end: int) -> bool:
         digits = re.sub(r"\D", "", card.group(0))
         if 13 <= len(digits) <= 19 and _luhn_ok(digits):
             return True  # the tail of a card number ("4000 0027 6000 3184"), not a number of its own
-    if _PUBLIC_LINE.search(text[max(0, start - 48) : start].lower()):
+    public = _PUBLIC_LINE.search(text[max(0, start - 48) : start].lower())
+    if public and not _STRONG_PHONE.search(public.group(0)):
         return True  # "the main switchboard is 020 ...", "o SAC do Banco do Brasil é ...": an organisation's line
     ref = _REFERENCE_BEFORE.search(text[max(0, start - 48) : start].lower())
     if ref and not _STRONG_PHONE.search(ref.group(0)):
@@ -363,7 +364,10 @@ def _national_phones(text: str, lower: str, taken: list[Candidate]) -> list[Cand
 # ---------------------------------------------------------------------------------------------- credit card
 
 _CARD_RE = re.compile(r"(?<![\d.\-])\d{4}(?:[ \-]?\d{2,6}){2,4}(?![\d\-]|\.\d)")
-_TEST_CUE = re.compile(r"\b(?:test|testing|sandbox|prueba|pruebas|teste|testes|testmodus)\b|testkarte|test-?card")
+_TEST_CUE = re.compile(
+    r"\b(?:test(?:ing)?|sandbox)\s+(?:credit\s+|debit\s+)?card|test-?card|testkarte|tarjeta\s+de\s+pruebas?"
+    r"|cart[ãa]o\s+de\s+teste|carte\s+de\s+test|\bsandbox\b"
+)
 _CARD_CONTEXT = re.compile(
     r"\b(?:credit|debit|card|visa|mastercard|master card|amex|american express|discover|jcb|diners|maestro"
     r"|cc|pan|payment|pay|charge|billing)\b"
@@ -374,6 +378,9 @@ _TEST_CARDS = frozenset(
         "5555555555554444", "5105105105105100", "5200828282828210", "2223003122003222",
         "378282246310005", "371449635398431", "378734493671000", "6011111111111117", "6011000990139424",
         "3056930009020004", "36227206271667", "3566002020360505", "6200000000000005", "4000000000000002",
+        # Stripe's documented 3-D Secure and decline test numbers
+        "4000002760003184", "4000002500003155", "4000000000003220", "4000000000003063", "4000008400001629",
+        "4000000000009995", "4000000000009987", "4000000000000069", "4000000000000127", "4000000000000119",
     }
 )  # fmt: skip
 
@@ -818,12 +825,12 @@ _PERSONAL_CUE = re.compile(
 )
 _DOB_FIELD = re.compile(
     r"(?:\bdob|\bd\.o\.b\.?|date of birth|birth ?date|geburtsdatum|\bgeb\.|fecha de nacimiento|f\. ?nac\.?"
-    r"|data de nascimento|\bnasc\.|date de naissance|n[ée]\(e\) le)\s*[:\-=/]?\s*['\"]?\s*\Z"
+    r"|data de nascimento|\bnasc\.|date de naissance|n[ée]\(e\) le)\s*(?:[:\-=/]\s*)?(?:['\"]\s*)?\Z"
 )
 _NAME_PAIR = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+ (?:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+|I{1,3}\b)")
 _NAME_BY_VERB = re.compile(
     r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+['\"’]? ['\"‘]?(?:naci[óo]|nasceu|est n[ée]e?|was born|wurde)\b"
-    r"|\b(?:naci[óo]|nasceu|n[ée]e?|born)\s+(?:o|a|el|la|le|der|die)?\s*[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
+    r"|\b(?:naci[óo]|nasceu|n[ée]e?|born)\s+(?:(?:o|a|el|la|le|der|die)\s+)?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
 )
 
 
@@ -894,7 +901,7 @@ _ID_STOP = re.compile(
 )
 _DL_KEYWORDS = re.compile(
     r"\b(?:carnet|carn[ée]|permiso|licencia)\s+de\s+(?:conducir|conducci[óo]n|manejo)|\bcarta\s+de\s+condu[çc][ãa]o|\bcnh\b"
-    r"|\blicencia\b|\blicen[cs]e\s*(?:#|no\b|number|num\b|n[º°]|is\b|:)|\bdl\b|\bf[üu]hrerscheinnummer"
+    r"|\blicencia\b|\blicen[cs]e\s*(?:#|no\b|number|num\b|n[º°]|is\b|:)|\bf[üu]hrerscheinnummer"
     r"|\b(?:my|his|her|their|your|our|dad'?s|mom'?s|mum'?s)\s+(?:[a-z]+\s+){0,2}licen[cs]e\b"
     r"|\bpermis\b(?:\s+de\s+conduire\b)?|\bdriving\s+licen[cs]e|\bdriver'?s?\s+licen[cs]e|\bf[üu]hrerschein(?:nummer|-nr\.?)?|\bdriver'?s?\s+lic\.?"
     r"|\bcarteira\s+de\s+motorista",
@@ -907,8 +914,9 @@ _MRN_KEYWORDS = re.compile(
     r"|ipp|n[°º]\s+(?:de\s+)?patient|num[ée]ro\s+(?:de\s+)?patient|patienten-?(?:id|nummer|nr\.?)|patientennummer"
     r"|fallnummer|fall-nr\.?|hospital\s+(?:n[º°o]\.?|number)|n[º°]\s+hospital|pt\s+id|hospital\s+no"
     r"|n[º°o]\.?\s+(?:de\s+)?historia|registro\s+(?:hospitalar|do\s+paciente|m[ée]dico)|no\s+de\s+dossier"
-    r"|n[úu]mero\s+de\s+historia|expediente|processo\b|medical\s+record(?:\s+number)?|mrn|patient\s+(?:id|number)"
-    r"|pid\b|patientenzahl|n[úu]mero\s+(?:do|de)\s+(?:registro|atendimento|prontu[áa]rio))\b",
+    r"|n[úu]mero\s+de\s+historia|expediente(?:\s+(?:m[ée]dico|cl[íi]nico)|(?=\s*(?:[:#]|n[º°o]\.?\s)))|processo\s+(?:n\.?[º°o]|cl[íi]nico)"
+    r"|n\.?[º°o]\.?\s+(?:de\s+)?processo|medical\s+record(?:\s+number)?|mrn|patient\s+(?:id|number)|patientenzahl"
+    r"|n[úu]mero\s+(?:do|de)\s+(?:registro|atendimento|prontu[áa]rio))\b",
 )
 _HEALTH_KEYWORDS = re.compile(
     r"\b(?:nhs\s+(?:number|no\.?|num)|nhs|health\s+(?:card|number|insurance\s+number|no\.?)|carte\s+vitale"
@@ -917,10 +925,10 @@ _HEALTH_KEYWORDS = re.compile(
     r"|(?:n[úu]mero\s+de\s+)?utente|krankenversicherten-?nummer|versichertennummer|krankenkassennummer|kvnr"
     r"|gesundheitskarte|medicare|medicaid|imss|nss|carteirinha|assurance\s+maladie|ramq|e-card|sv-?nr\.?"
     r"|sv-nummer|versicherungsnummer|(?:num[ée]ro|n[°º])\s+d'adh[ée]rent"
-    r"|member\s+(?:id|number|no\.?)|membership\s+(?:id|number)|(?:num[ée]ro|n[°º])\s*d'affili[ée]e?|socio\b"
-    r"|(?:n[úu]mero\s+de\s+)?(?:beneficiario|afiliado|asegurado)|nusha\b|cip\b|sip\b|c[óo]d\.?\s*sns|vers\.?-?nr\.?"
-    r"|health\s+card|carte\s+d'assurance(?:\s+maladie)?|versichertenkarte|credencial|carteirinha\s+do\s+plano"
-    r"|krankenkasse)\b",
+    r"|member\s+(?:id|number|no\.?)|membership\s+(?:id|number)|(?:num[ée]ro|n[°º])\s*d'affili[ée]e?"
+    r"|socio(?=\s+(?:n[°º]\.?\s*)?\d)|(?:n[úu]mero|n[°º]\.?|no\.)\s+de\s+(?:beneficiario|afiliado|asegurado|socio)|nusha"
+    r"|c[óo]d\.?\s*sns|vers\.?-?nr\.?|health\s+card|carte\s+d'assurance(?:\s+maladie)?|versichertenkarte"
+    r"|carteirinha\s+do\s+plano|krankenkasse)\b",
 )
 _NATIONAL_KEYWORDS = re.compile(
     r"\b(?:dni|nie\b|nif|cpf|rg\b|curp|rut\b|cuit|nir\b|num[ée]ro\s+(?:de\s+)?s[ée]cu(?:rit[ée]\s+sociale)?|s[ée]cu\b"
@@ -935,7 +943,15 @@ _NATIONAL_KEYWORDS = re.compile(
 )
 
 
-_NATIONAL_ACRONYMS = re.compile(r"\b(?:SIN|NAS|TFN|PPSN|PPS|PIS|NIS|NISS|NSS|RFC|CUIL|CUIT|NIF|NIE|DNI|CPF|BSN)\b")
+# Acronyms that are ordinary words or other things in lower case ("sin", "nas", an internet RFC, a NAS box):
+# matched in capitals, and followed in the same sentence by a number of their own shape only.
+_NINE = r"\d{3}[ -]?\d{3}[ -]?\d{3}"
+_NATIONAL_ACRONYMS = re.compile(
+    r"\b(?:(?:SIN|NAS)\b[^.!?\n]{0,45}?(" + _NINE + r")|TFN\b[^.!?\n]{0,45}?(\d{3}[ -]?\d{3}[ -]?\d{2,3})"
+    r"|PPSN?\b[^.!?\n]{0,45}?(\d{7}[A-W][A-IW]?)|(?:PIS|NIS|NIT)\b[^.!?\n]{0,45}?(\d{3}\.?\d{5}\.?\d{2}-?\d)"
+    r"|NISS\b[^.!?\n]{0,45}?(\d{11})|NSS\b[^.!?\n]{0,45}?(\d{2} ?\d{2} ?\d{2} ?\d{4} ?\d)"
+    r"|RFC\b[^.!?\n]{0,45}?([A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3})|CUI[LT]\b[^.!?\n]{0,45}?(\d{2}-?\d{8}-?\d))(?![\w-])"
+)
 # Every identifier keyword of every type: a far search stops at the next one (it names another number).
 _ANY_ID_KEYWORD = re.compile(
     "|".join(f"(?:{k.pattern})" for k in (_DL_KEYWORDS, _PASSPORT_KEYWORDS, _MRN_KEYWORDS, _HEALTH_KEYWORDS))
@@ -949,7 +965,7 @@ _KW_FAR = 180
 _FAR_SCORE = 0.72  # a far value is a weaker reading: a card, SSN or phone with its own cue wins over it
 _FAR_CUE = re.compile(
     r"(?:\b(?:is|it'?s|es|é|est|ist|lautet|number|num[ée]ro|n[úu]mero|nummer|nr|no|says|dice|diz|dit|steht|pone"
-    r"|reads|shows|leu|ler|lee|lit|indique|zeigt|il\s+y\s+a)\b\.?|[:#]|n[º°o]\.?)[\s,]*['\"«„“‘]?\s*"
+    r"|reads|shows|leu|ler|lee|lit|indique|zeigt|il\s+y\s+a)\b\.?|[:#]|\bn[º°o]\.?)[\s,]*['\"«„“‘]?\s*"
 )
 
 
@@ -978,10 +994,7 @@ def _keyword_ids(
     """The keyword patterns are all-lowercase and matched case-sensitively against the lowered text (3x
     faster than ``re.I``); the identifier shape is matched in the original text (upper-case letters)."""
     out = []
-    keys = list(kw.finditer(lower))
-    if kind == "NATIONAL_ID":
-        keys += list(_NATIONAL_ACRONYMS.finditer(text))
-    for k in keys:
+    for k in kw.finditer(lower):
         limit = min(len(text), k.end() + _KW_WINDOW)
         stop = _ID_STOP.search(text, k.end(), limit)
         m = _ID_SHAPE.search(text, k.end(), stop.start() if stop else limit)
@@ -1125,6 +1138,9 @@ def national_id(text: str, lower: str) -> list[Candidate]:
     out: list[Candidate] = []
     if not _DIGITS_SPREAD.search(text):
         return out
+    for m in _NATIONAL_ACRONYMS.finditer(text):
+        g = next(i for i in range(1, (m.lastindex or 0) + 1) if m.group(i) is not None)
+        out.append(Candidate("NATIONAL_ID", m.start(g), m.end(g), 0.9))
     for c in _keyword_ids(_NATIONAL_KEYWORDS, "NATIONAL_ID", text, lower, 3, 0.9):  # ID cards mix letters in
         digits = re.sub(r"\D", "", text[c.start : c.end])
         if (len(digits) == 11 and _cpf_ok(digits)) or _steuer_ok(digits) or _pt_nif_ok(digits):

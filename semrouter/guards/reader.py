@@ -16,6 +16,7 @@ bounded characters, the pair to :data:`READER_MAX_TOKENS` word pieces, so its co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -54,12 +55,23 @@ class ReaderEncoder:
         self.tok = Tokenizer.from_file(str(tokenizer_file))
         self.tok.no_padding()
         self.tok.enable_truncation(max_tokens, strategy="longest_first")
+        self.max_tokens = max_tokens
+        self._full = Tokenizer.from_file(str(tokenizer_file))  # untruncated: did the model see all of it?
+        self._full.no_padding()
 
     @classmethod
     def from_tokenizer_file(cls, max_tokens: int = READER_MAX_TOKENS) -> ReaderEncoder:
         from semrouter.embed.model import ASSETS_DIR, TOKENIZER_FILE
 
         return cls(ASSETS_DIR / TOKENIZER_FILE, max_tokens)
+
+    def whole(self, text: str, context: Sequence[str] = ()) -> bool:
+        """Whether the reader reads all of ``text`` and its earlier turns: nothing cut by characters or tokens.
+        Its input is already cut to bounded characters, so this costs one short tokenisation."""
+        a, b = reader_input(text, context)
+        if len(text) > _TEXT_CHARS or len(context) > _TURNS or any(len(t) > _TURN_CHARS for t in context):
+            return False
+        return len(self._full.encode(a, b).ids if b else self._full.encode(a).ids) <= self.max_tokens
 
     def batch(self, items: Sequence[tuple[str, Sequence[str]]]) -> dict[str, npt.NDArray[np.int64]]:
         from semrouter.embed.model import padded_feeds
@@ -92,6 +104,13 @@ class GuardReader:
     def logits(self, text: str, context: Sequence[str] = ()) -> tuple[float, float]:
         out = self.session.run(None, self.encoder.batch([(text, context)]))[0].reshape(-1)
         return float(out[0]), float(out[1])
+
+    def read(self, text: str, context: Sequence[str] = ()) -> tuple[float, float, bool]:
+        """(attack logit, harmful logit, whether it read the whole input); a non-finite output is an error."""
+        a, h = self.logits(text, context)
+        if not (math.isfinite(a) and math.isfinite(h)):
+            raise ValueError("the reader gave a non-finite logit")
+        return a, h, self.encoder.whole(text, context)
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,8 @@ class Band:
     @classmethod
     def parse(cls, s: str) -> Band:
         lo, hi, weight, thr = (float(x) for x in s.split(","))
+        if not (lo < hi and 0.0 < weight <= 1.0 and 0.0 < thr < 1.0):  # NaN fails every comparison too
+            raise ValueError(f"invalid reader band {s!r}: needs lo < hi, 0 < weight <= 1, 0 < threshold < 1")
         return cls(lo, hi, weight, thr)
 
 

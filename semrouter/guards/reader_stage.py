@@ -47,38 +47,40 @@ def margin(result: HarmfulResult, threshold: float) -> float:
 class ReaderLook:
     """The reader and its rule for the guard stage; one per stage, shared by its requests."""
 
-    def __init__(self, reader: GuardReader) -> None:
+    def __init__(self, reader: GuardReader, attack_threshold: float) -> None:
         self.reader = reader
         self.rule = ReaderRule.from_metadata(reader.metadata)
+        self.attack_threshold = attack_threshold  # the shipped head's: the one the attack band was chosen for
         self.calls = 0
         self.faults = 0
 
     @classmethod
-    def create(cls, cfg: ReaderConfig) -> ReaderLook | None:
+    def create(cls, cfg: ReaderConfig, attack_threshold: float) -> ReaderLook | None:
         """The cascade, or None when it is off or (a trimmed install) its model is absent."""
         if not cfg.enabled:
             return None
         if not READER_ASSET.exists():
             log.warning("guards.reader is on but %s is missing: the linear guards decide alone", READER_ASSET.name)
             return None
-        return cls(GuardReader.default())
+        return cls(GuardReader.default(), attack_threshold)
 
     def warm_up(self) -> None:
         self.reader.logits("warm-up")
 
-    async def logits(self, ctx: RequestContext, context: list[str]) -> tuple[float, float] | None:
-        """(attack, harmful) probabilities of the request's last turn, one pass per request, or None on a fault."""
+    async def logits(self, ctx: RequestContext, context: list[str]) -> tuple[float, float, bool] | None:
+        """(attack, harmful) probabilities of the request's last turn and whether the reader read all of it, one
+        pass per request, or None on a fault."""
 
-        async def compute() -> tuple[float, float] | None:
+        async def compute() -> tuple[float, float, bool] | None:
             self.calls += 1
             try:
-                a, h = await asyncio.to_thread(self.reader.logits, ctx.text, context)
+                a, h, whole = await asyncio.to_thread(self.reader.read, ctx.text, context)
             except Exception as exc:
                 self.faults += 1
                 ctx.faults.append(_STATE_KEY)
                 log.warning("guard reader failed for request %s: %s", ctx.request_id, type(exc).__name__)
                 return None
-            return _sigmoid(a), _sigmoid(h)
+            return _sigmoid(a), _sigmoid(h), whole
 
         return await ctx.once(_STATE_KEY, compute)
 
@@ -100,14 +102,24 @@ class ReaderLook:
         if got is None:
             return None
         blend = band.blend(linear, got[which])
-        detail["reader"] = {"probability": round(got[which], 4), "blend": round(blend, 4), "threshold": band.threshold}
+        detail["reader"] = {
+            "probability": round(got[which], 4),
+            "blend": round(blend, 4),
+            "threshold": band.threshold,
+            "read_whole": got[2],
+        }
+        if not got[2] and blend < band.threshold:
+            return None  # it saw the ends of a long prompt only: it may add a verdict, never clear the head's
         return rescale(min(max(blend, 0.0), 1.0), band.threshold, threshold)
 
     async def attack(
         self, ctx: RequestContext, prob: float, threshold: float, context: list[str], detail: dict[str, Any]
     ) -> float:
         """The attack probability after the cascade: in the band, the blend of the linear and the reader's
-        probabilities; elsewhere the linear one."""
+        probabilities; elsewhere the linear one. The band was chosen for the head's own threshold: under another
+        (``guards.jailbreak.threshold``) the head decides alone, as the operator calibrated it."""
+        if abs(threshold - self.attack_threshold) > 1e-9:
+            return prob
         score = await self._blended(ctx, self.rule.attack, prob, 0, threshold, context, detail)
         return prob if score is None else score
 

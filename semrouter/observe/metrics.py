@@ -330,7 +330,7 @@ class Metrics:
                 self.guard_blocks.labels("harmful", harm.value or "unknown").inc()
         for look in ("reader", "multilingual"):  # a second look that ran leaves its result in the stage state
             fut = ctx.stage_state.get(f"guard.{look}")
-            if fut is not None and fut.done() and not fut.cancelled() and fut.result() is not None:
+            if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None and fut.result():
                 self.guard_second_looks.labels(look).inc()
         if upstream_error is not None:
             self.upstream_errors.labels(model, upstream_error).inc()

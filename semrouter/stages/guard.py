@@ -142,10 +142,14 @@ class GuardStage(Stage):
                 config.guards.multilingual, self.jailbreak is not None, self.harmful is not None
             )
         self.reader: ReaderLook | None = None
-        if self.uses_embedding:
+        reads_last_turn = (self.jailbreak is not None and self.jb_cfg.scan == "last_user") or (
+            self.harmful is not None and self.harm_cfg.scan == "last_user"
+        )
+        if reads_last_turn:  # the reader reads a last turn with the turns before it, never each turn alone
             from semrouter.guards.reader_stage import ReaderLook
 
-            self.reader = ReaderLook.create(config.guards.reader)
+            shipped = self.jailbreak.threshold if self.jailbreak is not None else 0.5
+            self.reader = ReaderLook.create(config.guards.reader, shipped)
 
     def warm_up(self) -> None:
         if self.pii is not None:
@@ -233,9 +237,8 @@ class GuardStage(Stage):
         prob, kind = max(scored, default=(0.0, "none"))
         threshold = self.jailbreak_threshold
         detail: dict[str, Any] = {"threshold": round(threshold, 4)}
-        if reader is not None:  # unsure prompts: the reader decides
+        if reader is not None:  # unsure prompts: blended with the reader's reading
             prob = await reader.attack(ctx, prob, threshold, context, detail)
-            kind = kind if kind != "none" or prob < threshold else "other"
         if self.multilingual is not None:  # non-English prompts: the multilingual head's verdict, OR-ed in
             prob, kind = await self.multilingual.attack(ctx, prob, kind, threshold, detail)
         ctx.signals[JAILBREAK_SIGNAL] = SignalResult(
@@ -273,7 +276,7 @@ class GuardStage(Stage):
             return
         top: HarmfulResult = max(results, key=lambda r: r.score)
         extra: dict[str, Any] = {}
-        if reader is not None:  # unsure prompts: the reader decides
+        if reader is not None:  # unsure prompts: blended with the reader's reading
             from semrouter.guards.jailbreak import earlier_user_turns
 
             threshold = self.harmful_thresholds[top.category]

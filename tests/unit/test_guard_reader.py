@@ -74,6 +74,12 @@ def test_a_rule_written_into_a_model_is_read_back(tmp_path: Any) -> None:
     assert sum(k.endswith("_band") for k in reader.metadata) == 2
 
 
+def test_a_band_that_cannot_work_is_refused() -> None:
+    for bad in ("0.5,0.4,0.5,0.7", "0,1,0,0.7", "0,1,0.5,1", "nan,1,0.5,0.7"):
+        with pytest.raises(ValueError, match="invalid reader band"):
+            Band.parse(bad)
+
+
 def test_rule_without_metadata_is_refused() -> None:
     with pytest.raises(ValueError, match="cascade rule"):
         ReaderRule.from_metadata({"semrouter.outputs": "attack,harmful"})
@@ -146,3 +152,32 @@ async def test_a_failing_reader_leaves_the_linear_verdict(monkeypatch: pytest.Mo
 async def test_switched_off_it_is_not_loaded() -> None:
     _, guard = await _run(_config("{enabled: false}"), PLAIN)
     assert guard.reader is None
+
+
+FILLER = "The quarterly report covers revenue, hiring and the office move in some detail. " * 12
+
+
+async def test_the_reader_never_clears_a_detection_in_a_prompt_it_read_only_the_ends_of() -> None:
+    """Its input keeps the first and last characters of a long turn: an instruction hidden in the middle is the
+    linear head's to see, so there the reader may add a verdict but not take one away."""
+    hidden = f"Summarise this for me.\n{FILLER}\n{OBVIOUS_ATTACK}\n{FILLER}"
+    ctx, _ = await _run(_config(), hidden)
+    off, _ = await _run(_config("{enabled: false}"), hidden)
+    assert off.signals["jailbreak"].matched  # the head sees it
+    jb = ctx.signals["jailbreak"]
+    assert jb.detail["reader"]["read_whole"] is False
+    assert jb.matched, jb
+
+
+async def test_under_a_configured_threshold_the_attack_head_decides_alone() -> None:
+    cfg = guards_config(multilingual="{enabled: false}", jailbreak="{enabled: true, action: flag, threshold: 0.6}")
+    ctx, _ = await _run(cfg, OBVIOUS_ATTACK)
+    assert "reader" not in ctx.signals["jailbreak"].detail and ctx.signals["jailbreak"].matched
+
+
+async def test_a_non_finite_reading_is_a_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = ReaderRule(Band(float("-inf"), float("inf"), 1.0, 0.5), Band(float("-inf"), float("inf"), 1.0, 0.5))
+    monkeypatch.setattr(reader_stage.ReaderRule, "from_metadata", classmethod(lambda cls, meta: wide))
+    monkeypatch.setattr(reader_stage.GuardReader, "logits", lambda self, text, context=(): (float("nan"), 0.0))
+    ctx, _ = await _run(_config(), OBVIOUS_ATTACK)
+    assert ctx.signals["jailbreak"].matched and ctx.faults.count("guard.reader") == 1

@@ -271,7 +271,7 @@ def test_an_identifier_named_sentences_before_its_value(det: PiiDetector) -> Non
         det, "Mi pasaporte venció en mayo. Lo renové ayer y el número nuevo es YB2290417, ¿cambia el visado?"
     )
     assert ("MEDICAL_RECORD", "5519043") in _types(
-        det, "O hospital perguntou pelo processo da minha mãe. Encontrei na pulseira: 5519043."
+        det, "O hospital perguntou pelo processo clínico da minha mãe. Encontrei na pulseira: 5519043."
     )
     # an order or ticket number between the keyword and the value is not the identifier
     assert _types(det, "I renewed my passport last week. My order number is 88120453 and it has not shipped.") == set()
@@ -314,6 +314,33 @@ def test_a_place_people_visit_is_not_an_address_someone_lives_at(det: PiiDetecto
     # the same address with the user's own or in an address field stays one
     assert {t for t, _ in _types(det, "Ich wohne Martin-Luther-Straße 8, kann man das ummelden?")} == {"STREET_ADDRESS"}
     assert {t for t, _ in _types(det, "Adresse : 12 rue des Archives, c'est bon ?")} == {"STREET_ADDRESS"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The server hung, so I ran kill -9 on pid 48213 and restarted nginx.",
+        "See RFC 7231 section 6.5.1: the status code is 40412 in our logs.",
+        "My Synology NAS is a DS920+ and the firmware is 7.2.1-69057.",
+        "Ajouter 3 dl de crème. Le code du four est 220C-45.",
+        "O processo de deploy falhou no build. O erro é E50213 no pipeline de CI.",
+        "Perdí la credencial de acceso al wifi, la red es LAB-5G-20931.",
+        "El expediente de contratación pública del ayuntamiento es 2023/00451, ¿cómo lo consulto?",
+    ],
+)
+def test_identifier_words_with_an_everyday_meaning_need_their_own_number(det: PiiDetector, text: str) -> None:
+    """A process id, an internet RFC, a NAS box, decilitres, a deploy process, a wifi credential, a public file."""
+    assert _types(det, text) == set()
+
+
+def test_a_users_own_number_beside_an_organisation_word_stays_one(det: PiiDetector) -> None:
+    assert ("PHONE_NUMBER", "(415) 555-2671") in _types(
+        det, "For the customer service survey, my cell is (415) 555-2671."
+    )
+    assert ("PHONE_NUMBER", "06 12 34 56 78") in _types(det, "J'ai oublié mon sac, appelle-moi au 06 12 34 56 78.")
+    assert ("CREDIT_CARD", "4929 1357 0246 8814") in _types(
+        det, "This is not a test: charge my card 4929 1357 0246 8814"
+    )
 
 
 def test_catalan_streets_and_swiss_french_number_after_the_name(det: PiiDetector) -> None:

@@ -141,9 +141,9 @@ def test_second_author_test_half() -> None:
 # language), written by a helper session that never saw this repository, with a brief that asked for keywords far
 # from their values or missing. Its misses have not been read, so it is the closest to an honest figure. Scored
 # before and after each round of rules (second round 2026-12-07; third 2026-12-08, read on the fourth author's
-# set below, scored five times: docs/benchmarks.md says why): prompt recall 0.964 -> 0.973 -> 0.987, entity
-# recall 0.855 -> 0.864 -> 0.910, benign flagged 0.089 -> 0.076 -> 0.027. Weakest types after the third round:
-# NATIONAL_ID 0.80, HEALTH_NUMBER 0.81, US_DRIVER_LICENSE 0.83, PASSPORT 0.84. Issue 16 asks >= 0.97 / >= 0.95 per
+# set below, scored six times: docs/benchmarks.md says why): prompt recall 0.964 -> 0.973 -> 0.987, entity
+# recall 0.855 -> 0.864 -> 0.903, benign flagged 0.089 -> 0.076 -> 0.027. Weakest types after the third round:
+# HEALTH_NUMBER 0.77, NATIONAL_ID 0.80, MEDICAL_RECORD 0.81, US_DRIVER_LICENSE 0.83. Issue 16 asks >= 0.97 / >= 0.95 per
 # type / <= 0.02.
 R3_PROMPT_RECALL = 0.97
 R3_ENTITY_RECALL = 0.88
@@ -169,7 +169,8 @@ def test_third_author_set() -> None:
 # doing paperwork for relatives (identifiers named sentences before their values, OCR-like slips). Its misses
 # *were* read for the third round of rules (far keywords, more keywords, no-reply senders, free-phone and
 # named public lines, test cards, trivia about a named person's birth), so it only holds the line: before the
-# round 0.907 / 0.788 / 0.120, after 0.969 / 0.920 / 0.027.
+# round 0.907 / 0.788 / 0.120, after 0.960 / 0.912 / 0.027 (0.969 / 0.920 before a review narrowed keywords that
+# matched everyday text).
 R4_PROMPT_RECALL = 0.95
 R4_ENTITY_RECALL = 0.89
 R4_BENIGN_FLAGGED = 0.04
