@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,9 +56,6 @@ class ReaderEncoder:
         self.tok = Tokenizer.from_file(str(tokenizer_file))
         self.tok.no_padding()
         self.tok.enable_truncation(max_tokens, strategy="longest_first")
-        self.max_tokens = max_tokens
-        self._full = Tokenizer.from_file(str(tokenizer_file))  # untruncated: did the model see all of it?
-        self._full.no_padding()
 
     @classmethod
     def from_tokenizer_file(cls, max_tokens: int = READER_MAX_TOKENS) -> ReaderEncoder:
@@ -65,19 +63,23 @@ class ReaderEncoder:
 
         return cls(ASSETS_DIR / TOKENIZER_FILE, max_tokens)
 
-    def whole(self, text: str, context: Sequence[str] = ()) -> bool:
-        """Whether the reader reads all of ``text`` and its earlier turns: nothing cut by characters or tokens.
-        Its input is already cut to bounded characters, so this costs one short tokenisation."""
-        a, b = reader_input(text, context)
-        if len(text) > _TEXT_CHARS or len(context) > _TURNS or any(len(t) > _TURN_CHARS for t in context):
-            return False
-        return len(self._full.encode(a, b).ids if b else self._full.encode(a).ids) <= self.max_tokens
+    def encode(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Any]:
+        """The truncated encodings; one with ``overflowing`` pieces lost word pieces to the cap."""
+        pairs = [reader_input(t, c) for t, c in items]
+        return self.tok.encode_batch([(a, b) if b else a for a, b in pairs])
 
     def batch(self, items: Sequence[tuple[str, Sequence[str]]]) -> dict[str, npt.NDArray[np.int64]]:
         from semrouter.embed.model import padded_feeds
 
-        pairs = [reader_input(t, c) for t, c in items]
-        return padded_feeds(self.tok.encode_batch([(a, b) if b else a for a, b in pairs]))
+        return padded_feeds(self.encode(items))
+
+
+def read_whole(text: str, context: Sequence[str], encoding: Any) -> bool:
+    """Whether the reader read all of ``text`` and its earlier turns: nothing cut by characters (``reader_input``)
+    nor by the word-piece cap (the truncated ``encoding`` of that input has no overflowing pieces)."""
+    if len(text) > _TEXT_CHARS or len(context) > _TURNS or any(len(t) > _TURN_CHARS for t in context):
+        return False
+    return not encoding.overflowing
 
 
 class GuardReader:
@@ -101,16 +103,22 @@ class GuardReader:
         """The shipped reader, loaded once per process."""
         return cls(READER_ASSET)
 
-    def logits(self, text: str, context: Sequence[str] = ()) -> tuple[float, float]:
-        out = self.session.run(None, self.encoder.batch([(text, context)]))[0].reshape(-1)
+    def _forward(self, encodings: list[Any]) -> tuple[float, float]:
+        from semrouter.embed.model import padded_feeds
+
+        out = self.session.run(None, padded_feeds(encodings))[0].reshape(-1)
         return float(out[0]), float(out[1])
+
+    def logits(self, text: str, context: Sequence[str] = ()) -> tuple[float, float]:
+        return self._forward(self.encoder.encode([(text, context)]))
 
     def read(self, text: str, context: Sequence[str] = ()) -> tuple[float, float, bool]:
         """(attack logit, harmful logit, whether it read the whole input); a non-finite output is an error."""
-        a, h = self.logits(text, context)
+        encodings = self.encoder.encode([(text, context)])
+        a, h = self._forward(encodings)
         if not (math.isfinite(a) and math.isfinite(h)):
             raise ValueError("the reader gave a non-finite logit")
-        return a, h, self.encoder.whole(text, context)
+        return a, h, read_whole(text, context, encodings[0])
 
 
 @dataclass(frozen=True)

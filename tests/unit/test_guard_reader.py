@@ -80,6 +80,14 @@ def test_a_band_that_cannot_work_is_refused() -> None:
             Band.parse(bad)
 
 
+def test_the_word_piece_cap_counts_as_a_cut() -> None:
+    reader = GuardReader.default()
+    assert reader.read("a short question about tea", ["an earlier turn"])[2]
+    # under every character limit, but 150 word pieces: the model reads 128 of them
+    assert not reader.read("word " * 100, ["other " * 45])[2]
+    assert not reader.read("word " * 200)[2]  # cut by characters
+
+
 def test_rule_without_metadata_is_refused() -> None:
     with pytest.raises(ValueError, match="cascade rule"):
         ReaderRule.from_metadata({"semrouter.outputs": "attack,harmful"})
@@ -137,12 +145,12 @@ async def test_an_unsure_prompt_is_decided_by_the_reader_once_for_both_guards(mo
 
 
 async def test_a_failing_reader_leaves_the_linear_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(self: Any, text: str, context: Any = ()) -> Any:
+    def boom(self: Any, encodings: Any) -> Any:
         raise RuntimeError("engine down")
 
     wide = ReaderRule(Band(float("-inf"), float("inf"), 1.0, 0.5), Band(float("-inf"), float("inf"), 1.0, 0.5))
     monkeypatch.setattr(reader_stage.ReaderRule, "from_metadata", classmethod(lambda cls, meta: wide))
-    monkeypatch.setattr(reader_stage.GuardReader, "logits", boom)
+    monkeypatch.setattr(reader_stage.GuardReader, "_forward", boom)
     cfg = _config()
     ctx, guard = await _run(cfg, OBVIOUS_ATTACK)
     assert ctx.signals["jailbreak"].matched and "reader" not in ctx.signals["jailbreak"].detail
@@ -178,6 +186,6 @@ async def test_under_a_configured_threshold_the_attack_head_decides_alone() -> N
 async def test_a_non_finite_reading_is_a_fault(monkeypatch: pytest.MonkeyPatch) -> None:
     wide = ReaderRule(Band(float("-inf"), float("inf"), 1.0, 0.5), Band(float("-inf"), float("inf"), 1.0, 0.5))
     monkeypatch.setattr(reader_stage.ReaderRule, "from_metadata", classmethod(lambda cls, meta: wide))
-    monkeypatch.setattr(reader_stage.GuardReader, "logits", lambda self, text, context=(): (float("nan"), 0.0))
+    monkeypatch.setattr(reader_stage.GuardReader, "_forward", lambda self, encodings: (float("nan"), 0.0))
     ctx, _ = await _run(_config(), OBVIOUS_ATTACK)
     assert ctx.signals["jailbreak"].matched and ctx.faults.count("guard.reader") == 1
